@@ -1,0 +1,8 @@
+"""Turn OpenTelemetry GenAI spans into LaunchDarkly AI Config metrics."""
+
+from ldai_otel._dialects import Observation
+from ldai_otel._runs import Summary
+from ldai_otel.processor import LDAISpanProcessor
+from ldai_otel.scope import AIRun, ai_run
+
+__all__ = ["AIRun", "LDAISpanProcessor", "Observation", "Summary", "ai_run"]

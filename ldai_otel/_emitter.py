@@ -1,0 +1,184 @@
+"""Emission of closed segments through LaunchDarkly's own tracker, off the app's thread.
+
+Closing a segment happens inside ``on_end`` on the app's thread; summarizing it
+and building LaunchDarkly events does not have to. :class:`SegmentEmitter`
+queues closed segments and a daemon worker emits them through
+``ldai.tracker.LDAIConfigTracker`` (runId, at-most-once guards, event keys and
+payloads stay LaunchDarkly's). The worker also runs a periodic tick, which the
+processor uses to expire old segments.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import weakref
+from typing import Callable, Optional
+
+from ldai.tracker import LDAIConfigTracker, TokenUsage
+
+from ldai_otel._runs import ROLES_WITH_OUTCOME, Segment, Summary, summarize
+
+_logger = logging.getLogger(__name__)
+
+
+def emit_segment(ld_client, segment: Segment) -> Summary:
+    """Emits one closed segment's metrics; returns what was computed.
+
+    Each segment gets its own tracker built with the run's runId, so
+    LaunchDarkly's at-most-once rules hold per segment, and the role decides
+    which metrics a segment owns (DESIGN.md section 3).
+    """
+    summary = summarize(segment)
+    binding = segment.binding
+    info = binding.info
+    tracker = LDAIConfigTracker(
+        ld_client=ld_client,
+        run_id=binding.run_id,
+        config_key=info.config_key,
+        variation_key=info.variation_key,
+        version=info.version,
+        context=info.context,
+        model_name=summary.model_name,
+        provider_name=summary.provider_name,
+        graph_key=info.graph_key,
+    )
+    owns_outcome = segment.role in ROLES_WITH_OUTCOME and not segment.outcome_deferred
+    if owns_outcome and summary.duration_ms is not None:
+        tracker.track_duration(summary.duration_ms)
+    if summary.has_tokens:
+        tracker.track_tokens(TokenUsage(
+            total=summary.total_tokens, input=summary.input_tokens, output=summary.output_tokens,
+        ))
+    if summary.time_to_first_token_ms is not None:
+        tracker.track_time_to_first_token(summary.time_to_first_token_ms)
+    if summary.tool_calls:
+        tracker.track_tool_calls(summary.tool_calls)
+    if owns_outcome and summary.success is not None:
+        if summary.success:
+            tracker.track_success()
+        else:
+            tracker.track_error()
+    return summary
+
+
+class SegmentEmitter:
+    """A daemon worker that emits closed segments and runs a periodic tick.
+
+    Args:
+        ld_client: The ``ldclient.LDClient`` events go through.
+        tick: Called on the worker about every ``tick_interval_s``.
+        tick_interval_s: Seconds between ticks.
+        max_queue: Most segments waiting; past it, :meth:`submit` emits on the
+            caller's thread rather than drop metrics.
+        on_emitted: Called with (segment, summary) after each emission.
+    """
+
+    def __init__(
+        self,
+        ld_client,
+        tick: Callable[[], None],
+        tick_interval_s: float = 1.0,
+        max_queue: int = 10_000,
+        on_emitted: Optional[Callable[[Segment, Summary], None]] = None,
+    ):
+        self._ld_client = ld_client
+        self._tick = tick
+        self._tick_interval_s = tick_interval_s
+        self._max_queue = max_queue
+        self._on_emitted = on_emitted
+        self._init_worker_state()
+        self._start_worker()
+        # Pre-fork servers (gunicorn) fork after the processor exists: the
+        # child needs its own lock and worker thread, threads do not survive fork.
+        if hasattr(os, "register_at_fork"):
+            weak_reinit = weakref.WeakMethod(self._after_fork_in_child)
+            os.register_at_fork(after_in_child=lambda: (weak_reinit() or (lambda: None))())
+
+    def _init_worker_state(self) -> None:
+        # One condition (and its lock) guards the queue and the counters.
+        self._condition = threading.Condition(threading.Lock())
+        self._queue: collections.deque[Segment] = collections.deque()
+        self._in_flight = 0
+        self._shutdown = False
+
+    def _start_worker(self) -> None:
+        self._worker = threading.Thread(target=self._run, name="ldai-otel-emitter", daemon=True)
+        self._worker.start()
+
+    def _after_fork_in_child(self) -> None:
+        # Segments queued in the parent are the parent's to emit.
+        self._init_worker_state()
+        self._start_worker()
+
+    def submit(self, segments: list[Segment]) -> None:
+        """Queues closed segments for emission; never blocks on the network."""
+        if not segments:
+            return
+        overflow: list[Segment] = []
+        with self._condition:
+            if self._shutdown:
+                overflow = segments
+            else:
+                room = self._max_queue - len(self._queue)
+                self._queue.extend(segments[:max(room, 0)])
+                overflow = segments[max(room, 0):]
+                self._condition.notify()
+        # A full queue or a stopped worker: emit here rather than lose metrics
+        # (ldclient.track only enqueues, it does not touch the network).
+        for segment in overflow:
+            self._emit(segment)
+
+    def flush(self, timeout_s: float) -> bool:
+        """Waits until everything submitted so far is emitted; False on timeout."""
+        with self._condition:
+            self._condition.notify()
+            return self._condition.wait_for(
+                lambda: not self._queue and self._in_flight == 0, timeout=timeout_s
+            )
+
+    def shutdown(self, timeout_s: float) -> bool:
+        """Emits what is queued, then stops the worker."""
+        done = self.flush(timeout_s)
+        with self._condition:
+            self._shutdown = True
+            self._condition.notify_all()
+        self._worker.join(timeout=timeout_s)
+        return done
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                if not self._queue and not self._shutdown:
+                    self._condition.wait(timeout=self._tick_interval_s)
+                if self._shutdown and not self._queue:
+                    return
+                batch = list(self._queue)
+                self._queue.clear()
+                self._in_flight = len(batch)
+            for segment in batch:
+                self._emit(segment)
+            with self._condition:
+                self._in_flight = 0
+                self._condition.notify_all()
+            try:
+                self._tick()
+            except Exception:
+                _logger.exception("ldai-otel: periodic expiry failed")
+
+    def _emit(self, segment: Segment) -> None:
+        try:
+            summary = emit_segment(self._ld_client, segment)
+        except Exception:
+            _logger.exception(
+                "ldai-otel: emitting run %s of config %s failed",
+                segment.binding.run_id, segment.binding.info.config_key,
+            )
+            return
+        if self._on_emitted is not None:
+            try:
+                self._on_emitted(segment, summary)
+            except Exception:
+                _logger.exception("ldai-otel: on_emitted callback failed")

@@ -1,0 +1,70 @@
+"""Rate-limited warnings for bad input (forged baggage, wrong-typed attributes).
+
+Bad input arrives at request rate; a warning per span would flood the host
+app's logs. Each distinct message is logged at most once per interval, with a
+count of what was suppressed in between.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+
+_DEFAULT_INTERVAL_S = 60.0
+_MAX_MESSAGES = 256
+_ALL: "weakref.WeakSet[RateLimitedLogger]" = weakref.WeakSet()
+
+
+def reset_all() -> None:
+    """Forgets what every limiter has logged (for tests that assert on log lines)."""
+    for limiter in list(_ALL):
+        limiter.reset()
+
+
+class RateLimitedLogger:
+    """Logs each (template, first argument) at most once per ``interval_s`` seconds.
+
+    Keying on the first argument too (an attribute key, a config key) keeps
+    one bad attribute from hiding another.
+
+    Args:
+        logger: The logger to write to.
+        interval_s: Minimum seconds between two lines of the same template.
+    """
+
+    def __init__(self, logger: logging.Logger, interval_s: float = _DEFAULT_INTERVAL_S):
+        self._logger = logger
+        self._interval_s = interval_s
+        # One lock guards the per-template bookkeeping; hooks on any thread log.
+        self._lock = threading.Lock()
+        self._last: dict[tuple[str, object], float] = {}
+        self._suppressed: dict[tuple[str, object], int] = {}
+        _ALL.add(self)
+
+    def reset(self) -> None:
+        """Forgets what was logged."""
+        with self._lock:
+            self._last.clear()
+            self._suppressed.clear()
+
+    def warning(self, msg: str, *args: object) -> None:
+        """Log ``msg % args`` at WARNING unless the template was logged recently."""
+        now = time.monotonic()
+        key = (msg, args[0] if args else None)
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self._interval_s:
+                self._suppressed[key] = self._suppressed.get(key, 0) + 1
+                return
+            if len(self._last) >= _MAX_MESSAGES and key not in self._last:
+                # First arguments can come from the network: stay bounded.
+                self._last.clear()
+                self._suppressed.clear()
+            self._last[key] = now
+            suppressed = self._suppressed.pop(key, 0)
+        if suppressed:
+            self._logger.warning(msg + " (%d similar messages suppressed)", *args, suppressed)
+        else:
+            self._logger.warning(msg, *args)

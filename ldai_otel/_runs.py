@@ -1,0 +1,468 @@
+"""Run state: which spans belong to which run, and what each segment adds up to.
+
+A *run* is one execution of one AI Config, identified by (runId, config key);
+the runId is the trace id written as UUID text. Each process aggregates what it
+sees of a run into *segments* (DESIGN.md section 3). :class:`RunTable` holds the
+open segments and the span -> segment membership, bounded by the options;
+:func:`summarize` turns a closed segment into the metrics it emits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ldai_otel import _attributes as A
+from ldai_otel._dialects import AGENT, MODEL, TOOL, Observation
+from ldai_otel._ratelimit import RateLimitedLogger
+
+_logger = logging.getLogger(__name__)
+_warn = RateLimitedLogger(_logger)
+
+ORIGIN = "origin"
+"""The process where ``ai_run`` opened the run: emits every metric."""
+RESUMED = "resumed"
+"""Resumed from ldai-otel baggage: leaves duration and outcome to the origin."""
+RESUMED_PLAIN = "resumed_plain"
+"""Resumed from a plain LaunchDarkly token (another SDK wrote it): emits every metric."""
+CONTINUATION = "continuation"
+"""A later segment of a run whose first segment here already emitted."""
+
+ROLES_WITH_OUTCOME = frozenset({ORIGIN, RESUMED_PLAIN})
+
+
+def run_id_for_trace(trace_id: int) -> str:
+    """The runId carried by a trace id: the 128-bit id written as UUID text."""
+    return str(uuid.UUID(int=trace_id))
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What is known of a run's AI Config, whichever process sees it."""
+
+    config_key: str
+    variation_key: str
+    version: int
+    context: Any
+    """The ``ldclient.Context`` events are attributed to."""
+    model_name: str = ""
+    provider_name: str = ""
+    graph_key: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A run as seen by this process: identity, config and role."""
+
+    run_id: str
+    info: RunInfo
+    role: str
+    span_attributes: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.run_id, self.info.config_key)
+
+    @classmethod
+    def create(cls, run_id: str, info: RunInfo, role: str) -> "Binding":
+        attrs = {
+            A.LD_AI_CONFIG_KEY: info.config_key,
+            A.LD_AI_CONFIG_VERSION: info.version,
+            A.LD_AI_CONFIG_RUN_ID: run_id,
+        }
+        if info.variation_key:
+            attrs[A.LD_AI_CONFIG_VARIATION_KEY] = info.variation_key
+        return cls(run_id=run_id, info=info, role=role, span_attributes=attrs)
+
+
+class Segment:
+    """What this process saw of one run between opening and closing.
+
+    Mutated only under the owning :class:`RunTable`'s lock; read by
+    :func:`summarize` only once closed, when nothing mutates it any more.
+    """
+
+    __slots__ = (
+        "binding", "role", "created", "root_span_id", "root_ended", "root_error",
+        "root_start_ns", "root_end_ns", "open_spans", "parents", "observations",
+        "closed", "carried", "outcome_deferred",
+    )
+
+    def __init__(self, binding: Binding, role: str, root_span_id: int, carried: bool = False):
+        self.binding = binding
+        self.role = role
+        self.created = time.monotonic()
+        self.root_span_id = root_span_id
+        self.root_ended = False
+        self.root_error = False
+        self.root_start_ns = 0
+        self.root_end_ns = 0
+        self.open_spans: set[int] = set()
+        self.parents: dict[int, int] = {}
+        self.observations: list[Observation] = []
+        self.closed = False
+        # True for a segment that took over still-open spans of an evicted one.
+        self.carried = carried
+        # True when this segment was evicted before its root ended: the root's
+        # duration and outcome are emitted by the successor that carries it.
+        self.outcome_deferred = False
+
+
+@dataclass
+class Summary:
+    """The metrics one closed segment emits."""
+
+    duration_ms: Optional[int] = None
+    success: Optional[bool] = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    has_tokens: bool = False
+    time_to_first_token_ms: Optional[int] = None
+    tool_calls: list[str] = field(default_factory=list)
+    model_name: str = ""
+    provider_name: str = ""
+
+
+class RunTable:
+    """Open segments and span membership, bounded and thread-safe.
+
+    Args:
+        max_open_runs: Most segments open at once; opening one more closes
+            (and emits) the oldest.
+        max_segment_age_s: A segment older than this is closed and emitted by
+            :meth:`expire`, even with spans still open.
+        max_spans_per_segment: Most spans one segment tracks; more spans of the
+            run still count as members but are not tracked for closing.
+        max_remembered_runs: How many closed runs are remembered so a later
+            segment of the same run is a continuation, not a second origin.
+    """
+
+    def __init__(
+        self,
+        max_open_runs: int,
+        max_segment_age_s: float,
+        max_spans_per_segment: int = 10_000,
+        max_remembered_runs: int = 10_000,
+    ):
+        self._max_open_runs = max_open_runs
+        self._max_age_s = max_segment_age_s
+        self._max_spans = max_spans_per_segment
+        self._max_remembered = max_remembered_runs
+        # One lock guards every table below; hooks run on any app thread.
+        self._lock = threading.Lock()
+        self._segments: OrderedDict[tuple[str, str], Segment] = OrderedDict()
+        self._members: dict[int, Segment] = {}
+        self._emitted_runs: OrderedDict[tuple[str, str], None] = OrderedDict()
+        # Successors of evicted segments whose spans are still open; bounded
+        # like the open table, oldest forgotten first.
+        self._carried: OrderedDict[Segment, None] = OrderedDict()
+
+    def reset(self) -> None:
+        """Forget everything (in a forked child: the parent owns those runs)."""
+        self._lock = threading.Lock()
+        self._segments = OrderedDict()
+        self._members = {}
+        self._emitted_runs = OrderedDict()
+        self._carried = OrderedDict()
+
+    def segment_of(self, span_id: int) -> Optional[Segment]:
+        """The segment ``span_id`` belongs to, if it is a tracked run span."""
+        # An unlocked dict.get is atomic; it lets spans outside any run return
+        # without touching the lock. Callers act on the result under the lock.
+        return self._members.get(span_id)
+
+    @property
+    def open_runs(self) -> int:
+        """How many segments are open now."""
+        return len(self._segments)
+
+    @property
+    def tracked_spans(self) -> int:
+        """How many open spans are tracked now."""
+        return len(self._members)
+
+    def start(
+        self, span_id: int, parent_id: int, binding: Binding, local_root: bool
+    ) -> tuple[Binding, list[Segment]]:
+        """Adds an opening span to its run's open segment, opening one if needed.
+
+        Args:
+            span_id: The span's id.
+            parent_id: Its parent's id (0 for a root).
+            binding: The run it belongs to.
+            local_root: Whether it opens the run in this process (an ``ai_run``
+                span or the first span resumed from baggage).
+
+        Returns:
+            The binding actually used (an already open segment's, so that its
+            role wins) and the segments evicted to make room, to emit.
+        """
+        evicted: list[Segment] = []
+        with self._lock:
+            segment = self._segments.get(binding.key)
+            if segment is None:
+                role = binding.role
+                if binding.key in self._emitted_runs:
+                    role = CONTINUATION
+                    if local_root and binding.role == ORIGIN:
+                        _warn.warning(
+                            "ldai-otel: a second ai_run scope of config %s in one trace joined the run "
+                            "after it emitted; its duration and outcome are not emitted again "
+                            "(use ai_run(..., new_trace=True) for independent executions)",
+                            binding.info.config_key,
+                        )
+                segment = Segment(binding, role, span_id if local_root else 0)
+                while len(self._segments) >= self._max_open_runs:
+                    self._evict_locked(next(iter(self._segments)), evicted)
+                self._segments[binding.key] = segment
+            elif local_root and segment.root_span_id == 0:
+                segment.root_span_id = span_id
+            if len(segment.open_spans) < self._max_spans:
+                segment.open_spans.add(span_id)
+                segment.parents[span_id] = parent_id
+                self._members[span_id] = segment
+            else:
+                _warn.warning(
+                    "ldai-otel: run of config %s has over %d open spans; extra spans are not tracked",
+                    binding.info.config_key, self._max_spans,
+                )
+        return segment.binding, evicted
+
+    def end(
+        self,
+        span_id: int,
+        observation: Optional[Observation],
+        error: bool,
+        start_ns: int,
+        end_ns: int,
+    ) -> Optional[Segment]:
+        """Records a run span's end; returns its segment if that closed it."""
+        with self._lock:
+            segment = self._members.pop(span_id, None)
+            if segment is None:
+                return None
+            segment.open_spans.discard(span_id)
+            if observation is not None:
+                segment.observations.append(observation)
+            if span_id == segment.root_span_id:
+                segment.root_ended = True
+                segment.root_error = error
+                segment.root_start_ns = start_ns
+                segment.root_end_ns = end_ns
+            if (segment.root_ended or segment.root_span_id == 0) and not segment.open_spans:
+                self._close_locked(segment)
+                return segment
+            return None
+
+    def expire(self, now: Optional[float] = None) -> list[Segment]:
+        """Closes segments older than the maximum age; returns them to emit."""
+        now = time.monotonic() if now is None else now
+        expired: list[Segment] = []
+        with self._lock:
+            while self._segments:
+                key, oldest = next(iter(self._segments.items()))
+                if now - oldest.created < self._max_age_s:
+                    break
+                self._evict_locked(key, expired)
+            while self._carried:
+                oldest = next(iter(self._carried))
+                if now - oldest.created < self._max_age_s:
+                    break
+                self._forget_carried_locked(oldest, expired)
+        return expired
+
+    def drain(self) -> list[Segment]:
+        """Closes every open segment (shutdown, force_flush); returns them.
+
+        Spans still open are carried into successor segments, as on eviction.
+        """
+        drained: list[Segment] = []
+        with self._lock:
+            for key in list(self._segments):
+                self._evict_locked(key, drained)
+        return drained
+
+    def _evict_locked(self, key: tuple[str, str], out: list[Segment]) -> None:
+        segment = self._segments.pop(key)
+        self._close_locked(segment)
+        out.append(segment)
+        if segment.open_spans:
+            # Spans still open form the next segment of the same run, so
+            # whatever they report when they end is not lost. An open root
+            # takes the run's duration and outcome along with it.
+            root_open = segment.root_span_id in segment.open_spans
+            successor = Segment(
+                segment.binding,
+                segment.role if root_open else CONTINUATION,
+                segment.root_span_id if root_open else 0,
+                carried=True,
+            )
+            segment.outcome_deferred = root_open
+            successor.open_spans = segment.open_spans
+            successor.parents = segment.parents
+            for span_id in successor.open_spans:
+                self._members[span_id] = successor
+            segment.open_spans = set()
+            self._carried[successor] = None
+            while len(self._carried) > self._max_open_runs:
+                self._forget_carried_locked(next(iter(self._carried)), out)
+
+    def _forget_carried_locked(self, segment: Segment, out: list[Segment]) -> None:
+        # Its spans already outlived one eviction: they never ended. Forget
+        # them so memory stays bounded; what already ended is still emitted.
+        del self._carried[segment]
+        if segment.open_spans:
+            _warn.warning(
+                "ldai-otel: %d span(s) of a run of config %s never ended; no longer tracking them",
+                len(segment.open_spans), segment.binding.info.config_key,
+            )
+            for span_id in segment.open_spans:
+                self._members.pop(span_id, None)
+            segment.open_spans = set()
+        self._close_locked(segment)
+        if segment.observations:
+            out.append(segment)
+
+    def _close_locked(self, segment: Segment) -> None:
+        segment.closed = True
+        key = segment.binding.key
+        if self._segments.get(key) is segment:
+            del self._segments[key]
+        self._carried.pop(segment, None)
+        self._emitted_runs[key] = None
+        self._emitted_runs.move_to_end(key)
+        while len(self._emitted_runs) > self._max_remembered:
+            self._emitted_runs.popitem(last=False)
+
+
+def summarize(segment: Segment) -> Summary:
+    """Applies the metric rules (DESIGN.md section 4) to a closed segment."""
+    summary = Summary()
+    observations = sorted(segment.observations, key=lambda o: (o.start_ns, o.end_ns))
+    by_span = {o.span_id: o for o in observations}
+    parents = segment.parents
+
+    def ancestor_of_kind(obs: Observation, kinds: frozenset) -> Optional[Observation]:
+        """Nearest ancestor within the segment whose observation is of ``kinds``."""
+        seen = 0
+        parent_id = obs.parent_id
+        while parent_id and seen < 64:  # bounded: a corrupt parent map cannot loop
+            parent = by_span.get(parent_id)
+            if parent is not None and parent.kind in kinds:
+                return parent
+            parent_id = parents.get(parent_id, 0)
+            seen += 1
+        return None
+
+    model_kind = frozenset({MODEL})
+    genai_kinds = frozenset({MODEL, TOOL, AGENT})
+
+    # Nested model-call spans are one call wrapped by two instrumentations:
+    # group them under their outermost model-call span and count once.
+    groups: dict[int, list[Observation]] = {}
+    for obs in observations:
+        if obs.kind != MODEL:
+            continue
+        top = obs
+        while True:
+            outer = ancestor_of_kind(top, model_kind)
+            if outer is None:
+                break
+            top = outer
+        groups.setdefault(top.span_id, []).append(obs)
+
+    calls: list[tuple[Observation, Observation]] = []  # (outermost, the one with usage)
+    for top_id, members in groups.items():
+        outermost = by_span[top_id]
+        with_usage = next((o for o in members if o.has_usage), outermost)
+        calls.append((outermost, with_usage))
+    calls.sort(key=lambda c: (c[0].start_ns, c[0].end_ns))
+
+    model_usage = [u for _, u in calls if u.has_usage]
+    if model_usage:
+        _add_tokens(summary, model_usage)
+    else:
+        # Agent spans repeat their children's usage: only without any model
+        # usage, and then only the outermost agent spans.
+        agents = [
+            o for o in observations
+            if o.kind == AGENT and o.has_usage
+            and ancestor_of_kind(o, frozenset({AGENT})) is None
+        ]
+        _add_tokens(summary, agents)
+
+    for outer, with_usage in calls:
+        ttft = with_usage.time_to_first_token_ms
+        if ttft is None:
+            ttft = next(
+                (o.time_to_first_token_ms for o in groups[outer.span_id] if o.time_to_first_token_ms is not None),
+                None,
+            )
+        if ttft is not None:
+            summary.time_to_first_token_ms = int(round(ttft))
+            break
+
+    tools = [o.tool_name for o in observations if o.kind == TOOL and o.tool_name]
+    if tools:
+        summary.tool_calls = tools
+    else:
+        for _, with_usage in calls:
+            summary.tool_calls.extend(with_usage.response_tool_calls)
+
+    # Duration: the ai_run span, extended by GenAI spans that outlive it (a
+    # stream consumed after the scope exits); else top-level GenAI spans.
+    if segment.root_ended and segment.role != RESUMED_PLAIN:
+        intervals = [(segment.root_start_ns, segment.root_end_ns)]
+        intervals.extend((o.start_ns, o.end_ns) for o in observations)
+    else:
+        intervals = [
+            (o.start_ns, o.end_ns) for o in observations
+            if ancestor_of_kind(o, genai_kinds) is None
+        ]
+        if not intervals and segment.root_ended:
+            intervals = [(segment.root_start_ns, segment.root_end_ns)]
+    if intervals:
+        summary.duration_ms = _union_ms(intervals)
+
+    # Outcome: the scope failed, or the last model call failed (a failure
+    # retried by a later successful call is not an error).
+    last_call_failed = bool(calls) and any(o.error for o in groups[calls[-1][0].span_id])
+    if segment.root_ended or calls:
+        summary.success = not (segment.root_error or last_call_failed)
+
+    info = segment.binding.info
+    summary.model_name = info.model_name or next((o.model for _, o in calls if o.model), "") or ""
+    summary.provider_name = info.provider_name or next((o.provider for _, o in calls if o.provider), "") or ""
+    return summary
+
+
+def _add_tokens(summary: Summary, observations: list[Observation]) -> None:
+    for obs in observations:
+        inp = obs.input_tokens or 0
+        out = obs.output_tokens or 0
+        total = obs.total_tokens if obs.total_tokens is not None else inp + out
+        summary.input_tokens += inp
+        summary.output_tokens += out
+        summary.total_tokens += total
+        summary.has_tokens = True
+
+
+def _union_ms(intervals: list[tuple[int, int]]) -> int:
+    total_ns = 0
+    current_start, current_end = None, None
+    for start, end in sorted(intervals):
+        if current_end is None or start > current_end:
+            if current_end is not None:
+                total_ns += current_end - current_start
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    if current_end is not None:
+        total_ns += current_end - current_start
+    return int(total_ns // 1_000_000)

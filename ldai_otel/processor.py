@@ -1,0 +1,175 @@
+"""``LDAISpanProcessor``: OpenTelemetry GenAI spans in, LaunchDarkly AI Config metrics out."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Callable, Optional, Sequence
+
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import StatusCode
+
+from ldai_otel._dialects import Dialects, Extractor
+from ldai_otel._emitter import SegmentEmitter
+from ldai_otel._runs import ORIGIN, Binding, RunTable, Segment, Summary, run_id_for_trace
+from ldai_otel.scope import SCOPE_CONTEXT_KEY
+
+_logger = logging.getLogger(__name__)
+
+
+class LDAISpanProcessor(SpanProcessor):
+    """Maps GenAI spans to LaunchDarkly AI Config runs and emits their metrics.
+
+    Add it next to the exporters the app already has::
+
+        provider.add_span_processor(LDAISpanProcessor(ld_client))
+
+    A span belongs to a run when its parent context carries one (set by
+    :func:`~ldai_otel.ai_run`) or its parent span belongs to one. Run spans
+    are stamped with ``ld.ai_config.*`` attributes at start; at end, GenAI
+    spans are normalized and aggregated per segment, and a closed segment is
+    emitted through ``ldai.tracker.LDAIConfigTracker`` on a background thread.
+    Spans outside any run cost a context lookup and a dict lookup.
+
+    No exception leaves a hook: the OpenTelemetry SDK does not catch them.
+
+    Args:
+        ld_client: The ``ldclient.LDClient`` that sends the events. The
+            processor never closes it; the app owns it.
+        max_open_runs: Most run segments open at once. Opening one more
+            closes and emits the oldest (never drops it).
+        max_segment_age_s: A segment open longer than this is closed and
+            emitted, even with spans of it still open; those spans, when they
+            end, form a new segment of the same runId.
+        extractors: Extra extractors for in-house span dialects, tried before
+            the built-in ones (see ``ldai_otel._dialects.Extractor``).
+        on_emitted: Called on the emitter thread with
+            ``(run_id, config_key, role, summary)`` after each segment is
+            emitted; for reports and tests. Errors it raises are logged.
+    """
+
+    def __init__(
+        self,
+        ld_client,
+        *,
+        max_open_runs: int = 10_000,
+        max_segment_age_s: float = 600.0,
+        extractors: Sequence[Extractor] = (),
+        on_emitted: Optional[Callable[[str, str, str, Summary], None]] = None,
+    ):
+        if max_open_runs < 1:
+            raise ValueError("max_open_runs must be at least 1")
+        if max_segment_age_s <= 0:
+            raise ValueError("max_segment_age_s must be positive")
+        self._ld_client = ld_client
+        self._dialects = Dialects(extractors)
+        self._table = RunTable(max_open_runs=max_open_runs, max_segment_age_s=max_segment_age_s)
+        user_callback = on_emitted
+
+        def emitted(segment: Segment, summary: Summary) -> None:
+            if user_callback is not None:
+                binding = segment.binding
+                user_callback(binding.run_id, binding.info.config_key, segment.role, summary)
+
+        self._emitter = SegmentEmitter(
+            ld_client,
+            tick=self._expire,
+            tick_interval_s=min(1.0, max_segment_age_s / 4),
+            on_emitted=emitted,
+        )
+        if hasattr(os, "register_at_fork"):
+            # A forked child must not emit the parent's runs a second time.
+            os.register_at_fork(after_in_child=self._table.reset)
+
+    @property
+    def open_runs(self) -> int:
+        """How many run segments are open now (bounded by ``max_open_runs``)."""
+        return self._table.open_runs
+
+    @property
+    def tracked_spans(self) -> int:
+        """How many open run spans are tracked now."""
+        return self._table.tracked_spans
+
+    def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
+        try:
+            self._on_start(span, parent_context)
+        except Exception:
+            _logger.exception("ldai-otel: on_start failed; span left untouched")
+
+    def _on_start(self, span: Span, parent_context: Optional[Context]) -> None:
+        scope = otel_context.get_value(SCOPE_CONTEXT_KEY, parent_context)
+        parent = span.parent
+        segment = self._table.segment_of(parent.span_id) if parent is not None else None
+        span_id = span.context.span_id
+        local_root = False
+        if scope is not None and scope.trace_id is None:
+            # The ai_run span itself: it opens (or rejoins) the run.
+            binding = Binding.create(run_id_for_trace(span.context.trace_id), scope.info, ORIGIN)
+            local_root = True
+        elif segment is not None:
+            # The parent span is a run span: innermost run wins, and children
+            # join even when the server code did not attach the context.
+            binding = segment.binding
+        elif scope is not None:
+            binding = Binding.create(run_id_for_trace(scope.trace_id), scope.info, ORIGIN)
+        else:
+            return
+        binding, evicted = self._table.start(
+            span_id, parent.span_id if parent is not None else 0, binding, local_root
+        )
+        span.set_attributes(binding.span_attributes)
+        self._emitter.submit(evicted)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            self._on_end(span)
+        except Exception:
+            _logger.exception("ldai-otel: on_end failed; span ignored")
+
+    def _on_end(self, span: ReadableSpan) -> None:
+        span_id = span.context.span_id
+        if self._table.segment_of(span_id) is None:
+            return
+        observation = self._dialects.observe(span)
+        closed = self._table.end(
+            span_id,
+            observation,
+            span.status.status_code is StatusCode.ERROR,
+            span.start_time or 0,
+            span.end_time or 0,
+        )
+        if closed is not None:
+            self._emitter.submit([closed])
+
+    def _expire(self) -> None:
+        self._emitter.submit(self._table.expire())
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Closes every open segment, emits it, and asks the LD client to flush.
+
+        Returns:
+            True when everything was handed to the LaunchDarkly client in time.
+        """
+        try:
+            self._emitter.submit(self._table.drain())
+            done = self._emitter.flush(timeout_millis / 1000.0)
+            self._ld_client.flush()
+            return bool(done)
+        except Exception:
+            _logger.exception("ldai-otel: force_flush failed")
+            return False
+
+    def shutdown(self) -> None:
+        """Closes and emits every open segment, then stops the emitter thread.
+
+        The LaunchDarkly client stays open: the app owns it.
+        """
+        try:
+            self._emitter.submit(self._table.drain())
+            self._emitter.shutdown(timeout_s=30.0)
+            self._ld_client.flush()
+        except Exception:
+            _logger.exception("ldai-otel: shutdown failed")

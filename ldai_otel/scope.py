@@ -1,0 +1,221 @@
+"""``ai_run``: bind a block of code to an evaluated AI Config.
+
+The scope only binds: it starts the run's span and puts the run in the OTel
+context. Emission is the processor's job (:class:`~ldai_otel.LDAISpanProcessor`);
+with no processor installed nothing is sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import uuid
+from types import TracebackType
+from typing import Any, Mapping, Optional
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+
+from ldai_otel._runs import RunInfo, run_id_for_trace
+
+_logger = logging.getLogger(__name__)
+
+SCOPE_CONTEXT_KEY = otel_context.create_key("ldai-otel.run-scope")
+"""OTel context key under which ``ai_run`` puts its :class:`RunScope`."""
+
+_TRACER_NAME = "ldai_otel"
+
+
+class RunScope:
+    """What ``ai_run`` tells the processor through the OTel context.
+
+    ``trace_id`` is None while the scope's own span is starting: that is how
+    the processor tells the run's local root from its descendants.
+    """
+
+    __slots__ = ("info", "trace_id")
+
+    def __init__(self, info: RunInfo):
+        self.info = info
+        self.trace_id: Optional[int] = None
+
+
+def run_info_from_config(config: Any, context: Any) -> RunInfo:
+    """Reads a run's AI Config facts through ``ldai``'s public API.
+
+    Variation key, version and graph key come from the resumption token of a
+    tracker made by ``config.create_tracker()`` (a documented format); model
+    and provider names from ``config.model`` and ``config.provider``.
+    """
+    tracker = config.create_tracker()
+    token = tracker.resumption_token
+    payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    model = getattr(config, "model", None)
+    provider = getattr(config, "provider", None)
+    return RunInfo(
+        config_key=str(payload.get("configKey") or config.key),
+        variation_key=str(payload.get("variationKey") or ""),
+        version=int(payload.get("version") or 0),
+        context=context,
+        model_name=(getattr(model, "name", "") or "") if model is not None else "",
+        provider_name=(getattr(provider, "name", "") or "") if provider is not None else "",
+        graph_key=payload.get("graphKey") or None,
+    )
+
+
+def resumption_token_for(run_id: str, info: RunInfo) -> str:
+    """LaunchDarkly's resumption token format, carrying ``run_id``.
+
+    Same fields and encoding as ``LDAIConfigTracker.resumption_token``, so
+    ``LDAIClient.create_tracker(token, context)`` reads it.
+    """
+    data: dict[str, Any] = {"runId": run_id, "configKey": info.config_key}
+    if info.variation_key:
+        data["variationKey"] = info.variation_key
+    data["version"] = info.version
+    if info.graph_key:
+        data["graphKey"] = info.graph_key
+    raw = json.dumps(data, separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+class AIRun:
+    """One run of an AI Config: a context manager, sync or async.
+
+    Use :func:`ai_run` to make one. Inside the block, ``run_id`` and
+    ``resumption_token`` identify the run; ``span`` is the run's span.
+    """
+
+    def __init__(
+        self,
+        config: Any,
+        context: Any,
+        *,
+        new_trace: bool = False,
+        tracer_provider: Optional[trace.TracerProvider] = None,
+        name: Optional[str] = None,
+        attributes: Optional[Mapping[str, Any]] = None,
+    ):
+        self._config = config
+        self._context = context
+        self._new_trace = new_trace
+        self._tracer_provider = tracer_provider
+        self._name = name
+        self._attributes = dict(attributes) if attributes else None
+        self._info: Optional[RunInfo] = None
+        self._span: Optional[Span] = None
+        self._token: Optional[object] = None
+        self.run_id: str = ""
+        """The run's runId: the trace id written as UUID text."""
+        self.resumption_token: str = ""
+        """LaunchDarkly resumption token for this run (deferred feedback)."""
+
+    @property
+    def span(self) -> Optional[Span]:
+        """The run's span, while the scope is open."""
+        return self._span
+
+    @property
+    def config_key(self) -> str:
+        """The AI Config key this run belongs to."""
+        return self._info.config_key if self._info else str(getattr(self._config, "key", ""))
+
+    def __enter__(self) -> "AIRun":
+        info = run_info_from_config(self._config, self._context)
+        self._info = info
+        scope = RunScope(info)
+        ctx = otel_context.set_value(SCOPE_CONTEXT_KEY, scope)
+        links = None
+        if self._new_trace:
+            current = trace.get_current_span().get_span_context()
+            links = [Link(current)] if current.is_valid else None
+            # An invalid current span makes the tracer start a new trace.
+            ctx = trace.set_span_in_context(trace.INVALID_SPAN, ctx)
+        tracer = trace.get_tracer(_TRACER_NAME, tracer_provider=self._tracer_provider)
+        span = tracer.start_span(
+            self._name or "ai_run " + info.config_key,
+            context=ctx,
+            kind=SpanKind.INTERNAL,
+            links=links,
+            attributes=self._attributes,
+        )
+        trace_id = span.get_span_context().trace_id
+        # Without an SDK the span is invalid (trace id 0): still give the run
+        # a unique id so resumption tokens never collide.
+        scope.trace_id = trace_id
+        self.run_id = run_id_for_trace(trace_id) if trace_id else str(uuid.uuid4())
+        self.resumption_token = resumption_token_for(self.run_id, info)
+        self._span = span
+        self._token = otel_context.attach(trace.set_span_in_context(span, ctx))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        span, token = self._span, self._token
+        self._span, self._token = None, None
+        if span is None:
+            return
+        try:
+            if exc is not None and isinstance(exc, Exception):
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            span.end()
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+
+    async def __aenter__(self) -> "AIRun":
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+
+def ai_run(
+    config: Any,
+    context: Any,
+    *,
+    new_trace: bool = False,
+    tracer_provider: Optional[trace.TracerProvider] = None,
+    name: Optional[str] = None,
+    attributes: Optional[Mapping[str, Any]] = None,
+) -> AIRun:
+    """Binds a block of code to one run of an evaluated AI Config.
+
+    Starts the run's span (on the global tracer provider unless told
+    otherwise) and puts the run in the OTel context, so every span started
+    inside, in this thread, in asyncio tasks and threads that carry the
+    context, belongs to the run. An exception leaving the block marks the run
+    as failed and propagates unchanged.
+
+    Args:
+        config: Any ``ldai`` config with ``create_tracker()`` (completion,
+            agent or judge config).
+        context: The ``ldclient.Context`` the config was evaluated for; the
+            run's events are attributed to it.
+        new_trace: Start a new trace, linked to the current span. One run is
+            one (trace, config key): loops and batch jobs whose iterations are
+            independent executions want this.
+        tracer_provider: Start the span on this provider instead of the global one.
+        name: The span's name; ``"ai_run <config key>"`` by default.
+        attributes: Extra attributes for the run's span.
+
+    Returns:
+        An :class:`AIRun`, usable with ``with`` and ``async with``.
+    """
+    return AIRun(
+        config, context, new_trace=new_trace, tracer_provider=tracer_provider,
+        name=name, attributes=attributes,
+    )

@@ -1,0 +1,65 @@
+"""Spans that follow the OpenTelemetry GenAI conventions, written by hand for unit tests.
+
+The conformance tests drive real instrumentations; these helpers keep the core
+tests about the run model, not about any one instrumentation.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
+
+from opentelemetry.trace import Status, StatusCode
+
+
+def by_key(events: list[dict]) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for event in events:
+        grouped.setdefault(event["key"], []).append(event)
+    return grouped
+
+
+def values(events: list[dict]) -> dict[str, Any]:
+    """key -> metricValue for keys that occur once (asserts they do), tool calls as a list."""
+    out: dict[str, Any] = {}
+    for key, group in by_key(events).items():
+        if key == "$ld:ai:tool_call":
+            out[key] = [e["data"]["toolKey"] for e in group]
+        else:
+            assert len(group) == 1, "duplicate %s events: %r" % (key, group)
+            out[key] = group[0]["metricValue"]
+    return out
+
+
+def chat(tracer, input_tokens: Optional[int] = 10, output_tokens: Optional[int] = 5, *,
+         model: str = "gpt-test", error: bool = False, ttft_s: Optional[float] = None,
+         extra: Optional[dict] = None, end: bool = True, context=None):
+    """Starts (and by default ends) a chat span; returns the span."""
+    attributes: dict[str, Any] = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": model,
+    }
+    if input_tokens is not None:
+        attributes["gen_ai.usage.input_tokens"] = input_tokens
+    if output_tokens is not None:
+        attributes["gen_ai.usage.output_tokens"] = output_tokens
+    if ttft_s is not None:
+        attributes["gen_ai.response.time_to_first_chunk"] = ttft_s
+    attributes.update(extra or {})
+    span = tracer.start_span("chat " + model, attributes=attributes, context=context)
+    if error:
+        span.set_attribute("error.type", "openai.InternalServerError")
+        span.set_status(Status(StatusCode.ERROR, "boom"))
+    if end:
+        span.end()
+    return span
+
+
+@contextmanager
+def tool(tracer, name: str) -> Iterator[Any]:
+    with tracer.start_as_current_span(
+        "execute_tool " + name,
+        attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name},
+    ) as span:
+        yield span
