@@ -2,7 +2,17 @@
 
 from ldai_otel._dialects import Observation
 from ldai_otel._runs import Summary
+from ldai_otel.feedback import RunRef, current_run, track_feedback
 from ldai_otel.processor import LDAISpanProcessor
 from ldai_otel.scope import AIRun, ai_run
 
-__all__ = ["AIRun", "LDAISpanProcessor", "Observation", "Summary", "ai_run"]
+__all__ = [
+    "AIRun",
+    "LDAISpanProcessor",
+    "Observation",
+    "RunRef",
+    "Summary",
+    "ai_run",
+    "current_run",
+    "track_feedback",
+]

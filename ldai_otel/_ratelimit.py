@@ -24,10 +24,11 @@ def reset_all() -> None:
 
 
 class RateLimitedLogger:
-    """Logs each (template, first argument) at most once per ``interval_s`` seconds.
+    """Logs each (template, arguments) at most once per ``interval_s`` seconds.
 
-    Keying on the first argument too (an attribute key, a config key) keeps
-    one bad attribute from hiding another.
+    Keying on the arguments too (an attribute key, a rejection reason) keeps
+    one kind of bad input from hiding another. Callers pass short, bounded
+    arguments (keys, reasons, type names), never raw input.
 
     Args:
         logger: The logger to write to.
@@ -39,8 +40,8 @@ class RateLimitedLogger:
         self._interval_s = interval_s
         # One lock guards the per-template bookkeeping; hooks on any thread log.
         self._lock = threading.Lock()
-        self._last: dict[tuple[str, object], float] = {}
-        self._suppressed: dict[tuple[str, object], int] = {}
+        self._last: dict[tuple[str, tuple], float] = {}
+        self._suppressed: dict[tuple[str, tuple], int] = {}
         _ALL.add(self)
 
     def reset(self) -> None:
@@ -52,7 +53,7 @@ class RateLimitedLogger:
     def warning(self, msg: str, *args: object) -> None:
         """Log ``msg % args`` at WARNING unless the template was logged recently."""
         now = time.monotonic()
-        key = (msg, args[0] if args else None)
+        key = (msg, args)
         with self._lock:
             last = self._last.get(key)
             if last is not None and now - last < self._interval_s:

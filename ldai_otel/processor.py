@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
+from opentelemetry import baggage as otel_baggage
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -13,7 +14,13 @@ from opentelemetry.trace import StatusCode
 
 from ldai_otel._dialects import Dialects, Extractor
 from ldai_otel._emitter import SegmentEmitter
-from ldai_otel._runs import ORIGIN, Binding, RunTable, Segment, Summary, run_id_for_trace
+from ldai_otel._runs import (
+    ORIGIN, RESUMED, RESUMED_PLAIN, Binding, RunInfo, RunTable, Segment, Summary, run_id_for_trace,
+)
+from ldai_otel.baggage import (
+    CONTEXT_BAGGAGE_KEY, TOKEN_BAGGAGE_KEY, RunTokenCodec, clear_active_codec, derive_signing_key,
+    set_active_codec,
+)
 from ldai_otel.scope import SCOPE_CONTEXT_KEY
 
 _logger = logging.getLogger(__name__)
@@ -48,6 +55,24 @@ class LDAISpanProcessor(SpanProcessor):
         on_emitted: Called on the emitter thread with
             ``(run_id, config_key, role, summary)`` after each segment is
             emitted; for reports and tests. Errors it raises are logged.
+        propagate: ``ai_run`` writes the run into W3C baggage so downstream
+            services resume it (see :mod:`ldai_otel.baggage`).
+        signing_key: HMAC key for baggage entries; by default derived from
+            the LaunchDarkly SDK key, so services of one environment agree.
+        trust_unsigned_tokens: Also resume runs from plain (unsigned)
+            LaunchDarkly resumption tokens, for services fed by another
+            LaunchDarkly SDK. Anyone who can reach the service can then
+            attribute metrics to any run: enable only behind a trusted boundary.
+        propagate_context: ``ai_run`` also puts the LaunchDarkly context's
+            kind and key (often personal data) into baggage, signed, so
+            downstream events carry the same context.
+        context_provider: ``fn(parent_context) -> ldclient.Context | None``,
+            called when a span resumes a run from baggage, to choose the
+            context downstream events are attributed to. Errors are logged.
+        fallback_context: The context downstream events are attributed to
+            when neither ``context_provider`` nor baggage gives one. By
+            default one anonymous context of kind ``service`` keyed by the
+            span resource's ``service.name``: never one context per run.
     """
 
     def __init__(
@@ -58,6 +83,12 @@ class LDAISpanProcessor(SpanProcessor):
         max_segment_age_s: float = 600.0,
         extractors: Sequence[Extractor] = (),
         on_emitted: Optional[Callable[[str, str, str, Summary], None]] = None,
+        propagate: bool = True,
+        signing_key: Optional[Union[str, bytes]] = None,
+        trust_unsigned_tokens: bool = False,
+        propagate_context: bool = False,
+        context_provider: Optional[Callable[[Optional[Context]], Any]] = None,
+        fallback_context: Any = None,
     ):
         if max_open_runs < 1:
             raise ValueError("max_open_runs must be at least 1")
@@ -82,6 +113,21 @@ class LDAISpanProcessor(SpanProcessor):
         if hasattr(os, "register_at_fork"):
             # A forked child must not emit the parent's runs a second time.
             os.register_at_fork(after_in_child=self._table.reset)
+        if signing_key is None:
+            key = derive_signing_key(ld_client.get_sdk_key() or "")
+        else:
+            key = signing_key.encode("utf-8") if isinstance(signing_key, str) else bytes(signing_key)
+        self._codec = RunTokenCodec(
+            key,
+            trust_unsigned_tokens=trust_unsigned_tokens,
+            propagate=propagate,
+            propagate_context=propagate_context,
+        )
+        self._context_provider = context_provider
+        self._fallback_context = fallback_context
+        self._service_contexts: dict[str, Any] = {}
+        self._shut_down = False
+        set_active_codec(self._codec)
 
     @property
     def open_runs(self) -> int:
@@ -116,12 +162,63 @@ class LDAISpanProcessor(SpanProcessor):
         elif scope is not None:
             binding = Binding.create(run_id_for_trace(scope.trace_id), scope.info, ORIGIN)
         else:
-            return
+            value = otel_baggage.get_baggage(TOKEN_BAGGAGE_KEY, parent_context)
+            if value is None:
+                return
+            binding = self._resume(span, value, parent_context)
+            if binding is None:
+                return
+            local_root = True
         binding, evicted = self._table.start(
             span_id, parent.span_id if parent is not None else 0, binding, local_root
         )
         span.set_attributes(binding.span_attributes)
         self._emitter.submit(evicted)
+
+    def _resume(self, span: Span, value: Any, parent_context: Optional[Context]) -> Optional[Binding]:
+        """The run a span resumes from baggage written upstream, if honoured."""
+        resumed = self._codec.verify_token(value, span.context.trace_id)
+        if resumed is None:
+            return None
+        info = RunInfo(
+            config_key=resumed.config_key,
+            variation_key=resumed.variation_key,
+            version=resumed.version,
+            context=self._downstream_context(span, resumed.run_id, parent_context),
+            graph_key=resumed.graph_key,
+        )
+        return Binding.create(resumed.run_id, info, RESUMED if resumed.signed else RESUMED_PLAIN)
+
+    def _downstream_context(self, span: Span, run_id: str, parent_context: Optional[Context]) -> Any:
+        if self._context_provider is not None:
+            try:
+                context = self._context_provider(parent_context)
+            except Exception:
+                _logger.exception("ldai-otel: context_provider failed; using the fallback context")
+                context = None
+            if context is not None:
+                return context
+        if self._codec.propagate_context or self._codec.trust_unsigned_tokens:
+            entry = otel_baggage.get_baggage(CONTEXT_BAGGAGE_KEY, parent_context)
+            if entry is not None:
+                context = self._codec.verify_context(entry, run_id)
+                if context is not None:
+                    return context
+        if self._fallback_context is not None:
+            return self._fallback_context
+        resource = getattr(span, "resource", None)
+        service = resource.attributes.get("service.name") if resource is not None else None
+        return self._service_context(service if isinstance(service, str) and service else "unknown_service")
+
+    def _service_context(self, service: str) -> Any:
+        context = self._service_contexts.get(service)
+        if context is None:
+            from ldclient import Context as LDContext
+
+            context = LDContext.builder(service).kind("service").anonymous(True).build()
+            if len(self._service_contexts) < 64:  # service names are few; stay bounded anyway
+                self._service_contexts[service] = context
+        return context
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
@@ -167,7 +264,11 @@ class LDAISpanProcessor(SpanProcessor):
 
         The LaunchDarkly client stays open: the app owns it.
         """
+        if self._shut_down:
+            return
+        self._shut_down = True
         try:
+            clear_active_codec(self._codec)
             self._emitter.submit(self._table.drain())
             self._emitter.shutdown(timeout_s=30.0)
             self._ld_client.flush()

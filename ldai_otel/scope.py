@@ -19,6 +19,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from ldai_otel._runs import RunInfo, run_id_for_trace
+from ldai_otel.baggage import with_run_baggage
 
 _logger = logging.getLogger(__name__)
 
@@ -147,6 +148,8 @@ class AIRun:
         scope.trace_id = trace_id
         self.run_id = run_id_for_trace(trace_id) if trace_id else str(uuid.uuid4())
         self.resumption_token = resumption_token_for(self.run_id, info)
+        # Downstream services resume the run from baggage (signed; see baggage.py).
+        ctx = with_run_baggage(ctx, self.run_id, self.resumption_token, self._context)
         self._span = span
         self._token = otel_context.attach(trace.set_span_in_context(span, ctx))
         return self

@@ -19,6 +19,9 @@ class ExplodingClient:
     def __init__(self) -> None:
         self.calls = 0
 
+    def get_sdk_key(self):
+        return "sdk-exploding"
+
     def track(self, *args, **kwargs):
         self.calls += 1
         raise RuntimeError("ld client exploded")

@@ -1,0 +1,105 @@
+"""Zero-code setup under ``opentelemetry-instrument``.
+
+Installed as an ``opentelemetry_post_instrument`` entry point: after the
+OpenTelemetry distro has configured the global TracerProvider and the
+instrumentations, :func:`post_instrument` adds an :class:`LDAISpanProcessor`
+to that provider, when ``LAUNCHDARKLY_SDK_KEY`` is set. It never replaces the
+provider or its exporters, and does nothing when the variable is absent.
+
+Environment variables:
+
+* ``LAUNCHDARKLY_SDK_KEY``: the SDK key (required; also derives the baggage
+  signing key shared by every service of the environment).
+* ``LAUNCHDARKLY_EVENTS_URI``: events endpoint (default LaunchDarkly's; set it
+  for a Relay Proxy or a test sink).
+* ``LDAI_OTEL_ENABLED``: ``false`` turns the hook off.
+* ``LDAI_OTEL_SIGNING_KEY``: explicit baggage signing key.
+* ``LDAI_OTEL_TRUST_UNSIGNED_TOKENS``: ``true`` honours plain LaunchDarkly tokens.
+* ``LDAI_OTEL_PROPAGATE_CONTEXT``: ``true`` reads/writes the context entry.
+
+The LaunchDarkly client made here is the processor's own: it only sends
+events (daemon mode, no flag connection) and is closed at exit after the
+processor has emitted everything.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from typing import Mapping, Optional
+
+from opentelemetry import trace
+
+_logger = logging.getLogger(__name__)
+_installed_lock = threading.Lock()
+_installed = False
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return default
+
+
+def post_instrument(**_: object) -> None:
+    """The ``opentelemetry_post_instrument`` hook; never raises."""
+    try:
+        install_from_environment(os.environ)
+    except Exception:
+        _logger.exception("ldai-otel: zero-code setup failed; the app runs without it")
+
+
+def install_from_environment(env: Mapping[str, str]) -> Optional[object]:
+    """Adds an LDAISpanProcessor to the global provider, configured from ``env``.
+
+    Returns:
+        The processor, or None when nothing was installed.
+    """
+    global _installed
+    sdk_key = env.get("LAUNCHDARKLY_SDK_KEY", "").strip()
+    if not sdk_key or not _flag(env, "LDAI_OTEL_ENABLED", True):
+        return None
+    provider = trace.get_tracer_provider()
+    if not hasattr(provider, "add_span_processor"):
+        _logger.warning(
+            "ldai-otel: the global TracerProvider is not the SDK's (%s); install opentelemetry-distro "
+            "or configure a TracerProvider", type(provider).__name__,
+        )
+        return None
+    with _installed_lock:
+        if _installed:
+            return None
+        _installed = True
+
+    from ldclient import Config, LDClient
+
+    from ldai_otel.processor import LDAISpanProcessor
+
+    options = {"sdk_key": sdk_key, "use_ldd": True}
+    if env.get("LAUNCHDARKLY_EVENTS_URI"):
+        options["events_uri"] = env["LAUNCHDARKLY_EVENTS_URI"]
+    ld_client = LDClient(config=Config(**options), start_wait=0)
+    processor = LDAISpanProcessor(
+        ld_client,
+        signing_key=env.get("LDAI_OTEL_SIGNING_KEY") or None,
+        trust_unsigned_tokens=_flag(env, "LDAI_OTEL_TRUST_UNSIGNED_TOKENS", False),
+        propagate_context=_flag(env, "LDAI_OTEL_PROPAGATE_CONTEXT", False),
+    )
+    provider.add_span_processor(processor)
+
+    def close() -> None:
+        # Emit every open segment before the client's final flush.
+        processor.shutdown()
+        ld_client.close()
+
+    atexit.register(close)
+    _logger.info("ldai-otel: LDAISpanProcessor added to the global TracerProvider")
+    return processor

@@ -1,0 +1,277 @@
+"""Runs that cross services: signed LaunchDarkly resumption tokens in W3C baggage.
+
+``ai_run`` writes the run into baggage; the OTel propagators the service
+already uses (``tracecontext,baggage``) carry it on every outbound call; a
+downstream :class:`~ldai_otel.LDAISpanProcessor` resumes the run from it.
+
+Baggage entries (W3C baggage, keys under ``ld.ai_config.``):
+
+* ``ld.ai_config.token``: ``<LaunchDarkly resumption token>.<signature>``. The
+  token is LaunchDarkly's own format (URL-safe base64 of
+  ``{"runId", "configKey", "variationKey", "version"[, "graphKey"]}``), so any
+  LaunchDarkly SDK can read the part before the dot. The runId is the trace id.
+* ``ld.ai_config.context`` (only with ``propagate_context=True``): the
+  LaunchDarkly context's kind and key, URL-safe base64 JSON, signed and bound
+  to the runId.
+
+Security:
+    Baggage is untrusted input from the network, and it leaks to every
+    outbound call the service makes, model providers included. Hence: the
+    token holds no personal data (the LaunchDarkly context stays out unless
+    you opt in), it is signed with HMAC-SHA256 under a key derived from the
+    LaunchDarkly SDK key (or one you give), unsigned or badly signed entries
+    are ignored unless you opt in to plain LaunchDarkly tokens, entries are
+    size-capped before any decoding, a signed token is only honoured in the
+    trace whose id is its runId, and warnings are rate-limited and never
+    print a token or a context key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import uuid
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+from opentelemetry import baggage as otel_baggage
+from opentelemetry.context import Context
+
+from ldai_otel._ratelimit import RateLimitedLogger
+
+_logger = logging.getLogger(__name__)
+_warn = RateLimitedLogger(_logger)
+
+TOKEN_BAGGAGE_KEY = "ld.ai_config.token"
+"""Baggage key of the signed resumption token."""
+CONTEXT_BAGGAGE_KEY = "ld.ai_config.context"
+"""Baggage key of the signed LaunchDarkly context kind and key (opt-in)."""
+
+MAX_ENTRY_BYTES = 1024
+"""Entries longer than this are ignored before any decoding."""
+
+_SIGNATURE_BYTES = 16  # 128-bit truncated HMAC-SHA256: forging stays infeasible, baggage stays small
+_KEY_DERIVATION_LABEL = b"ldai-otel baggage signing key v1"
+_CACHE_SIZE = 4096
+
+
+def derive_signing_key(sdk_key: str) -> bytes:
+    """The default signing key: HMAC-SHA256 of a fixed label under the SDK key.
+
+    Every service of one LaunchDarkly environment shares the SDK key, so they
+    share this key without configuration; the SDK key itself never leaves.
+    """
+    return hmac.new(sdk_key.encode("utf-8"), _KEY_DERIVATION_LABEL, hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class ResumedRun:
+    """A run read from a resumption token."""
+
+    run_id: str
+    config_key: str
+    variation_key: str
+    version: int
+    graph_key: Optional[str]
+    signed: bool
+    """True for an ldai-otel token; False for a plain LaunchDarkly token."""
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode("ascii"))
+
+
+class _Invalid(Exception):
+    """A baggage entry that is not honoured; the message is the logged reason."""
+
+
+class RunTokenCodec:
+    """Signs and verifies the run entries ldai-otel puts in baggage.
+
+    Args:
+        signing_key: HMAC key; see :func:`derive_signing_key`.
+        trust_unsigned_tokens: Honour plain LaunchDarkly resumption tokens
+            (no signature), for services fed by another LaunchDarkly SDK.
+            Anyone who can reach the service can then attribute metrics to
+            any run and config; only enable it behind a trusted boundary.
+        propagate: Whether ``ai_run`` writes the token into baggage.
+        propagate_context: Whether ``ai_run`` also writes the LaunchDarkly
+            context's kind and key (often personal data) into baggage.
+    """
+
+    def __init__(
+        self,
+        signing_key: bytes,
+        *,
+        trust_unsigned_tokens: bool = False,
+        propagate: bool = True,
+        propagate_context: bool = False,
+    ):
+        self._key = signing_key
+        self.trust_unsigned_tokens = trust_unsigned_tokens
+        self.propagate = propagate
+        self.propagate_context = propagate_context
+        # One lock guards the verification cache; hooks run on any thread.
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, Union[ResumedRun, str]] = OrderedDict()
+
+    def _signature(self, payload: str, bound_to: str = "") -> str:
+        message = payload.encode("ascii") + b"|" + bound_to.encode("ascii")
+        return _b64encode(hmac.new(self._key, message, hashlib.sha256).digest()[:_SIGNATURE_BYTES])
+
+    def sign_token(self, token: str) -> str:
+        """``token.signature`` for a LaunchDarkly resumption token."""
+        return token + "." + self._signature(token)
+
+    def encode_context(self, context: Any, run_id: str) -> Optional[str]:
+        """The signed kind/key entry for an ``ldclient.Context``, bound to ``run_id``."""
+        if getattr(context, "multiple", False):
+            pairs = [[c.kind, c.key] for c in (context.get_individual_context(i) for i in range(context.individual_context_count))]
+        else:
+            pairs = [[context.kind, context.key]]
+        payload = _b64encode(json.dumps(pairs, separators=(",", ":")).encode("utf-8"))
+        return payload + "." + self._signature(payload, run_id)
+
+    def verify_token(self, value: Any, trace_id: int) -> Optional[ResumedRun]:
+        """The run a ``ld.ai_config.token`` entry names, or None (logged) if not honoured.
+
+        Args:
+            value: The raw baggage value.
+            trace_id: The trace of the span that would resume the run.
+        """
+        if not isinstance(value, str) or len(value) > MAX_ENTRY_BYTES:
+            _warn.warning("ldai-otel: ignoring %s baggage: %s", TOKEN_BAGGAGE_KEY, "entry too large or not text")
+            return None
+        with self._lock:
+            cached = self._cache.get(value)
+            if cached is not None:
+                self._cache.move_to_end(value)
+        if cached is None:
+            try:
+                cached = self._parse_token(value)
+            except _Invalid as invalid:
+                cached = str(invalid)
+            with self._lock:
+                self._cache[value] = cached
+                if len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        if isinstance(cached, str):
+            _warn.warning("ldai-otel: ignoring %s baggage: %s", TOKEN_BAGGAGE_KEY, cached)
+            return None
+        if cached.signed and cached.run_id != str(uuid.UUID(int=trace_id)):
+            # A genuine token copied into another trace: metrics of that trace
+            # are not the run's.
+            _warn.warning("ldai-otel: ignoring %s baggage: %s", TOKEN_BAGGAGE_KEY, "token replayed under another trace")
+            return None
+        return cached
+
+    def _parse_token(self, value: str) -> ResumedRun:
+        token, dot, signature = value.rpartition(".")
+        if not dot:
+            token, signature = value, ""
+            if not self.trust_unsigned_tokens:
+                raise _Invalid("unsigned token (set trust_unsigned_tokens to accept plain LaunchDarkly tokens)")
+        elif not hmac.compare_digest(signature.encode("ascii", "replace"), self._signature_or_empty(token).encode("ascii")):
+            raise _Invalid("bad signature")
+        try:
+            payload = json.loads(_b64decode(token).decode("utf-8"))
+        except (ValueError, UnicodeError, binascii.Error) as exc:
+            raise _Invalid("undecodable token (%s)" % type(exc).__name__) from None
+        if not isinstance(payload, dict):
+            raise _Invalid("token is not a JSON object")
+        run_id, config_key = payload.get("runId"), payload.get("configKey")
+        version, variation_key = payload.get("version"), payload.get("variationKey", "")
+        graph_key = payload.get("graphKey")
+        if not isinstance(run_id, str) or not isinstance(config_key, str) or not config_key:
+            raise _Invalid("token lacks a string runId or configKey")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise _Invalid("token version is not an integer")
+        if not isinstance(variation_key, str) or not (graph_key is None or isinstance(graph_key, str)):
+            raise _Invalid("token variationKey or graphKey is not a string")
+        return ResumedRun(run_id, config_key, variation_key, version, graph_key, signed=bool(dot))
+
+    def _signature_or_empty(self, token: str) -> str:
+        try:
+            return self._signature(token)
+        except UnicodeEncodeError:
+            return ""  # non-ASCII cannot be ours; compare_digest then fails
+
+    def verify_context(self, value: Any, run_id: str) -> Optional[Any]:
+        """The ``ldclient.Context`` of a signed ``ld.ai_config.context`` entry, or None."""
+        from ldclient import Context as LDContext
+
+        if not isinstance(value, str) or len(value) > MAX_ENTRY_BYTES:
+            _warn.warning("ldai-otel: ignoring %s baggage: %s", CONTEXT_BAGGAGE_KEY, "entry too large or not text")
+            return None
+        payload, dot, signature = value.rpartition(".")
+        try:
+            expected = self._signature(payload, run_id)
+        except UnicodeEncodeError:
+            expected = ""
+        if not dot or not expected or not hmac.compare_digest(signature.encode("ascii", "replace"), expected.encode("ascii")):
+            _warn.warning("ldai-otel: ignoring %s baggage: %s", CONTEXT_BAGGAGE_KEY, "bad or missing signature")
+            return None
+        try:
+            pairs = json.loads(_b64decode(payload).decode("utf-8"))
+            contexts = [LDContext.create(str(key), str(kind)) for kind, key in pairs]
+        except (ValueError, TypeError, UnicodeError, binascii.Error):
+            contexts = []
+        if not contexts:
+            _warn.warning("ldai-otel: ignoring %s baggage: %s", CONTEXT_BAGGAGE_KEY, "undecodable entry")
+            return None
+        context = contexts[0] if len(contexts) == 1 else LDContext.create_multi(*contexts)
+        if not context.valid:
+            _warn.warning("ldai-otel: ignoring %s baggage: %s", CONTEXT_BAGGAGE_KEY, "invalid context")
+            return None
+        return context
+
+
+# The codec ai_run writes baggage with: the most recent processor's. ai_run
+# does not know the processor, and with no processor nothing is sent anyway.
+_active: "Optional[weakref.ReferenceType[RunTokenCodec]]" = None
+_active_lock = threading.Lock()
+
+
+def set_active_codec(codec: Optional[RunTokenCodec]) -> None:
+    """Makes ``codec`` the one ``ai_run`` signs baggage with (None clears it)."""
+    global _active
+    with _active_lock:
+        _active = weakref.ref(codec) if codec is not None else None
+
+
+def clear_active_codec(codec: RunTokenCodec) -> None:
+    """Clears the active codec if it is ``codec``."""
+    global _active
+    with _active_lock:
+        if _active is not None and _active() is codec:
+            _active = None
+
+
+def active_codec() -> Optional[RunTokenCodec]:
+    """The codec of the most recently created live processor, if any."""
+    ref = _active
+    return ref() if ref is not None else None
+
+
+def with_run_baggage(ctx: Context, run_id: str, token: str, ld_context: Any) -> Context:
+    """``ctx`` with the run's baggage entries, when a processor propagates runs."""
+    codec = active_codec()
+    if codec is None or not codec.propagate:
+        return ctx
+    ctx = otel_baggage.set_baggage(TOKEN_BAGGAGE_KEY, codec.sign_token(token), ctx)
+    if codec.propagate_context:
+        entry = codec.encode_context(ld_context, run_id)
+        if entry is not None:
+            ctx = otel_baggage.set_baggage(CONTEXT_BAGGAGE_KEY, entry, ctx)
+    return ctx
