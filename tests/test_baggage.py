@@ -28,7 +28,7 @@ from ldai_otel import LDAISpanProcessor, ai_run, current_run, track_feedback
 from ldai_otel.baggage import CONTEXT_BAGGAGE_KEY, TOKEN_BAGGAGE_KEY
 from ldai_otel.testing import flush_events, sink_client
 
-sys.path.insert(0, str(Path(__file__).parent / "services"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples" / "two_services"))
 from genai_work import answer_question  # noqa: E402
 
 B_SERVICE = {"kind": "service", "key": "svc-b", "anonymous": True}

@@ -29,7 +29,7 @@ from ldai_otel import ai_run
 from ldai_otel.baggage import TOKEN_BAGGAGE_KEY, derive_signing_key
 from ldai_otel.testing import flush_events
 
-SERVICES = Path(__file__).parent / "services"
+SERVICES = Path(__file__).resolve().parent.parent / "examples" / "two_services"
 SDK_KEY = "sdk-ldai-otel-test"  # the same environment as the test client: same signing key
 
 
@@ -84,8 +84,8 @@ def start_service(argv: list[str], env: dict, tmp_path: Path) -> Iterator[Servic
 
 @pytest.fixture
 def hand_written_b(sink, tmp_path):
-    env = {"SDK_KEY": SDK_KEY, "SINK_URI": sink.uri}
-    with start_service([sys.executable, str(SERVICES / "model_service.py")], env, tmp_path) as service:
+    env = {"LAUNCHDARKLY_SDK_KEY": SDK_KEY, "LAUNCHDARKLY_EVENTS_URI": sink.uri}
+    with start_service([sys.executable, str(SERVICES / "service_b.py")], env, tmp_path) as service:
         yield service
 
 
@@ -100,7 +100,7 @@ def zero_code_b(sink, tmp_path):
         "OTEL_METRICS_EXPORTER": "none",
         "OTEL_LOGS_EXPORTER": "none",
     }
-    argv = [str(instrument), sys.executable, str(SERVICES / "flask_service.py")]
+    argv = [str(instrument), sys.executable, str(SERVICES / "service_b_zero_code.py")]
     with start_service(argv, env, tmp_path) as service:
         yield service
 
@@ -155,7 +155,7 @@ def test_one_run_across_a_and_a_hand_written_b(provider, tracer, processor, chat
 def test_one_run_across_a_and_a_zero_code_b_under_opentelemetry_instrument(
     provider, tracer, processor, chat_config, user, ld_client, sink, zero_code_b
 ):
-    flask_source = (SERVICES / "flask_service.py").read_text()
+    flask_source = (SERVICES / "service_b_zero_code.py").read_text()
     assert "ldai_otel" not in flask_source and "LDAISpanProcessor" not in flask_source
 
     with ai_run(chat_config, user, tracer_provider=provider) as run:
@@ -229,3 +229,13 @@ def test_adversarial_baggage_is_ignored_logged_once_and_requests_succeed(
     assert token not in stderr and signature not in stderr  # never prints a token
     # Nothing was attributed to any run by B.
     assert [e for e in sink.ai_events() if e["context"].get("kind") == "service"] == []
+
+
+@pytest.mark.parametrize("flags", [[], ["--zero-code"]])
+def test_two_services_example_runs_in_one_command(flags):
+    result = subprocess.run(
+        [sys.executable, str(SERVICES / "run.py"), *flags], capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK: one run across both services, no metric counted twice." in result.stdout
+    assert "B  $ld:ai:tokens:total             255" in result.stdout

@@ -5,7 +5,8 @@ it (as many hand-written servers do): the GenAI spans join the resumed run
 through their parent span. Prints ``PORT <n>`` when ready; exits on SIGINT or
 on ``POST /quit`` after flushing.
 
-Environment: ``SINK_URI`` (LaunchDarkly events endpoint), ``SDK_KEY``.
+Environment: ``LAUNCHDARKLY_SDK_KEY`` (the same environment as service A: the
+baggage signing key is derived from it) and ``LAUNCHDARKLY_EVENTS_URI``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelnam
 logging.getLogger("ldclient").setLevel(logging.ERROR)
 
 ld_client = LDClient(
-    config=Config(os.environ["SDK_KEY"], events_uri=os.environ["SINK_URI"], use_ldd=True, diagnostic_opt_out=True),
+    # Events only: this service evaluates no flags, so no flag connection (daemon mode).
+    config=Config(
+        os.environ["LAUNCHDARKLY_SDK_KEY"],
+        events_uri=os.environ.get("LAUNCHDARKLY_EVENTS_URI", "https://events.launchdarkly.com"),
+        use_ldd=True,
+    ),
     start_wait=0,
 )
 provider = TracerProvider(resource=Resource.create({"service.name": "model-service"}))
