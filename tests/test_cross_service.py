@@ -40,6 +40,7 @@ class Service:
         self.proc = proc
         self.port = port
         self._stderr_path = stderr_path
+        self.stdout_after_start = ""
 
     def post(self, path: str, headers: Optional[dict] = None) -> tuple[int, str]:
         request = urllib.request.Request(
@@ -54,10 +55,12 @@ class Service:
             self.post("/quit")
         finally:
             try:
-                return self.proc.wait(timeout=60)
+                code = self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 raise
+        self.stdout_after_start = self.proc.stdout.read()
+        return code
 
     @property
     def stderr(self) -> str:
@@ -96,7 +99,7 @@ def zero_code_b(sink, tmp_path):
         "LAUNCHDARKLY_SDK_KEY": SDK_KEY,
         "LAUNCHDARKLY_EVENTS_URI": sink.uri,
         "OTEL_SERVICE_NAME": "flask-service",
-        "OTEL_TRACES_EXPORTER": "none",
+        "OTEL_TRACES_EXPORTER": "console",  # the app's own exporter must keep working
         "OTEL_METRICS_EXPORTER": "none",
         "OTEL_LOGS_EXPORTER": "none",
     }
@@ -168,6 +171,11 @@ def test_one_run_across_a_and_a_zero_code_b_under_opentelemetry_instrument(
         sink.ai_events(run.run_id), run.run_id, {"kind": "service", "key": "flask-service", "anonymous": True},
     )
     assert "Traceback" not in zero_code_b.stderr
+    # The distro's provider and console exporter are still the app's: the
+    # processor was added beside them, and stamped the run onto B's spans.
+    exported = zero_code_b.stdout_after_start
+    assert '"name": "chat gpt-4o-mini"' in exported
+    assert '"ld.ai_config.run_id": "%s"' % run.run_id in exported
 
 
 def _sign(token: str) -> str:
@@ -239,3 +247,15 @@ def test_two_services_example_runs_in_one_command(flags):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "OK: one run across both services, no metric counted twice." in result.stdout
     assert "B  $ld:ai:tokens:total             255" in result.stdout
+
+
+def test_zero_code_hook_does_nothing_without_the_sdk_key_or_when_disabled(caplog):
+    from ldai_otel.autoinstrument import install_from_environment
+
+    # This test process has no SDK provider installed globally: an enabled
+    # hook with a key gets as far as saying so; a disabled or keyless one is silent.
+    assert install_from_environment({}) is None
+    assert install_from_environment({"LAUNCHDARKLY_SDK_KEY": "sdk-x", "LDAI_OTEL_ENABLED": "false"}) is None
+    assert "TracerProvider" not in caplog.text
+    assert install_from_environment({"LAUNCHDARKLY_SDK_KEY": "sdk-x"}) is None
+    assert "the global TracerProvider is not the SDK's" in caplog.text
