@@ -34,6 +34,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import threading
 import uuid
 import weakref
@@ -125,6 +126,10 @@ class RunTokenCodec:
         # One lock guards the verification cache; hooks run on any thread.
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, Union[ResumedRun, str]] = OrderedDict()
+        if hasattr(os, "register_at_fork"):
+            # A lock held by another thread at fork() stays held in the child.
+            weak_self = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: _reinit_lock(weak_self))
 
     def _signature(self, payload: str, bound_to: str = "") -> str:
         message = payload.encode("ascii") + b"|" + bound_to.encode("ascii")
@@ -235,6 +240,12 @@ class RunTokenCodec:
             _warn.warning("ldai-otel: ignoring %s baggage: %s", CONTEXT_BAGGAGE_KEY, "invalid context")
             return None
         return context
+
+
+def _reinit_lock(weak_codec: "weakref.ReferenceType[RunTokenCodec]") -> None:
+    codec = weak_codec()
+    if codec is not None:
+        codec._lock = threading.Lock()
 
 
 # The codec ai_run writes baggage with: the most recent processor's. ai_run

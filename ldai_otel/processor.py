@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import weakref
 from typing import Any, Callable, Optional, Sequence, Union
 
 from opentelemetry import baggage as otel_baggage
@@ -24,6 +26,12 @@ from ldai_otel.baggage import (
 from ldai_otel.scope import SCOPE_CONTEXT_KEY
 
 _logger = logging.getLogger(__name__)
+
+
+def _reset_table(weak_table: "weakref.ReferenceType[RunTable]") -> None:
+    table = weak_table()
+    if table is not None:
+        table.reset()
 
 
 class LDAISpanProcessor(SpanProcessor):
@@ -112,7 +120,9 @@ class LDAISpanProcessor(SpanProcessor):
         )
         if hasattr(os, "register_at_fork"):
             # A forked child must not emit the parent's runs a second time.
-            os.register_at_fork(after_in_child=self._table.reset)
+            # Weak: fork hooks cannot be unregistered and must not pin the table.
+            weak_table = weakref.ref(self._table)
+            os.register_at_fork(after_in_child=lambda: _reset_table(weak_table))
         if signing_key is None:
             key = derive_signing_key(ld_client.get_sdk_key() or "")
         else:
@@ -125,6 +135,8 @@ class LDAISpanProcessor(SpanProcessor):
         )
         self._context_provider = context_provider
         self._fallback_context = fallback_context
+        # Fallback contexts by service name; a lock of its own, taken only on resume.
+        self._service_lock = threading.Lock()
         self._service_contexts: dict[str, Any] = {}
         self._shut_down = False
         set_active_codec(self._codec)
@@ -211,13 +223,15 @@ class LDAISpanProcessor(SpanProcessor):
         return self._service_context(service if isinstance(service, str) and service else "unknown_service")
 
     def _service_context(self, service: str) -> Any:
-        context = self._service_contexts.get(service)
+        with self._service_lock:
+            context = self._service_contexts.get(service)
         if context is None:
             from ldclient import Context as LDContext
 
             context = LDContext.builder(service).kind("service").anonymous(True).build()
-            if len(self._service_contexts) < 64:  # service names are few; stay bounded anyway
-                self._service_contexts[service] = context
+            with self._service_lock:
+                if len(self._service_contexts) < 64:  # service names are few; stay bounded anyway
+                    self._service_contexts[service] = context
         return context
 
     def on_end(self, span: ReadableSpan) -> None:
