@@ -319,3 +319,26 @@ def test_no_processor_means_nothing_sent_and_the_scope_still_works(chat_config, 
         assert run.run_id
     assert flush_events(ld_client, sink) == []
     bare.shutdown()
+
+
+def test_agent_and_judge_configs_bind_runs_too(provider, tracer, ai_client, user, collect):
+    from ldai.models import AIAgentConfigDefault, AIJudgeConfigDefault
+
+    agent = ai_client.agent_config(CHAT, user, AIAgentConfigDefault(enabled=False))
+    judge = ai_client.judge_config(JUDGE, user, AIJudgeConfigDefault(enabled=False))
+    with ai_run(agent, user, tracer_provider=provider, new_trace=True) as agent_run:
+        chat(tracer, 3, 3)
+    with ai_run(judge, user, tracer_provider=provider, new_trace=True) as judge_run:
+        chat(tracer, 4, 4)
+
+    events = collect()
+    agent_events = [e for e in events if e["data"]["runId"] == agent_run.run_id]
+    judge_events = [e for e in events if e["data"]["runId"] == judge_run.run_id]
+    assert values(agent_events)["$ld:ai:tokens:total"] == 6
+    assert values(judge_events)["$ld:ai:tokens:total"] == 8
+    assert {(e["data"]["configKey"], e["data"]["variationKey"], e["data"]["version"]) for e in agent_events} == {
+        (CHAT, "v-chat", 3)
+    }
+    assert {(e["data"]["configKey"], e["data"]["modelName"], e["data"]["providerName"]) for e in judge_events} == {
+        (JUDGE, "judge-model", "anthropic")
+    }
