@@ -142,17 +142,23 @@ def assert_one_run_across_both(events: list[dict], run_id: str, b_context: dict)
     ])
 
 
-def test_one_run_across_a_and_a_hand_written_b(provider, tracer, processor, chat_config, user, ld_client, sink, hand_written_b):
+def run_through_b(provider, tracer, processor, chat_config, user, ld_client, sink, service: Service, b_name: str) -> str:
+    """A runs ai_run and calls B; both flush; asserts the one run; returns its runId."""
     with ai_run(chat_config, user, tracer_provider=provider) as run:
-        status, body = call_b(tracer, hand_written_b)
+        status, body = call_b(tracer, service)
     assert (status, body) == (200, "answered")
 
     flush_events(ld_client, sink, processor)
-    assert hand_written_b.stop() == 0
+    assert service.stop() == 0  # B flushes its events before it exits
     assert_one_run_across_both(
-        sink.ai_events(run.run_id), run.run_id, {"kind": "service", "key": "model-service", "anonymous": True},
+        sink.ai_events(run.run_id), run.run_id, {"kind": "service", "key": b_name, "anonymous": True},
     )
-    assert "Traceback" not in hand_written_b.stderr
+    assert "Traceback" not in service.stderr
+    return run.run_id
+
+
+def test_one_run_across_a_and_a_hand_written_b(provider, tracer, processor, chat_config, user, ld_client, sink, hand_written_b):
+    run_through_b(provider, tracer, processor, chat_config, user, ld_client, sink, hand_written_b, "model-service")
 
 
 def test_one_run_across_a_and_a_zero_code_b_under_opentelemetry_instrument(
@@ -161,21 +167,12 @@ def test_one_run_across_a_and_a_zero_code_b_under_opentelemetry_instrument(
     flask_source = (SERVICES / "service_b_zero_code.py").read_text()
     assert "ldai_otel" not in flask_source and "LDAISpanProcessor" not in flask_source
 
-    with ai_run(chat_config, user, tracer_provider=provider) as run:
-        status, body = call_b(tracer, zero_code_b)
-    assert (status, body) == (200, "answered")
-
-    flush_events(ld_client, sink, processor)
-    assert zero_code_b.stop() == 0
-    assert_one_run_across_both(
-        sink.ai_events(run.run_id), run.run_id, {"kind": "service", "key": "flask-service", "anonymous": True},
-    )
-    assert "Traceback" not in zero_code_b.stderr
+    run_id = run_through_b(provider, tracer, processor, chat_config, user, ld_client, sink, zero_code_b, "flask-service")
     # The distro's provider and console exporter are still the app's: the
     # processor was added beside them, and stamped the run onto B's spans.
     exported = zero_code_b.stdout_after_start
     assert '"name": "chat gpt-4o-mini"' in exported
-    assert '"ld.ai_config.run_id": "%s"' % run.run_id in exported
+    assert '"ld.ai_config.run_id": "%s"' % run_id in exported
 
 
 def _sign(token: str) -> str:
