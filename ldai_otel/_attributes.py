@@ -2,9 +2,15 @@
 
 Every dotted key is spelled out here once, as our own constant: the
 ``opentelemetry-semantic-conventions`` package marks its ``gen_ai.*`` constants
-as incubating and moves them between releases, so depending on it would tie
-this library to one snapshot of the conventions.
+as incubating and moves them between releases, and the other dialects
+(OpenInference, OpenLLMetry, pydantic-ai, logfire, the Vercel AI SDK) have no
+Python constants we could depend on without installing them. DESIGN.md
+section 5 lists which dialect writes which key; docs/dialects.md shows the
+real spans each key was read from.
 """
+
+SERVICE_NAME = "service.name"
+"""Resource attribute: which service wrote a span (``ldai-otel inspect``)."""
 
 # --- Written by ldai-otel onto every span of a run (on_start). -------------
 # The ``ld.ai_config.`` prefix follows LaunchDarkly's own naming.
@@ -12,6 +18,10 @@ LD_AI_CONFIG_KEY = "ld.ai_config.key"
 LD_AI_CONFIG_VARIATION_KEY = "ld.ai_config.variation_key"
 LD_AI_CONFIG_VERSION = "ld.ai_config.version"
 LD_AI_CONFIG_RUN_ID = "ld.ai_config.run_id"
+# Read by `ldai-otel inspect` when present (the AI Config's model and provider
+# are not otherwise in spans).
+LD_AI_CONFIG_MODEL_NAME = "ld.ai_config.model_name"
+LD_AI_CONFIG_PROVIDER_NAME = "ld.ai_config.provider_name"
 
 # --- OpenTelemetry GenAI semantic conventions (current). -------------------
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
@@ -20,7 +30,21 @@ GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
 GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
 GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"
+GEN_AI_USAGE_INPUT_TOKENS_CACHED = "gen_ai.usage.input_tokens.cached"
+GEN_AI_USAGE_INPUT_TOKENS_CACHE_WRITE = "gen_ai.usage.input_tokens.cache_write"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS_REASONING = "gen_ai.usage.output_tokens.reasoning"
 GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
+GEN_AI_REQUEST_STREAM = "gen_ai.request.stream"
+# Fields of the gen_ai.output.messages JSON: [{"role", "parts": [{"type", "name"}]}]
+PARTS_FIELD = "parts"
+PART_TYPE_FIELD = "type"
+PART_NAME_FIELD = "name"
 GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
 GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
 ERROR_TYPE = "error.type"
@@ -30,11 +54,91 @@ GEN_AI_SYSTEM = "gen_ai.system"
 GEN_AI_USAGE_PROMPT_TOKENS = "gen_ai.usage.prompt_tokens"
 GEN_AI_USAGE_COMPLETION_TOKENS = "gen_ai.usage.completion_tokens"
 
+# --- pydantic-ai: agent spans carry their children's usage. ----------------
+GEN_AI_AGGREGATED_USAGE_INPUT_TOKENS = "gen_ai.aggregated_usage.input_tokens"
+GEN_AI_AGGREGATED_USAGE_OUTPUT_TOKENS = "gen_ai.aggregated_usage.output_tokens"
+
+# --- logfire: a streamed call's usage sits on a zero-length log span. ------
+LOGFIRE_SPAN_TYPE = "logfire.span_type"
+LOGFIRE_SPAN_TYPE_LOG = "log"
+LOGFIRE_SPAN_TYPE_SPAN = "span"
+LOGFIRE_DURATION = "duration"
+"""Seconds; on logfire's stream log span, the length of the consumed stream."""
+
 # --- OpenLLMetry (Traceloop) additions. ------------------------------------
 GEN_AI_USAGE_TOTAL_TOKENS = "gen_ai.usage.total_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS_LEGACY = "gen_ai.usage.cache_read_input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS_LEGACY = "gen_ai.usage.cache_creation_input_tokens"
+GEN_AI_USAGE_REASONING_TOKENS = "gen_ai.usage.reasoning_tokens"
 LLM_USAGE_TOTAL_TOKENS = "llm.usage.total_tokens"
+LLM_USAGE_REASONING_TOKENS = "llm.usage.reasoning_tokens"
 LLM_REQUEST_TYPE = "llm.request.type"
 TRACELOOP_SPAN_KIND = "traceloop.span.kind"
+GEN_AI_IS_STREAMING = "gen_ai.is_streaming"
+LLM_IS_STREAMING = "llm.is_streaming"
+TRACELOOP_ENTITY_NAME = "traceloop.entity.name"
+# Span events, one per streamed chunk: the first one is the first token.
+GEN_AI_CONTENT_COMPLETION_CHUNK_EVENT = "gen_ai.content.completion.chunk"
+LLM_CONTENT_COMPLETION_CHUNK_EVENT = "llm.content.completion.chunk"
+# Legacy indexed completions: gen_ai.completion.<i>.tool_calls.<j>.name
+GEN_AI_COMPLETION_PREFIX = "gen_ai.completion."
+TOOL_CALLS_INFIX = ".tool_calls."
+NAME_SUFFIX = ".name"
+
+# --- OpenInference. ---------------------------------------------------------
+OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
+LLM_MODEL_NAME = "llm.model_name"
+EMBEDDING_MODEL_NAME = "embedding.model_name"
+LLM_PROVIDER = "llm.provider"
+LLM_SYSTEM = "llm.system"
+LLM_INVOCATION_PARAMETERS = "llm.invocation_parameters"
+INVOCATION_MODEL_FIELD = "model"
+"""Field of the ``llm.invocation_parameters`` JSON object."""
+LLM_TOKEN_COUNT_PROMPT = "llm.token_count.prompt"
+LLM_TOKEN_COUNT_COMPLETION = "llm.token_count.completion"
+LLM_TOKEN_COUNT_TOTAL = "llm.token_count.total"
+LLM_TOKEN_COUNT_PROMPT_CACHE_READ = "llm.token_count.prompt_details.cache_read"
+LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE = "llm.token_count.prompt_details.cache_write"
+LLM_TOKEN_COUNT_COMPLETION_REASONING = "llm.token_count.completion_details.reasoning"
+TOOL_NAME = "tool.name"
+FIRST_TOKEN_STREAM_EVENT = "First Token Stream Event"
+# Indexed output messages: llm.output_messages.<i>.message.tool_calls.<j>.tool_call.function.name
+LLM_OUTPUT_MESSAGES_PREFIX = "llm.output_messages."
+MESSAGE_TOOL_CALLS_INFIX = ".message.tool_calls."
+TOOL_CALL_FUNCTION_NAME_SUFFIX = ".tool_call.function.name"
+OPENINFERENCE_MODEL_KINDS = frozenset({"LLM", "EMBEDDING"})
+OPENINFERENCE_TOOL_KINDS = frozenset({"TOOL"})
+OPENINFERENCE_AGENT_KINDS = frozenset({"AGENT", "CHAIN"})
+
+# --- Vercel AI SDK (``ai.*``), e.g. from a TypeScript service's spans. -----
+AI_OPERATION_ID = "ai.operationId"
+AI_MODEL_ID = "ai.model.id"
+AI_MODEL_PROVIDER = "ai.model.provider"
+AI_USAGE_INPUT_TOKENS = "ai.usage.inputTokens"
+AI_USAGE_PROMPT_TOKENS = "ai.usage.promptTokens"
+AI_USAGE_OUTPUT_TOKENS = "ai.usage.outputTokens"
+AI_USAGE_COMPLETION_TOKENS = "ai.usage.completionTokens"
+AI_USAGE_TOTAL_TOKENS = "ai.usage.totalTokens"
+AI_USAGE_TOKENS = "ai.usage.tokens"
+"""Embedding calls: the input token count."""
+AI_USAGE_CACHED_INPUT_TOKENS = "ai.usage.cachedInputTokens"
+AI_USAGE_REASONING_TOKENS = "ai.usage.reasoningTokens"
+AI_RESPONSE_MS_TO_FIRST_CHUNK = "ai.response.msToFirstChunk"
+AI_STREAM_MS_TO_FIRST_CHUNK = "ai.stream.msToFirstChunk"
+AI_TOOL_CALL_NAME = "ai.toolCall.name"
+AI_RESPONSE_TOOL_CALLS = "ai.response.toolCalls"
+AI_TOOL_NAME_FIELD = "toolName"
+"""Field of each entry of the ``ai.response.toolCalls`` JSON list."""
+AI_MODEL_CALL_OPERATIONS = frozenset({
+    "ai.generateText.doGenerate", "ai.streamText.doStream",
+    "ai.generateObject.doGenerate", "ai.streamObject.doStream",
+    "ai.embed.doEmbed", "ai.embedMany.doEmbed",
+})
+AI_TOOL_OPERATIONS = frozenset({"ai.toolCall"})
+AI_AGENT_OPERATIONS = frozenset({
+    "ai.generateText", "ai.streamText", "ai.generateObject", "ai.streamObject",
+    "ai.embed", "ai.embedMany",
+})
 
 # --- gen_ai.operation.name values, grouped by span class. ------------------
 MODEL_CALL_OPERATIONS = frozenset(
@@ -44,3 +148,14 @@ TOOL_OPERATIONS = frozenset({"execute_tool"})
 AGENT_OPERATIONS = frozenset(
     {"invoke_agent", "invoke_workflow", "create_agent", "plan"}
 )
+
+# --- llm.request.type values (OpenLLMetry before gen_ai.operation.name). ---
+LEGACY_MODEL_REQUEST_TYPES = frozenset({"chat", "completion", "embedding", "rerank"})
+
+# --- traceloop.span.kind values (OpenLLMetry SDK decorators). -------------
+TRACELOOP_TOOL_KINDS = frozenset({"tool"})
+TRACELOOP_AGENT_KINDS = frozenset({"workflow", "task", "agent"})
+
+# --- Marks in a model response that it asked for tools. -------------------
+TOOL_CALL_MARK = "tool_call"
+"""Substring of ``tool_call`` / ``tool_calls`` finish reasons and message parts."""

@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True)
     demo = verbs.add_parser("demo", help="run a few AI Config runs offline and report the events sent")
     demo.set_defaults(func=_demo)
+    from ldai_otel._inspect import add_parser as add_inspect_parser
+
+    add_inspect_parser(verbs)
     return parser
 
 

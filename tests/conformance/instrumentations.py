@@ -1,0 +1,86 @@
+"""Turns on real GenAI instrumentations, the way their documentation says to.
+
+Imports happen here, at instrument time: a missing package raises
+``ImportError`` and the test session fails; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+
+def instrument(names: Sequence[str], processors: Sequence[SpanProcessor]) -> TracerProvider:
+    """Builds the global tracer provider with ``processors`` and instruments ``names``.
+
+    Args:
+        names: Instrumentations to turn on, in order.
+        processors: Span processors every span goes through (ours, an exporter).
+
+    Returns:
+        The tracer provider the spans are made by (logfire's, when it owns one).
+    """
+    if "logfire" in names:
+        provider = _logfire(processors)
+    else:
+        provider = TracerProvider()
+        for processor in processors:
+            provider.add_span_processor(processor)
+        trace.set_tracer_provider(provider)
+    for name in names:
+        if name == "openai-v2":
+            from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+            OpenAIInstrumentor().instrument(tracer_provider=provider)
+        elif name == "openinference":
+            from openinference.instrumentation.openai import OpenAIInstrumentor
+
+            OpenAIInstrumentor().instrument(tracer_provider=provider)
+        elif name == "traceloop":
+            from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+
+            OpenAIInstrumentor().instrument(tracer_provider=provider)
+        elif name == "pydantic-ai":
+            from pydantic_ai import Agent
+
+            Agent.instrument_all()  # spans on the global tracer provider
+        elif name == "logfire":
+            import logfire
+
+            logfire.instrument_openai()
+        else:
+            raise ValueError("unknown instrumentation " + name)
+    return provider
+
+
+def _logfire(processors: Sequence[SpanProcessor]) -> TracerProvider:
+    """logfire makes and installs its own tracer provider; ours ride along."""
+    import logfire
+
+    logfire.configure(
+        send_to_logfire=False,
+        console=False,
+        metrics=False,
+        inspect_arguments=False,
+        additional_span_processors=list(processors),
+    )
+    return trace.get_tracer_provider()  # type: ignore[return-value]
+
+
+def uninstrument(names: Sequence[str]) -> None:
+    """Undoes :func:`instrument` where the instrumentation supports it."""
+    for name in names:
+        if name == "openai-v2":
+            from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+            OpenAIInstrumentor().uninstrument()
+        elif name == "openinference":
+            from openinference.instrumentation.openai import OpenAIInstrumentor
+
+            OpenAIInstrumentor().uninstrument()
+        elif name == "traceloop":
+            from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+
+            OpenAIInstrumentor().uninstrument()
