@@ -4,12 +4,14 @@ from ldai_otel._dialects import Observation
 from ldai_otel._runs import Summary
 from ldai_otel.feedback import RunRef, current_run, track_feedback
 from ldai_otel.processor import LDAISpanProcessor
+from ldai_otel.sampler import RunRecordingSampler
 from ldai_otel.scope import AIRun, ai_run
 
 __all__ = [
     "AIRun",
     "LDAISpanProcessor",
     "Observation",
+    "RunRecordingSampler",
     "RunRef",
     "Summary",
     "ai_run",

@@ -1,8 +1,9 @@
 """Emission of closed segments through LaunchDarkly's own tracker, off the app's thread.
 
-Closing a segment happens inside ``on_end`` on the app's thread; summarizing it
-and building LaunchDarkly events does not have to. :class:`SegmentEmitter`
-queues closed segments and a daemon worker emits them through
+Closing a segment happens inside ``on_end`` on the app's thread; reading its
+spans through the dialects, summarizing it and building LaunchDarkly events
+does not have to. :class:`SegmentEmitter` queues closed segments and a daemon
+worker reads their pending spans, then emits them through
 ``ldai.tracker.LDAIConfigTracker`` (runId, at-most-once guards, event keys and
 payloads stay LaunchDarkly's). The worker also runs a periodic tick, which the
 processor uses to expire old segments.
@@ -15,22 +16,51 @@ import logging
 import os
 import threading
 import weakref
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from ldai.tracker import LDAIConfigTracker, TokenUsage
 
+from ldai_otel._dialects import Observation
 from ldai_otel._runs import ROLES_WITH_OUTCOME, Segment, Summary, summarize
 
 _logger = logging.getLogger(__name__)
 
+Observe = Callable[[Any], Optional[Observation]]
+"""Reads one finished span (``Dialects.observe``)."""
 
-def emit_segment(ld_client, segment: Segment) -> Summary:
+
+def observe_pending(segment: Segment, observe: Optional[Observe]) -> None:
+    """Reads the closed segment's pending spans into its observations.
+
+    A span the dialects fail on is logged and skipped; the others still count.
+    """
+    pending, segment.pending = segment.pending, []
+    if observe is None:
+        return
+    for span in pending:
+        try:
+            observation = observe(span)
+        except Exception:
+            _logger.exception("ldai-otel: reading a span of run %s failed; skipping it", segment.binding.run_id)
+            continue
+        if observation is not None:
+            segment.observations.append(observation)
+
+
+def emit_segment(ld_client, segment: Segment, observe: Optional[Observe] = None) -> Summary:
     """Emits one closed segment's metrics; returns what was computed.
 
     Each segment gets its own tracker built with the run's runId, so
     LaunchDarkly's at-most-once rules hold per segment, and the role decides
     which metrics a segment owns (DESIGN.md section 3).
+
+    Args:
+        ld_client: The ``ldclient.LDClient`` the events go through.
+        segment: A closed segment.
+        observe: Reads the segment's pending spans (``Dialects.observe``).
     """
+    if segment.pending:
+        observe_pending(segment, observe)
     summary = summarize(segment)
     binding = segment.binding
     info = binding.info
@@ -74,6 +104,8 @@ class SegmentEmitter:
         max_queue: Most segments waiting; past it, :meth:`submit` emits on the
             caller's thread rather than drop metrics.
         on_emitted: Called with (segment, summary) after each emission.
+        observe: Reads a segment's pending spans before it is summarized
+            (``Dialects.observe``), on the worker.
     """
 
     def __init__(
@@ -83,8 +115,10 @@ class SegmentEmitter:
         tick_interval_s: float = 1.0,
         max_queue: int = 10_000,
         on_emitted: Optional[Callable[[Segment, Summary], None]] = None,
+        observe: Optional[Observe] = None,
     ):
         self._ld_client = ld_client
+        self._observe = observe
         self._tick = tick
         self._tick_interval_s = tick_interval_s
         self._max_queue = max_queue
@@ -122,10 +156,15 @@ class SegmentEmitter:
             if self._shutdown:
                 overflow = segments
             else:
+                was_empty = not self._queue
                 room = self._max_queue - len(self._queue)
                 self._queue.extend(segments[:max(room, 0)])
                 overflow = segments[max(room, 0):]
-                self._condition.notify()
+                if was_empty:
+                    # The worker takes the whole queue when it wakes: one
+                    # wake-up per batch, not per segment. notify_all, since a
+                    # flush() may be waiting on the same condition.
+                    self._condition.notify_all()
         # A full queue or a stopped worker: emit here rather than lose metrics
         # (ldclient.track only enqueues, it does not touch the network).
         for segment in overflow:
@@ -134,7 +173,7 @@ class SegmentEmitter:
     def flush(self, timeout_s: float) -> bool:
         """Waits until everything submitted so far is emitted; False on timeout."""
         with self._condition:
-            self._condition.notify()
+            self._condition.notify_all()
             return self._condition.wait_for(
                 lambda: not self._queue and self._in_flight == 0, timeout=timeout_s
             )
@@ -170,7 +209,7 @@ class SegmentEmitter:
 
     def _emit(self, segment: Segment) -> None:
         try:
-            summary = emit_segment(self._ld_client, segment)
+            summary = emit_segment(self._ld_client, segment, self._observe)
         except Exception:
             _logger.exception(
                 "ldai-otel: emitting run %s of config %s failed",

@@ -23,6 +23,11 @@ def reset_all() -> None:
         limiter.reset()
 
 
+def largest_table() -> int:
+    """The most messages any limiter remembers now (bounded; for memory checks)."""
+    return max((limiter.size for limiter in list(_ALL)), default=0)
+
+
 class RateLimitedLogger:
     """Logs each (template, arguments) at most once per ``interval_s`` seconds.
 
@@ -43,6 +48,12 @@ class RateLimitedLogger:
         self._last: dict[tuple[str, tuple], float] = {}
         self._suppressed: dict[tuple[str, tuple], int] = {}
         _ALL.add(self)
+
+    @property
+    def size(self) -> int:
+        """How many distinct messages are remembered (at most 256)."""
+        with self._lock:
+            return len(self._last)
 
     def reset(self) -> None:
         """Forgets what was logged."""

@@ -90,7 +90,7 @@ class Segment:
     __slots__ = (
         "binding", "role", "created", "root_span_id", "root_ended", "root_error",
         "root_start_ns", "root_end_ns", "open_spans", "parents", "observations",
-        "closed", "carried", "outcome_deferred",
+        "pending", "closed", "carried", "outcome_deferred",
     )
 
     def __init__(self, binding: Binding, role: str, root_span_id: int, carried: bool = False):
@@ -105,6 +105,9 @@ class Segment:
         self.open_spans: set[int] = set()
         self.parents: dict[int, int] = {}
         self.observations: list[Observation] = []
+        # Ended spans not yet read by the dialects: reading them is left to
+        # the emitter thread, off the app's (see RunTable.end).
+        self.pending: list[Any] = []
         self.closed = False
         # True for a segment that took over still-open spans of an evicted one.
         self.carried = carried
@@ -141,6 +144,10 @@ class RunTable:
             run still count as members but are not tracked for closing.
         max_remembered_runs: How many closed runs are remembered so a later
             segment of the same run is a continuation, not a second origin.
+        max_pending_spans: Most ended spans that open segments keep for the
+            emitter thread to read (see :meth:`end`); past it, :attr:`can_defer`
+            is False and callers read spans at once. A held span costs a few
+            KB, so this bounds what deferring adds to memory.
     """
 
     def __init__(
@@ -149,11 +156,14 @@ class RunTable:
         max_segment_age_s: float,
         max_spans_per_segment: int = 10_000,
         max_remembered_runs: int = 10_000,
+        max_pending_spans: int = 4096,
     ):
         self._max_open_runs = max_open_runs
         self._max_age_s = max_segment_age_s
         self._max_spans = max_spans_per_segment
         self._max_remembered = max_remembered_runs
+        self._max_pending = max_pending_spans
+        self._pending_spans = 0  # ended spans held by open segments
         # One lock guards every table below; hooks run on any app thread.
         self._lock = threading.Lock()
         self._segments: OrderedDict[tuple[str, str], Segment] = OrderedDict()
@@ -164,18 +174,34 @@ class RunTable:
         self._carried: OrderedDict[Segment, None] = OrderedDict()
 
     def reset(self) -> None:
-        """Forget everything (in a forked child: the parent owns those runs)."""
+        """Forget everything (in a forked child: the parent owns those runs).
+
+        The tables are emptied in place, so a reference to :attr:`members`
+        taken before the fork stays valid; the lock is new (another thread
+        of the parent may have held it when the process forked).
+        """
         self._lock = threading.Lock()
-        self._segments = OrderedDict()
-        self._members = {}
-        self._emitted_runs = OrderedDict()
-        self._carried = OrderedDict()
+        self._segments.clear()
+        self._members.clear()
+        self._emitted_runs.clear()
+        self._carried.clear()
+        self._pending_spans = 0
 
     def segment_of(self, span_id: int) -> Optional[Segment]:
         """The segment ``span_id`` belongs to, if it is a tracked run span."""
         # An unlocked dict.get is atomic; it lets spans outside any run return
         # without touching the lock. Callers act on the result under the lock.
         return self._members.get(span_id)
+
+    @property
+    def members(self) -> "dict[int, Segment]":
+        """The live span id -> segment table, for lock-free reads on hot paths.
+
+        Read only (``in``, ``get``, truthiness: atomic under the GIL); the
+        same object for the table's whole life, forks included. An empty
+        table means no run is open, so a span can skip every other check.
+        """
+        return self._members
 
     @property
     def open_runs(self) -> int:
@@ -186,6 +212,30 @@ class RunTable:
     def tracked_spans(self) -> int:
         """How many open spans are tracked now."""
         return len(self._members)
+
+    @property
+    def can_defer(self) -> bool:
+        """Whether :meth:`end` may keep one more ended span for the emitter.
+
+        A lock-free read: the bound it keeps is approximate under races
+        (by at most the number of concurrent callers).
+        """
+        return self._pending_spans < self._max_pending
+
+    @property
+    def pending_spans(self) -> int:
+        """How many ended spans open segments hold for the emitter."""
+        return self._pending_spans
+
+    @property
+    def carried_segments(self) -> int:
+        """How many successors of evicted segments wait for their open spans."""
+        return len(self._carried)
+
+    @property
+    def remembered_runs(self) -> int:
+        """How many closed runs are remembered (bounded by ``max_remembered_runs``)."""
+        return len(self._emitted_runs)
 
     def start(
         self, span_id: int, parent_id: int, binding: Binding, local_root: bool
@@ -241,8 +291,20 @@ class RunTable:
         error: bool,
         start_ns: int,
         end_ns: int,
+        ended_span: Any = None,
     ) -> Optional[Segment]:
-        """Records a run span's end; returns its segment if that closed it."""
+        """Records a run span's end; returns its segment if that closed it.
+
+        Args:
+            span_id: The span's id.
+            observation: What the span says, when already read.
+            error: Whether it ended with status ERROR.
+            start_ns: Its start time.
+            end_ns: Its end time.
+            ended_span: The finished span itself, to be read on the emitter
+                thread instead (kept in ``Segment.pending`` until then). Pass
+                it only while :attr:`can_defer`; else pass ``observation``.
+        """
         with self._lock:
             segment = self._members.pop(span_id, None)
             if segment is None:
@@ -250,6 +312,9 @@ class RunTable:
             segment.open_spans.discard(span_id)
             if observation is not None:
                 segment.observations.append(observation)
+            if ended_span is not None:
+                segment.pending.append(ended_span)
+                self._pending_spans += 1
             if span_id == segment.root_span_id:
                 segment.root_ended = True
                 segment.root_error = error
@@ -326,10 +391,13 @@ class RunTable:
                 self._members.pop(span_id, None)
             segment.open_spans = set()
         self._close_locked(segment)
-        if segment.observations:
+        if segment.observations or segment.pending:
             out.append(segment)
 
     def _close_locked(self, segment: Segment) -> None:
+        if not segment.closed:
+            # Its pending spans now wait in the emitter's bounded queue.
+            self._pending_spans -= len(segment.pending)
         segment.closed = True
         key = segment.binding.key
         if self._segments.get(key) is segment:
@@ -412,8 +480,12 @@ def summarize(segment: Segment) -> Summary:
     if tools:
         summary.tool_calls = tools
     else:
-        for _, with_usage in calls:
-            summary.tool_calls.extend(with_usage.response_tool_calls)
+        # One call's tool requests, from whichever of its spans captured them
+        # (with two instrumentations, often only one records responses).
+        for outer, _ in calls:
+            summary.tool_calls.extend(next(
+                (o.response_tool_calls for o in groups[outer.span_id] if o.response_tool_calls), (),
+            ))
 
     # Duration: the ai_run span, extended by GenAI spans that outlive it (a
     # stream consumed after the scope exits); else top-level GenAI spans.
@@ -437,8 +509,9 @@ def summarize(segment: Segment) -> Summary:
         summary.success = not (segment.root_error or last_call_failed)
 
     info = segment.binding.info
-    summary.model_name = info.model_name or next((o.model for _, o in calls if o.model), "") or ""
-    summary.provider_name = info.provider_name or next((o.provider for _, o in calls if o.provider), "") or ""
+    members = [o for outer, _ in calls for o in groups[outer.span_id]]
+    summary.model_name = info.model_name or next((o.model for o in members if o.model), "") or ""
+    summary.provider_name = info.provider_name or next((o.provider for o in members if o.provider), "") or ""
     return summary
 
 

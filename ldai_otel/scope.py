@@ -11,6 +11,7 @@ import base64
 import json
 import logging
 import uuid
+import weakref
 from types import TracebackType
 from typing import Any, Mapping, Optional
 
@@ -18,6 +19,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
+from ldai_otel import _attributes as A
 from ldai_otel._runs import RunInfo, run_id_for_trace
 from ldai_otel.baggage import with_run_baggage
 
@@ -27,6 +29,29 @@ SCOPE_CONTEXT_KEY = otel_context.create_key("ldai-otel.run-scope")
 """OTel context key under which ``ai_run`` puts its :class:`RunScope`."""
 
 _TRACER_NAME = "ldai_otel"
+
+
+_tracers: "weakref.WeakKeyDictionary[Any, trace.Tracer]" = weakref.WeakKeyDictionary()
+
+
+def _tracer_for(tracer_provider: Optional[trace.TracerProvider]) -> trace.Tracer:
+    """ai_run's tracer on ``tracer_provider`` (the global one when None), made once.
+
+    ``get_tracer`` builds a new tracer and instrumentation scope on every call,
+    which costs more than the rest of a span start; one per provider is enough.
+    """
+    provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+    try:
+        tracer = _tracers.get(provider)
+    except TypeError:  # a provider that cannot be weakly referenced: no cache
+        return trace.get_tracer(_TRACER_NAME, tracer_provider=provider)
+    if tracer is None:
+        tracer = trace.get_tracer(_TRACER_NAME, tracer_provider=provider)
+        try:
+            _tracers[provider] = tracer
+        except TypeError:
+            pass
+    return tracer
 
 
 class RunScope:
@@ -134,13 +159,23 @@ class AIRun:
             links = [Link(current)] if current.is_valid else None
             # An invalid current span makes the tracer start a new trace.
             ctx = trace.set_span_in_context(trace.INVALID_SPAN, ctx)
-        tracer = trace.get_tracer(_TRACER_NAME, tracer_provider=self._tracer_provider)
+        tracer = _tracer_for(self._tracer_provider)
+        # The config's model and provider go on the run's own span only (the
+        # processor stamps the other ld.ai_config.* keys on every run span),
+        # so offline tools such as `ldai-otel inspect` see what the config said.
+        attributes: dict[str, Any] = {}
+        if info.model_name:
+            attributes[A.LD_AI_CONFIG_MODEL_NAME] = info.model_name
+        if info.provider_name:
+            attributes[A.LD_AI_CONFIG_PROVIDER_NAME] = info.provider_name
+        if self._attributes:
+            attributes.update(self._attributes)
         span = tracer.start_span(
             self._name or "ai_run " + info.config_key,
             context=ctx,
             kind=SpanKind.INTERNAL,
             links=links,
-            attributes=self._attributes,
+            attributes=attributes,
         )
         trace_id = span.get_span_context().trace_id
         # Without an SDK the span is invalid (trace id 0): still give the run

@@ -1,0 +1,33 @@
+"""The benchmark script keeps working: a tiny run completes and every run's events arrive.
+
+Nothing here is timed; the figures the script prints are not asserted on.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
+
+
+def test_a_tiny_benchmark_run_completes_with_every_event_delivered():
+    result = subprocess.run(
+        [
+            sys.executable, str(BENCH),
+            "--reps", "1", "--genai-requests", "20",
+            "--http-reps", "1", "--http-requests", "50", "--hook-calls", "1000",
+            "--resumed-reps", "1", "--resumed-requests", "10",
+            "--breakdown", "--breakdown-reps", "1",
+            "--memory", "--memory-runs", "200",
+        ],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "non-GenAI workload" in out and "ldai - no-op per span" in out
+    assert "(complete: 80 per key expected)" in out  # (1 + 1 warm-up) reps x 20 requests x (hand, ldai)
+    assert "resumed segments emitted        40 tokens events for 40 resumed requests" in out
+    assert "GenAI-heavy app-thread breakdown" in out
+    assert '"final": true' in out and '"open_runs": 0' in out and '"origin": 200' in out

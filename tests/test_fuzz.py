@@ -1,0 +1,377 @@
+"""Fuzzing with hypothesis: span attributes and baggage of every type and size.
+
+Properties, for every generated input: no exception reaches the app (the OTel
+SDK does not catch hook errors), no hook even had to catch one (no ERROR log
+from ldai_otel), what is emitted is well-formed, forged baggage never resumes
+a run nor makes the sampler record a span, and nothing grows: after each
+example the run table is empty again and the warning limiter stays bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import secrets
+import threading
+from typing import Any, Iterator
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from ldai import LDAIClient
+from ldai.models import AICompletionConfigDefault
+from ldclient import Context
+from ldclient.integrations.test_data import TestData
+from opentelemetry import baggage as otel_baggage
+from opentelemetry import trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.context import Context as OtelContext
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import ParentBased, ALWAYS_OFF
+from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from conftest import CHAT
+from ldai_otel import LDAISpanProcessor, ai_run
+from ldai_otel import _attributes as A
+from ldai_otel._ratelimit import largest_table
+from ldai_otel.baggage import CONTEXT_BAGGAGE_KEY, TOKEN_BAGGAGE_KEY
+from ldai_otel.sampler import RunRecordingSampler
+from ldai_otel.testing import LDEventSink, add_ai_config, flush_events, sink_client
+
+FUZZ = settings(
+    # Modest by default so the suite stays fast; LDAI_OTEL_FUZZ_EXAMPLES=5000 for a deep run.
+    max_examples=int(os.environ.get("LDAI_OTEL_FUZZ_EXAMPLES", "120")),
+    deadline=None,
+    database=None,  # no .hypothesis directory in the work tree
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+# Every dotted attribute key the dialects read, as they evolve, plus junk keys.
+KNOWN_KEYS = sorted({v for v in vars(A).values() if isinstance(v, str) and "." in v})
+CLASS_VALUES = sorted(
+    set(A.MODEL_CALL_OPERATIONS) | set(A.TOOL_OPERATIONS) | set(A.AGENT_OPERATIONS)
+    | {"LLM", "EMBEDDING", "TOOL", "AGENT", "CHAIN", "tool", "workflow", "task", "agent", "chat", "log"}
+)
+CLASS_KEYS = [A.GEN_AI_OPERATION_NAME, "openinference.span.kind", A.TRACELOOP_SPAN_KIND, A.LLM_REQUEST_TYPE]
+
+numbers = st.one_of(
+    st.integers(min_value=-(2 ** 70), max_value=2 ** 70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0, 1, -1, 2 ** 63, 1e308, -0.0, 0.5]),
+)
+otel_values = st.one_of(
+    st.none(), st.booleans(), numbers,
+    st.text(max_size=200),
+    st.text(max_size=20).map(lambda s: s * 500),  # large strings
+    st.sampled_from(CLASS_VALUES),
+    st.lists(st.integers(min_value=-(2 ** 63), max_value=2 ** 63 - 1), max_size=8),
+    st.lists(st.floats(allow_nan=True), max_size=8),
+    st.lists(st.text(max_size=30), max_size=8),
+    st.lists(st.booleans(), max_size=4),
+    st.binary(max_size=32),  # not an OTel type: the SDK drops it
+    st.lists(st.one_of(st.integers(), st.text(max_size=5)), max_size=4),  # mixed: invalid
+)
+junk_values = st.one_of(
+    otel_values,
+    st.builds(object),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+    st.sets(st.integers(), max_size=3),
+    st.complex_numbers(allow_nan=True),
+    st.decimals(allow_nan=True),
+    st.tuples(st.integers(), st.text(max_size=3)),
+)
+attribute_keys = st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=40))
+attribute_maps = st.dictionaries(attribute_keys, otel_values, max_size=12)
+span_specs = st.lists(
+    st.fixed_dictionaries({
+        "classify": st.one_of(st.none(), st.tuples(st.sampled_from(CLASS_KEYS), st.sampled_from(CLASS_VALUES))),
+        "start": attribute_maps,
+        "later": attribute_maps,
+        "events": st.lists(
+            st.tuples(st.sampled_from([A.GEN_AI_CONTENT_COMPLETION_CHUNK_EVENT, "First Token Stream Event", "x"]),
+                      attribute_maps),
+            max_size=3,
+        ),
+        "error": st.booleans(),
+        "nested": st.booleans(),
+    }),
+    max_size=6,
+)
+
+
+class ErrorRecords(logging.Handler):
+    """Collects ERROR records from ldai_otel: a hook that had to catch something."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+        self._guard = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self._guard:
+            self.messages.append(record.getMessage())
+
+    def take(self) -> list[str]:
+        with self._guard:
+            taken, self.messages = self.messages, []
+        return taken
+
+
+class Emitted:
+    def __init__(self) -> None:
+        self.summaries: list[tuple[str, Any]] = []
+        self._guard = threading.Lock()
+
+    def __call__(self, run_id, config_key, role, summary) -> None:
+        with self._guard:
+            self.summaries.append((role, summary))
+
+    def take(self) -> list[tuple[str, Any]]:
+        with self._guard:
+            taken, self.summaries = self.summaries, []
+        return taken
+
+
+class IndependentIds(RandomIdGenerator):
+    """Ids from the OS: hypothesis reseeds the global ``random`` for every
+    example, which would give every example the same trace ids."""
+
+    def generate_span_id(self) -> int:
+        return secrets.randbits(64) or 1
+
+    def generate_trace_id(self) -> int:
+        return secrets.randbits(128) or 1
+
+
+class FuzzHarness:
+    """One sink, client, provider and processor shared by all examples of a module."""
+
+    def __init__(self) -> None:
+        self.sink = LDEventSink()
+        td = TestData.data_source()
+        add_ai_config(td, CHAT, variation_key="v-chat", version=3)
+        self.ld_client = sink_client(self.sink, td)
+        self.emitted = Emitted()
+        self.processor = LDAISpanProcessor(self.ld_client, on_emitted=self.emitted)
+        self.provider = TracerProvider(
+            sampler=RunRecordingSampler(ParentBased(ALWAYS_OFF)), id_generator=IndependentIds(),
+        )
+        self.provider.add_span_processor(self.processor)
+        self.tracer = self.provider.get_tracer("fuzz")
+        self.user = Context.create("user-fuzz")
+        self.config = LDAIClient(self.ld_client).completion_config(
+            CHAT, self.user, AICompletionConfigDefault(enabled=False)
+        )
+        self.errors = ErrorRecords()
+        logging.getLogger("ldai_otel").addHandler(self.errors)
+        self.runs = 0
+        self.propagator = CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
+
+    def settle(self) -> list[tuple[str, Any]]:
+        """Flushes; asserts nothing grew and no hook caught an error; returns what was emitted."""
+        assert self.processor.force_flush() is True
+        assert self.processor.open_runs == 0
+        assert self.processor.tracked_spans == 0
+        assert largest_table() <= 256
+        assert self.errors.take() == []
+        return self.emitted.take()
+
+    def close(self) -> None:
+        logging.getLogger("ldai_otel").removeHandler(self.errors)
+        self.provider.shutdown()
+        self.ld_client.close()
+        self.sink.close()
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[FuzzHarness]:
+    made = FuzzHarness()
+    yield made
+    made.close()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_sdk_warnings(caplog):
+    # The SDK warns about every invalid attribute type we feed it; keep the
+    # report readable (the assertions do not read these).
+    with caplog.at_level(logging.CRITICAL, logger="opentelemetry"):
+        yield
+
+
+def assert_well_formed(summary: Any) -> None:
+    for name in ("input_tokens", "output_tokens", "total_tokens"):
+        value = getattr(summary, name)
+        assert isinstance(value, int) and not isinstance(value, bool) and value >= 0, (name, value)
+    for name in ("duration_ms", "time_to_first_token_ms"):
+        value = getattr(summary, name)
+        assert value is None or (isinstance(value, int) and value >= 0), (name, value)
+    assert summary.success in (None, True, False)
+    assert all(isinstance(tool, str) and tool for tool in summary.tool_calls)
+
+
+def start_spec_span(tracer, spec: dict, parent=None):
+    attributes = dict(spec["start"])
+    if spec["classify"] is not None:
+        attributes[spec["classify"][0]] = spec["classify"][1]
+    context = trace.set_span_in_context(parent) if parent is not None else None
+    span = tracer.start_span("fuzz", attributes=attributes, context=context)
+    span.set_attributes(spec["later"])
+    for name, event_attributes in spec["events"]:
+        span.add_event(name, event_attributes)
+    if spec["error"]:
+        span.set_status(Status(StatusCode.ERROR, "fuzzed"))
+    return span
+
+
+@FUZZ
+@given(specs=span_specs, scope_fails=st.booleans())
+def test_span_attributes_of_every_type_and_size_never_escape_a_hook(harness, specs, scope_fails):
+    h = harness
+    try:
+        with ai_run(h.config, h.user, tracer_provider=h.provider, new_trace=True):
+            nested = []  # a chain of nested spans, ended innermost first
+            for spec in specs:
+                span = start_spec_span(h.tracer, spec, nested[-1] if nested else None)
+                if spec["nested"]:
+                    nested.append(span)
+                else:
+                    span.end()
+            for span in reversed(nested):
+                span.end()
+            if scope_fails:
+                raise KeyError("app failure")
+    except KeyError:
+        assert scope_fails
+    emitted = h.settle()
+    assert [role for role, _ in emitted] == ["origin"]
+    for _, summary in emitted:
+        assert_well_formed(summary)
+        if scope_fails:
+            assert summary.success is False
+        else:
+            assert summary.success is not None
+
+
+@FUZZ
+@given(attributes=st.dictionaries(attribute_keys, junk_values, max_size=12),
+       classify=st.tuples(st.sampled_from(CLASS_KEYS), st.one_of(st.sampled_from(CLASS_VALUES), junk_values)))
+def test_ended_spans_carrying_values_the_sdk_would_never_allow_are_contained(harness, attributes, classify):
+    # A ReadableSpan handed to on_end directly: no SDK validation in between,
+    # so extractors see arbitrary Python objects (a buggy instrumentation or
+    # exporter-side wrapper can produce these).
+    h = harness
+    attributes = dict(attributes)
+    attributes[classify[0]] = classify[1]
+    with ai_run(h.config, h.user, tracer_provider=h.provider, new_trace=True):
+        real = h.tracer.start_span("chat")
+        forged = ReadableSpan(
+            name="chat", context=real.get_span_context(), parent=real.parent,
+            attributes=attributes, start_time=1, end_time=2,
+        )
+        h.processor.on_end(forged)
+        real.end()  # already ended as far as the processor knows: ignored
+    for _, summary in h.settle():
+        assert_well_formed(summary)
+
+
+# --- Baggage ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def genuine_headers(harness) -> dict[str, str]:
+    """W3C headers of a real run: a valid signed token bound to its trace."""
+    headers: dict[str, str] = {}
+    with ai_run(harness.config, harness.user, tracer_provider=harness.provider, new_trace=True):
+        harness.propagator.inject(headers)
+    harness.settle()
+    assert TOKEN_BAGGAGE_KEY in headers["baggage"]
+    return headers
+
+
+def serve_downstream(h: FuzzHarness, headers: dict[str, str]) -> bool:
+    """A downstream request from ``headers``; returns whether its server span was recorded."""
+    server = h.tracer.start_span("POST /downstream", context=h.propagator.extract(headers))
+    recorded = server.is_recording()
+    child = h.tracer.start_span("chat", context=trace.set_span_in_context(server, OtelContext()),
+                                attributes={A.GEN_AI_OPERATION_NAME: "chat", A.GEN_AI_USAGE_INPUT_TOKENS: 5})
+    child.end()
+    server.end()
+    return recorded
+
+
+baggage_text = st.one_of(
+    st.text(max_size=3000),
+    st.builds(lambda v, rest: TOKEN_BAGGAGE_KEY + "=" + v + rest,
+              st.text(st.characters(min_codepoint=32, max_codepoint=0x2FFF), max_size=2500),
+              st.sampled_from(["", ",k=v", ";prop", "," + CONTEXT_BAGGAGE_KEY + "=abc.def", ",,=,"])),
+    st.builds(lambda n: TOKEN_BAGGAGE_KEY + "=" + "A" * n + "." + "B" * 22, st.integers(0, 5000)),
+)
+
+
+@FUZZ
+@given(header=baggage_text, trace_hex=st.from_regex(r"[0-9a-f]{32}", fullmatch=True))
+def test_arbitrary_baggage_headers_never_resume_a_run_nor_get_recorded(harness, header, trace_hex):
+    assume(int(trace_hex, 16) != 0)
+    h = harness
+    headers = {"traceparent": "00-%s-00f067aa0ba902b7-00" % trace_hex, "baggage": header}
+    assert serve_downstream(h, headers) is False
+    assert h.settle() == []
+
+
+@FUZZ
+@given(data=st.data())
+def test_any_change_to_a_genuine_token_is_rejected(harness, genuine_headers, data):
+    h = harness
+    header = genuine_headers["baggage"]
+    start = header.index(TOKEN_BAGGAGE_KEY + "=") + len(TOKEN_BAGGAGE_KEY) + 1
+    end = header.find(",", start)
+    end = len(header) if end < 0 else end
+    token = header[start:end]
+    position = data.draw(st.integers(0, len(token) - 1))
+    replacement = data.draw(st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."))
+    assume(token[position] != replacement)
+    mutated = header[:start] + token[:position] + replacement + token[position + 1:] + header[end:]
+    assert serve_downstream(h, {"traceparent": genuine_headers["traceparent"], "baggage": mutated}) is False
+    assert h.settle() == []
+
+
+def test_a_genuine_token_resumes_only_in_its_own_trace(harness, genuine_headers):
+    h = harness
+    # The control for the two properties above: unchanged, the token is honoured ...
+    assert serve_downstream(h, genuine_headers) is True
+    emitted = h.settle()
+    assert len(emitted) == 1 and emitted[0][1].input_tokens == 5
+    # ... replayed under another trace id, it is not.
+    other = dict(genuine_headers)
+    trace_hex = genuine_headers["traceparent"].split("-")[1]
+    other["traceparent"] = genuine_headers["traceparent"].replace(trace_hex, "%032x" % (int(trace_hex, 16) ^ 1))
+    assert serve_downstream(h, other) is False
+    assert h.settle() == []
+
+
+@FUZZ
+@given(value=junk_values, with_context_entry=st.booleans())
+def test_baggage_values_of_any_python_type_are_contained(harness, value, with_context_entry):
+    # In-process code can put any object into baggage (set_baggage takes any value).
+    h = harness
+    ctx = otel_baggage.set_baggage(TOKEN_BAGGAGE_KEY, value)
+    if with_context_entry:
+        ctx = otel_baggage.set_baggage(CONTEXT_BAGGAGE_KEY, value, ctx)
+    span = h.tracer.start_span("server", context=ctx)
+    recorded = span.is_recording()
+    span.end()
+    assert recorded is False
+    assert h.settle() == []
+
+
+def test_the_fuzzed_runs_reached_launchdarkly_well_formed(harness):
+    # Runs last in the module: everything emitted while fuzzing went through
+    # the real client; every AI event at the sink carries a valid metric value.
+    events = flush_events(harness.ld_client, harness.sink, harness.processor)
+    assert events
+    for event in events:
+        value = event.get("metricValue")
+        assert isinstance(value, (int, float)) and math.isfinite(value) and value >= 0, event
