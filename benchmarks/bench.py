@@ -262,6 +262,17 @@ class GenAIWorkload:
         self.ldai = ldai
         self.ldai_tracer = ldai.get_tracer("bench")
         self.users = [Context.create("user-%d" % i) for i in range(64)]
+        self.processor: Optional[LDAISpanProcessor] = None
+
+    @classmethod
+    def create(cls, ld_client: LDClient) -> "GenAIWorkload":
+        """The workload on a bare provider and on one with LDAISpanProcessor."""
+        ldai = TracerProvider()
+        processor = LDAISpanProcessor(ld_client)
+        ldai.add_span_processor(processor)
+        workload = cls(ld_client, LDAIClient(ld_client), TracerProvider(), ldai)
+        workload.processor = processor
+        return workload
 
     def base(self, i: int) -> None:
         user = self.users[i % 64]
@@ -442,12 +453,8 @@ def hook_costs(processor: LDAISpanProcessor, n: int = 200_000) -> dict:
 
 
 def part_genai(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespace) -> dict:
-    ai_client = LDAIClient(ld_client)
-    bare = TracerProvider()
-    ldai = TracerProvider()
-    processor = LDAISpanProcessor(ld_client)
-    ldai.add_span_processor(processor)
-    workload = GenAIWorkload(ld_client, ai_client, bare, ldai)
+    workload = GenAIWorkload.create(ld_client)
+    processor, bare, ldai = workload.processor, workload.bare, workload.ldai
     before = sink.counts()
     # Each variant runs alone until its events are at the sink, so its
     # background work (the LaunchDarkly client's threads, our emitter) runs
@@ -682,24 +689,20 @@ def part_breakdown(ld_client: LDClient, sink: SinkProcess, args: argparse.Namesp
     """
     import base64
 
-    ai_client = LDAIClient(ld_client)
-    bare = TracerProvider()
-    ldai = TracerProvider()
-    processor = LDAISpanProcessor(ld_client)
-    ldai.add_span_processor(processor)
-    workload = GenAIWorkload(ld_client, ai_client, bare, ldai)
+    workload = GenAIWorkload.create(ld_client)
+    processor, bare, ldai = workload.processor, workload.bare, workload.ldai
     tracer = workload.bare_tracer
 
     def with_span(i: int) -> None:
         user = workload.users[i % 64]
-        ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
+        workload.ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
         with tracer.start_as_current_span("handle request"):
             with tracer.start_as_current_span("ai_run " + CONFIG_KEY):
                 genai_spans(tracer)
 
     def with_span_and_config(i: int) -> None:
         user = workload.users[i % 64]
-        config = ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
+        config = workload.ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
         token = config.create_tracker().resumption_token
         json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         with tracer.start_as_current_span("handle request"):
@@ -708,7 +711,7 @@ def part_breakdown(ld_client: LDClient, sink: SinkProcess, args: argparse.Namesp
 
     def scope_only(i: int) -> None:
         user = workload.users[i % 64]
-        config = ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
+        config = workload.ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
         with tracer.start_as_current_span("handle request"):
             with ai_run(config, user, tracer_provider=bare):
                 genai_spans(tracer)
@@ -737,12 +740,8 @@ def part_profile(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespac
     import cProfile
     import pstats
 
-    ai_client = LDAIClient(ld_client)
-    bare = TracerProvider()
-    ldai = TracerProvider()
-    processor = LDAISpanProcessor(ld_client)
-    ldai.add_span_processor(processor)
-    workload = GenAIWorkload(ld_client, ai_client, bare, ldai)
+    workload = GenAIWorkload.create(ld_client)
+    processor = workload.processor
     for i in range(200):
         workload.ours(i)
     profiler = cProfile.Profile()

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from ldai import LDAIClient
 from ldclient import Context
 from opentelemetry import baggage as otel_baggage
 from opentelemetry import context as otel_context
