@@ -216,40 +216,28 @@ def classify(attrs: Mapping[str, Any]) -> Optional[tuple[str, str]]:
         ``(kind, dialect)``, kind one of :data:`MODEL`, :data:`TOOL`,
         :data:`AGENT`; None when no dialect marks the span as GenAI.
     """
-    operation = attrs.get(A.GEN_AI_OPERATION_NAME)
-    if isinstance(operation, str):
-        if operation in A.MODEL_CALL_OPERATIONS:
-            return MODEL, OTEL_GENAI
-        if operation in A.TOOL_OPERATIONS:
-            return TOOL, OTEL_GENAI
-        if operation in A.AGENT_OPERATIONS:
-            return AGENT, OTEL_GENAI
-    oi_kind = attrs.get(A.OPENINFERENCE_SPAN_KIND)
-    if isinstance(oi_kind, str):
-        if oi_kind in A.OPENINFERENCE_MODEL_KINDS:
-            return MODEL, OPENINFERENCE
-        if oi_kind in A.OPENINFERENCE_TOOL_KINDS:
-            return TOOL, OPENINFERENCE
-        if oi_kind in A.OPENINFERENCE_AGENT_KINDS:
-            return AGENT, OPENINFERENCE
-    request_type = attrs.get(A.LLM_REQUEST_TYPE)
-    if isinstance(request_type, str) and request_type in A.LEGACY_MODEL_REQUEST_TYPES:
-        return MODEL, OPENLLMETRY_LEGACY
-    tl_kind = attrs.get(A.TRACELOOP_SPAN_KIND)
-    if isinstance(tl_kind, str):
-        if tl_kind in A.TRACELOOP_TOOL_KINDS:
-            return TOOL, OPENLLMETRY
-        if tl_kind in A.TRACELOOP_AGENT_KINDS:
-            return AGENT, OPENLLMETRY
-    ai_operation = attrs.get(A.AI_OPERATION_ID)
-    if isinstance(ai_operation, str):
-        if ai_operation in A.AI_MODEL_CALL_OPERATIONS:
-            return MODEL, VERCEL_AI
-        if ai_operation in A.AI_TOOL_OPERATIONS:
-            return TOOL, VERCEL_AI
-        if ai_operation in A.AI_AGENT_OPERATIONS:
-            return AGENT, VERCEL_AI
+    for key, dialect, kinds in _MARKERS:
+        value = attrs.get(key)
+        if isinstance(value, str):
+            for values, kind in kinds:
+                if value in values:
+                    return kind, dialect
     return None
+
+
+# Which attribute marks a span as GenAI in each dialect, and which of its
+# values mean which span class; tried in this order, the first match wins.
+_MARKERS = (
+    (A.GEN_AI_OPERATION_NAME, OTEL_GENAI, (
+        (A.MODEL_CALL_OPERATIONS, MODEL), (A.TOOL_OPERATIONS, TOOL), (A.AGENT_OPERATIONS, AGENT))),
+    (A.OPENINFERENCE_SPAN_KIND, OPENINFERENCE, (
+        (A.OPENINFERENCE_MODEL_KINDS, MODEL), (A.OPENINFERENCE_TOOL_KINDS, TOOL),
+        (A.OPENINFERENCE_AGENT_KINDS, AGENT))),
+    (A.LLM_REQUEST_TYPE, OPENLLMETRY_LEGACY, ((A.LEGACY_MODEL_REQUEST_TYPES, MODEL),)),
+    (A.TRACELOOP_SPAN_KIND, OPENLLMETRY, ((A.TRACELOOP_TOOL_KINDS, TOOL), (A.TRACELOOP_AGENT_KINDS, AGENT))),
+    (A.AI_OPERATION_ID, VERCEL_AI, (
+        (A.AI_MODEL_CALL_OPERATIONS, MODEL), (A.AI_TOOL_OPERATIONS, TOOL), (A.AI_AGENT_OPERATIONS, AGENT))),
+)
 
 
 # --- Facts, each read from every spelling it is known by. -----------------
