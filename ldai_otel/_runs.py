@@ -187,12 +187,6 @@ class RunTable:
         self._carried.clear()
         self._pending_spans = 0
 
-    def segment_of(self, span_id: int) -> Optional[Segment]:
-        """The segment ``span_id`` belongs to, if it is a tracked run span."""
-        # An unlocked dict.get is atomic; it lets spans outside any run return
-        # without touching the lock. Callers act on the result under the lock.
-        return self._members.get(span_id)
-
     @property
     def members(self) -> "dict[int, Segment]":
         """The live span id -> segment table, for lock-free reads on hot paths.
