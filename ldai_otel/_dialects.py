@@ -240,6 +240,10 @@ _MARKERS = (
 )
 
 
+MARKER_KEYS = frozenset(key for key, _, _ in _MARKERS)
+"""Attribute keys of which a span must carry one for :func:`classify` to mark it."""
+
+
 # --- Facts, each read from every spelling it is known by. -----------------
 
 def _input_tokens(attrs: Mapping[str, Any]) -> Optional[int]:
@@ -491,6 +495,18 @@ class Dialects:
 
     def __init__(self, extra_extractors: Sequence[Extractor] = ()):
         self._extractors = tuple(extra_extractors) + BUILTIN_EXTRACTORS
+        self._only_builtin = not extra_extractors
+
+    def may_observe(self, span: ReadableSpan) -> bool:
+        """Whether :meth:`observe` could recognize ``span``: a cheap pre-check.
+
+        With only the built-in extractor, a span carrying none of the marker
+        keys is no GenAI span, so it need not be kept to be read later.
+        """
+        if not self._only_builtin:
+            return True
+        attributes = span.attributes
+        return bool(attributes) and not MARKER_KEYS.isdisjoint(attributes)
 
     def observe(self, span: ReadableSpan) -> Optional[Observation]:
         """Normalize ``span``; None when no extractor recognizes it."""

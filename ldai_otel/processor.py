@@ -193,18 +193,24 @@ class LDAISpanProcessor(SpanProcessor):
         scope = parent_context.get(SCOPE_CONTEXT_KEY)
         parent = span.parent
         segment = self._members.get(parent.span_id) if parent is not None else None
-        span_id = span.context.span_id
+        span_context = span.get_span_context()
+        span_id = span_context.span_id
         local_root = False
         if scope is not None and scope.trace_id is None:
             # The ai_run span itself: it opens (or rejoins) the run.
-            binding = Binding.create(run_id_for_trace(span.context.trace_id), scope.info, ORIGIN)
+            binding = Binding.create(run_id_for_trace(span_context.trace_id), scope.info, ORIGIN)
             local_root = True
         elif segment is not None:
             # The parent span is a run span: innermost run wins, and children
             # join even when the server code did not attach the context.
-            binding = segment.binding
+            # The common case of every run span but the first: no new segment.
+            binding = self._table.join(span_id, parent.span_id, segment)
+            if binding is not None:
+                span.set_attributes(binding.span_attributes)
+                return
+            binding = segment.binding  # closed meanwhile: open the next segment
         elif scope is not None:
-            binding = Binding.create(run_id_for_trace(scope.trace_id), scope.info, ORIGIN)
+            binding = scope.binding or Binding.create(run_id_for_trace(scope.trace_id), scope.info, ORIGIN)
         else:
             value = otel_baggage.get_baggage(TOKEN_BAGGAGE_KEY, parent_context)
             if value is None:
@@ -216,6 +222,8 @@ class LDAISpanProcessor(SpanProcessor):
         binding, evicted = self._table.start(
             span_id, parent.span_id if parent is not None else 0, binding, local_root
         )
+        if local_root and scope is not None and scope.trace_id is None:
+            scope.binding = binding  # ai_run reads the runId from it
         span.set_attributes(binding.span_attributes)
         if evicted:
             self._emitter.submit(evicted)
@@ -283,15 +291,23 @@ class LDAISpanProcessor(SpanProcessor):
         # The dialects read the span later, on the emitter thread: off the
         # app's thread, like summarizing and building LaunchDarkly events,
         # as long as the spans held for that stay within their bound.
+        # Spans no dialect marks (most of a run's spans: HTTP, database) are
+        # not kept at all: held spans survive into older GC generations, and
+        # the collections that then walk them run on the app's thread.
         table = self._table
-        deferred = table.can_defer
+        observation = ended_span = None
+        if self._dialects.may_observe(span):
+            if table.can_defer:
+                ended_span = span
+            else:
+                observation = self._dialects.observe(span)
         closed = table.end(
             span_id,
-            None if deferred else self._dialects.observe(span),
+            observation,
             span.status.status_code is StatusCode.ERROR,
             span.start_time or 0,
             span.end_time or 0,
-            ended_span=span if deferred else None,
+            ended_span=ended_span,
         )
         if closed is not None:
             self._emitter.submit([closed])

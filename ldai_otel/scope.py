@@ -20,7 +20,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from ldai_otel import _attributes as A
-from ldai_otel._runs import RunInfo, run_id_for_trace
+from ldai_otel._runs import Binding, RunInfo, run_id_for_trace
 from ldai_otel.baggage import with_run_baggage
 
 _logger = logging.getLogger(__name__)
@@ -58,14 +58,57 @@ class RunScope:
     """What ``ai_run`` tells the processor through the OTel context.
 
     ``trace_id`` is None while the scope's own span is starting: that is how
-    the processor tells the run's local root from its descendants.
+    the processor tells the run's local root from its descendants. The
+    processor leaves the run's :class:`~ldai_otel._runs.Binding` in
+    ``binding`` when it sees that span start, so neither side computes the
+    run's identity twice.
     """
 
-    __slots__ = ("info", "trace_id")
+    __slots__ = ("info", "trace_id", "binding")
 
     def __init__(self, info: RunInfo):
         self.info = info
         self.trace_id: Optional[int] = None
+        self.binding: Optional[Binding] = None
+
+
+def _tracker_token(tracker: Any) -> str:
+    """The resumption token of a new tracker, without encoding it again.
+
+    ``LDAIConfigTracker`` computes its token once, when it is made, and keeps
+    it on its summary; the ``resumption_token`` property re-encodes it.
+    """
+    try:
+        token = tracker.get_summary().resumption_token
+    except Exception:  # another tracker type: the documented property
+        token = None
+    return token if isinstance(token, str) and token else tracker.resumption_token
+
+
+# A new tracker's token is base64 of '{"runId": "<36 characters>", ...}': its
+# first 64 characters encode exactly the runId's 48 bytes, and the rest only
+# the config's facts, which repeat from run to run. Decoded facts are kept by
+# that rest, once a decoded token has shown that layout; otherwise decoded
+# every time.
+_RUN_ID_PREFIX = b'{"runId": "'
+_RUN_ID_CHARS = 64
+_token_facts_cache: dict[str, dict] = {}
+_MAX_TOKEN_FACTS = 256
+
+
+def _token_facts(token: str) -> dict:
+    """The decoded JSON of a resumption token (its runId may be stale: unused)."""
+    rest = token[_RUN_ID_CHARS:]
+    facts = _token_facts_cache.get(rest)
+    if facts is not None:
+        return facts
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    facts = json.loads(raw)
+    if raw.startswith(_RUN_ID_PREFIX) and raw[47:48] == b'"' and raw[48:50] == b", " and isinstance(facts, dict):
+        if len(_token_facts_cache) >= _MAX_TOKEN_FACTS:  # bounded; dict ops are atomic under the GIL
+            _token_facts_cache.clear()
+        _token_facts_cache[rest] = facts
+    return facts
 
 
 def run_info_from_config(config: Any, context: Any) -> RunInfo:
@@ -75,9 +118,7 @@ def run_info_from_config(config: Any, context: Any) -> RunInfo:
     tracker made by ``config.create_tracker()`` (a documented format); model
     and provider names from ``config.model`` and ``config.provider``.
     """
-    tracker = config.create_tracker()
-    token = tracker.resumption_token
-    payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    payload = _token_facts(_tracker_token(config.create_tracker()))
     model = getattr(config, "model", None)
     provider = getattr(config, "provider", None)
     return RunInfo(
@@ -91,19 +132,32 @@ def run_info_from_config(config: Any, context: Any) -> RunInfo:
     )
 
 
+# The JSON after the runId depends only on the config's identity, which a
+# service has few of: encoded once per (key, variation, version, graph).
+_token_tails: dict[tuple, str] = {}
+_MAX_TOKEN_TAILS = 256
+
+
 def resumption_token_for(run_id: str, info: RunInfo) -> str:
     """LaunchDarkly's resumption token format, carrying ``run_id``.
 
     Same fields and encoding as ``LDAIConfigTracker.resumption_token``, so
     ``LDAIClient.create_tracker(token, context)`` reads it.
     """
-    data: dict[str, Any] = {"runId": run_id, "configKey": info.config_key}
-    if info.variation_key:
-        data["variationKey"] = info.variation_key
-    data["version"] = info.version
-    if info.graph_key:
-        data["graphKey"] = info.graph_key
-    raw = json.dumps(data, separators=(",", ":")).encode("utf-8")
+    tail_key = (info.config_key, info.variation_key, info.version, info.graph_key)
+    tail = _token_tails.get(tail_key)
+    if tail is None:
+        data: dict[str, Any] = {"configKey": info.config_key}
+        if info.variation_key:
+            data["variationKey"] = info.variation_key
+        data["version"] = info.version
+        if info.graph_key:
+            data["graphKey"] = info.graph_key
+        tail = json.dumps(data, separators=(",", ":"))[1:]
+        if len(_token_tails) >= _MAX_TOKEN_TAILS:  # bounded; dict ops are atomic under the GIL
+            _token_tails.clear()
+        _token_tails[tail_key] = tail
+    raw = ('{"runId":' + json.dumps(run_id) + "," + tail).encode("utf-8")
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
@@ -178,10 +232,14 @@ class AIRun:
             attributes=attributes,
         )
         trace_id = span.get_span_context().trace_id
-        # Without an SDK the span is invalid (trace id 0): still give the run
-        # a unique id so resumption tokens never collide.
         scope.trace_id = trace_id
-        self.run_id = run_id_for_trace(trace_id) if trace_id else str(uuid.uuid4())
+        binding = scope.binding  # set by the processor when it saw the span start
+        if binding is not None:
+            self.run_id = binding.run_id
+        else:
+            # Without an SDK the span is invalid (trace id 0): still give the
+            # run a unique id so resumption tokens never collide.
+            self.run_id = run_id_for_trace(trace_id) if trace_id else str(uuid.uuid4())
         self.resumption_token = resumption_token_for(self.run_id, info)
         # Downstream services resume the run from baggage (signed; see baggage.py).
         ctx = with_run_baggage(ctx, self.run_id, self.resumption_token, self._context)

@@ -27,7 +27,9 @@ def test_a_tiny_benchmark_run_completes_with_every_event_delivered():
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "non-GenAI workload" in out and "ldai - no-op per span" in out
-    assert "(complete: 80 per key expected)" in out  # (1 + 1 warm-up) reps x 20 requests x (hand, ldai)
+    # (1 + 1 warm-up) reps x 20 requests x 5: "hand" and "ldai" in both the
+    # app-thread and the total-CPU parts, "floor+events" in the latter.
+    assert "(complete: 200 per key expected)" in out
     assert "resumed segments emitted        40 tokens events for 40 resumed requests" in out
     assert "GenAI-heavy app-thread breakdown" in out
     assert '"final": true' in out and '"open_runs": 0' in out and '"origin": 200' in out

@@ -7,13 +7,17 @@ real LDClient sending to the loopback sink; the processor opts in by passing
 
 from __future__ import annotations
 
+import gc
 import logging
+import threading
+import weakref
 
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from genai import by_key, chat, tool, values
 from ldai_otel._dialects import Dialects
 from ldai_otel._emitter import SegmentEmitter
+from ldai_otel import LDAISpanProcessor, ai_run
 from ldai_otel._runs import ORIGIN, Binding, RunInfo, RunTable
 from ldai_otel.testing import flush_events
 
@@ -149,3 +153,69 @@ def test_a_span_that_cannot_be_read_is_skipped_and_the_others_still_count(user, 
     assert "reading a span of run" in caplog.text
     grouped = by_key(flush_events(ld_client, sink))
     assert [e["metricValue"] for e in grouped["$ld:ai:tokens:input"]] == [9]
+
+
+class WeaklyEnded(SpanProcessor):
+    """Remembers, by name, weak references to the ReadableSpans handed to on_end."""
+
+    def __init__(self) -> None:
+        self.refs = {}
+
+    def on_end(self, span) -> None:
+        self.refs[span.name] = weakref.ref(span)
+
+
+def test_only_spans_a_dialect_marks_are_held_for_the_emitter(ld_client, sink, chat_config, user):
+    # No exporter here: it would keep every span alive.
+    provider = TracerProvider()
+    processor = LDAISpanProcessor(ld_client)
+    ended = WeaklyEnded()
+    provider.add_span_processor(processor)
+    provider.add_span_processor(ended)
+    tracer = provider.get_tracer("tests")
+    try:
+        with ai_run(chat_config, user, tracer_provider=provider):
+            tracer.start_span("SELECT orders", attributes={"db.system.name": "postgresql"}).end()
+            chat(tracer, 30, 12)
+            with tool(tracer, "search"):
+                pass
+            gc.collect()
+            # The database span says nothing to any dialect: nothing keeps it.
+            assert ended.refs["SELECT orders"]() is None
+            # GenAI spans wait in their open segment for the emitter to read.
+            assert ended.refs["chat gpt-test"]() is not None
+            assert ended.refs["execute_tool search"]() is not None
+        got = values(flush_events(ld_client, sink, processor))
+    finally:
+        provider.shutdown()
+    assert got["$ld:ai:tokens:input"] == 30
+    assert got["$ld:ai:tokens:output"] == 12
+    assert got["$ld:ai:tool_call"] == ["search"]
+    assert got["$ld:ai:generation:success"] == 1
+    gc.collect()
+    assert all(ref() is None for ref in ended.refs.values())  # emitted: released
+
+
+def test_the_emitter_emits_a_lone_segment_without_being_flushed(user, ld_client, sink):
+    spans = ended_spans(lambda tracer: chat(tracer, 4, 2))
+    table = RunTable(max_open_runs=10, max_segment_age_s=600)
+    table.start(1, 0, binding(user), local_root=True)
+    span = spans[0]
+    table.start(span.context.span_id, 1, binding(user), local_root=False)
+    table.end(span.context.span_id, None, False, span.start_time, span.end_time, ended_span=span)
+    closed = table.end(1, None, False, span.start_time, span.end_time)
+
+    done = threading.Event()
+    emitter = SegmentEmitter(
+        ld_client, tick=lambda: None, observe=Dialects().observe, batch_interval_s=0.05,
+        on_emitted=lambda segment, summary: done.set(),
+    )
+    try:
+        emitter.submit([closed])
+        # Batching delays emission by at most its interval; no flush() needed.
+        assert done.wait(30.0)
+    finally:
+        emitter.shutdown(10.0)
+    got = values(flush_events(ld_client, sink))
+    assert got["$ld:ai:tokens:total"] == 6
+    assert {e["data"]["runId"] for e in sink.ai_events()} == {RUN_ID}

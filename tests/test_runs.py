@@ -342,3 +342,42 @@ def test_agent_and_judge_configs_bind_runs_too(provider, tracer, ai_client, user
     assert {(e["data"]["configKey"], e["data"]["modelName"], e["data"]["providerName"]) for e in judge_events} == {
         (JUDGE, "judge-model", "anthropic")
     }
+
+
+def test_alternating_configs_each_keep_their_variation_and_version(provider, tracer, chat_config, judge_config,
+                                                                     user, collect):
+    # ai_run reads variation and version from each new tracker's token and
+    # keeps the decoded facts by the token's config part: alternating configs
+    # must never borrow each other's.
+    run_ids = {}
+    for n in range(3):
+        for config in (chat_config, judge_config):
+            with ai_run(config, user, tracer_provider=provider, new_trace=True) as run:
+                chat(tracer, 10 + n, 1)
+            run_ids[run.run_id] = config.key
+    events = [e for e in collect() if e["key"] == "$ld:ai:tokens:input"]
+    assert len(events) == 6
+    for event in events:
+        data = event["data"]
+        expected = ("v-chat", 3) if run_ids[data["runId"]] == CHAT else ("v-judge", 7)
+        assert (data["configKey"], data["variationKey"], data["version"]) == (run_ids[data["runId"]],) + expected
+
+
+def test_token_facts_decode_any_layout_and_cache_only_the_launchdarkly_layout():
+    from ldai_otel._runs import RunInfo
+    from ldai_otel.scope import _token_facts, _token_facts_cache, resumption_token_for
+
+    # ldai_otel's own tokens are compact JSON: decoded, never cached by their tail.
+    ours = resumption_token_for(str(uuid.uuid4()), RunInfo("cfg", "v1", 5, None))
+    before = dict(_token_facts_cache)
+    assert _token_facts(ours)["variationKey"] == "v1"
+    assert _token_facts_cache == before
+    # LaunchDarkly's layout ('{"runId": "<uuid>", ...') is cached by what follows the runId.
+    def ld_token(run_id: str, variation: str) -> str:
+        raw = json.dumps({"runId": run_id, "configKey": "cfg", "variationKey": variation, "version": 5})
+        return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+    first, second = ld_token(str(uuid.uuid4()), "v-a"), ld_token(str(uuid.uuid4()), "v-b")
+    assert _token_facts(first)["variationKey"] == "v-a"
+    assert _token_facts(second)["variationKey"] == "v-b"
+    assert _token_facts(ld_token(str(uuid.uuid4()), "v-a"))["variationKey"] == "v-a"
+    assert first[64:] in _token_facts_cache and second[64:] in _token_facts_cache
