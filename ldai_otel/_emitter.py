@@ -209,8 +209,7 @@ class SegmentEmitter:
                 if self._queue and not self._emit_now():
                     # Let a batch gather: each time this thread wakes it takes
                     # the GIL from the app's threads, and every hand-over costs
-                    # them CPU (measured in docs/performance.md: 50.4 -> 47.9 us
-                    # per run span on the app's thread in 50-span runs).
+                    # them CPU (see docs/performance.md).
                     self._condition.wait_for(self._emit_now, timeout=self._batch_interval_s)
                 if self._shutdown and not self._queue:
                     return
