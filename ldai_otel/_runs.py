@@ -283,15 +283,7 @@ class RunTable:
                 self._segments[binding.key] = segment
             elif local_root and segment.root_span_id == 0:
                 segment.root_span_id = span_id
-            if len(segment.open_spans) < self._max_spans:
-                segment.open_spans.add(span_id)
-                segment.parents[span_id] = parent_id
-                self._members[span_id] = segment
-            else:
-                _warn.warning(
-                    "ldai-otel: run of config %s has over %d open spans; extra spans are not tracked",
-                    binding.info.config_key, self._max_spans,
-                )
+            self._track_locked(segment, span_id, parent_id)
         return segment.binding, evicted
 
     def join(self, span_id: int, parent_id: int, segment: Segment) -> Optional[Binding]:
@@ -307,16 +299,20 @@ class RunTable:
         with self._lock:
             if segment.closed:
                 return None
-            if len(segment.open_spans) < self._max_spans:
-                segment.open_spans.add(span_id)
-                segment.parents[span_id] = parent_id
-                self._members[span_id] = segment
-            else:
-                _warn.warning(
-                    "ldai-otel: run of config %s has over %d open spans; extra spans are not tracked",
-                    segment.binding.info.config_key, self._max_spans,
-                )
+            self._track_locked(segment, span_id, parent_id)
         return segment.binding
+
+    def _track_locked(self, segment: Segment, span_id: int, parent_id: int) -> None:
+        """Makes an opening span a tracked member of ``segment``, within the bound."""
+        if len(segment.open_spans) < self._max_spans:
+            segment.open_spans.add(span_id)
+            segment.parents[span_id] = parent_id
+            self._members[span_id] = segment
+        else:
+            _warn.warning(
+                "ldai-otel: run of config %s has over %d open spans; extra spans are not tracked",
+                segment.binding.info.config_key, self._max_spans,
+            )
 
     def end(
         self,
