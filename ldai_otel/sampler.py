@@ -17,6 +17,17 @@ Usage::
 
     provider = TracerProvider(sampler=RunRecordingSampler(ParentBased(TraceIdRatioBased(0.01))))
     provider.add_span_processor(LDAISpanProcessor(ld_client))
+
+Under ``opentelemetry-instrument`` (zero code), name one of the wrapped
+standard samplers instead; ``OTEL_TRACES_SAMPLER_ARG`` is the ratio, as for
+the SDK's own ``*traceidratio`` samplers::
+
+    OTEL_TRACES_SAMPLER=ldai_parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.01
+
+The names (entry points of the ``opentelemetry_traces_sampler`` group) are the
+SDK's, prefixed with ``ldai_``: ``ldai_parentbased_traceidratio``,
+``ldai_traceidratio``, ``ldai_parentbased_always_off`` and ``ldai_always_off``
+(the last two: record runs for their metrics, export no trace at all).
 """
 
 from __future__ import annotations
@@ -29,7 +40,9 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF, Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased,
+)
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
@@ -150,3 +163,40 @@ def _resumed_from_baggage(parent_context: Context, trace_id: int) -> bool:
     if codec is None:  # no live processor: nothing would resume the run
         return False
     return codec.verify_token(value, trace_id) is not None
+
+
+# --- Factories for OTEL_TRACES_SAMPLER (entry points in pyproject.toml). ---
+# The SDK's configurator calls them with the raw OTEL_TRACES_SAMPLER_ARG
+# (a string, or None when unset).
+
+
+def _ratio(arg: object) -> float:
+    """OTEL_TRACES_SAMPLER_ARG as a ratio; 1.0 (the SDK's own default) when unusable."""
+    try:
+        rate = float(arg)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        rate = -1.0
+    if not 0.0 <= rate <= 1.0:  # NaN fails both comparisons
+        _logger.warning("ldai-otel: OTEL_TRACES_SAMPLER_ARG is not a ratio in [0, 1]; using 1.0")
+        return 1.0
+    return rate
+
+
+def parentbased_traceidratio(arg: object = None) -> RunRecordingSampler:
+    """``ParentBased(TraceIdRatioBased(arg))``, with every run recorded."""
+    return RunRecordingSampler(ParentBased(TraceIdRatioBased(_ratio(arg))))
+
+
+def traceidratio(arg: object = None) -> RunRecordingSampler:
+    """``TraceIdRatioBased(arg)``, with every run recorded."""
+    return RunRecordingSampler(TraceIdRatioBased(_ratio(arg)))
+
+
+def parentbased_always_off(arg: object = None) -> RunRecordingSampler:
+    """``ParentBased(ALWAYS_OFF)``: only run spans recorded, no trace exported."""
+    return RunRecordingSampler(ParentBased(ALWAYS_OFF))
+
+
+def always_off(arg: object = None) -> RunRecordingSampler:
+    """``ALWAYS_OFF``: only run spans recorded, no trace exported."""
+    return RunRecordingSampler(ALWAYS_OFF)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from opentelemetry import trace
@@ -211,3 +216,59 @@ def test_a_failing_run_check_keeps_the_wrapped_decision(sampled_provider, chat_c
         span = tracer.start_span("inner")
     assert not span.is_recording()
     assert "run check in the sampler failed" in caplog.text
+
+
+# --- Zero code: OTEL_TRACES_SAMPLER names the run-recording sampler. ---------
+
+SAMPLED_APP = Path(__file__).resolve().parent / "services" / "sampled_app.py"
+ZERO_CODE_RUNS = 40
+
+
+@pytest.mark.parametrize("ratio, exported", [("0", 0), ("1", 2 * ZERO_CODE_RUNS)])
+def test_the_sampler_named_by_environment_under_opentelemetry_instrument_keeps_every_run(sink, ratio, exported):
+    instrument = Path(sys.executable).parent / "opentelemetry-instrument"
+    env = {
+        **os.environ,
+        "LAUNCHDARKLY_SDK_KEY": "sdk-ldai-otel-test",
+        "LAUNCHDARKLY_EVENTS_URI": sink.uri,
+        "OTEL_TRACES_SAMPLER": "ldai_parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": ratio,
+        "OTEL_TRACES_EXPORTER": "none",  # the app adds its own in-memory exporter
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+    }
+    result = subprocess.run(
+        [str(instrument), sys.executable, str(SAMPLED_APP), str(ZERO_CODE_RUNS)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["sampler"].startswith(
+        "RunRecordingSampler{ParentBased{root:TraceIdRatioBased{%s}" % float(ratio)
+    )
+    assert report["exported"] == exported  # ai_run span + model span per exported run
+
+    # The zero-code hook closes the processor's client at exit, which sends
+    # its events before the process ends: every run's metrics are at the sink.
+    events = by_key(sink.ai_events())
+    inputs = events["$ld:ai:tokens:input"]
+    assert len(inputs) == ZERO_CODE_RUNS
+    assert len({e["data"]["runId"] for e in inputs}) == ZERO_CODE_RUNS
+    assert {e["metricValue"] for e in inputs} == {10}
+    assert {(e["data"]["configKey"], e["data"]["variationKey"], e["data"]["version"]) for e in inputs} == {
+        ("chat-config", "v-chat", 3)
+    }
+    assert len(events["$ld:ai:duration:total"]) == ZERO_CODE_RUNS
+    assert len(events["$ld:ai:generation:success"]) == ZERO_CODE_RUNS
+
+
+@pytest.mark.parametrize("arg, rate", [("0.25", 0.25), (None, 1.0), ("", 1.0), ("abc", 1.0), ("1.5", 1.0), ("nan", 1.0)])
+def test_sampler_factories_read_the_ratio_like_the_sdk_and_fall_back_to_1(arg, rate, caplog):
+    from ldai_otel.sampler import parentbased_traceidratio, traceidratio
+
+    assert traceidratio(arg).get_description() == "RunRecordingSampler{TraceIdRatioBased{%s}}" % rate
+    assert parentbased_traceidratio(arg).delegate.get_description().startswith(
+        "ParentBased{root:TraceIdRatioBased{%s}" % rate
+    )
+    warned = [r for r in caplog.records if "OTEL_TRACES_SAMPLER_ARG" in r.getMessage()]
+    assert bool(warned) == (arg != "0.25")
