@@ -14,8 +14,11 @@ medians over repetitions, shown as median [IQR] (min..max).
 Variants and what they measure (see docs/performance.md for the targets):
 
 - non-GenAI (HTTP-like spans, 3 per request): a bare ``TracerProvider``
-  ("bare"), the same with a no-op ``SpanProcessor`` ("noop") and with
-  ``LDAISpanProcessor`` ("ldai"), alternating every 50 requests: wall and
+  ("bare"), the same with a no-op ``SpanProcessor`` ("noop"), with one that
+  does one context lookup and returns ("lookup"), with one that makes only
+  the checks any correct processor must make for a span outside any run
+  ("floor": run key and run baggage in the context, any run span open), and
+  with ``LDAISpanProcessor`` ("ldai"), alternating every 50 requests: wall and
   thread CPU time of the request loop; and the hooks alone, on one real span.
 - GenAI-heavy (per request: ``completion_config`` evaluated once, then two chat
   spans with usage, one tool span, three plain spans): "base" (no metrics),
@@ -63,6 +66,8 @@ from ldai.models import AICompletionConfigDefault
 from ldai.tracker import TokenUsage
 from ldclient import Config, Context, LDClient
 from ldclient.integrations.test_data import TestData
+from opentelemetry import baggage as otel_baggage
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import SpanKind
@@ -74,6 +79,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIG_KEY = "chat-config"
 MARKER_KEY = "ldai-otel-bench:marker"
 DEFAULT_CONFIG = AICompletionConfigDefault(enabled=False)
+_get_current = otel_context.get_current
+# The context key W3C baggage lives under (found as LDAISpanProcessor finds it).
+_BAGGAGE_KEY = next(iter(otel_baggage.set_baggage("probe", "1", otel_context.Context())))
 
 
 # --------------------------------------------------------------------------
@@ -212,6 +220,49 @@ class NoopProcessor(SpanProcessor):
 
     def on_end(self, span) -> None:
         pass
+
+
+class LookupProcessor(SpanProcessor):
+    """DESIGN.md section 7's hot path and nothing else: "a span outside any run
+    costs a context lookup and returns".
+
+    It gets the span's parent context (the current one when the SDK passes
+    none, as ``start_as_current_span`` does) and looks for one key in it. No
+    real processor that finds runs in the context can do less; ours also
+    looks for a run token in baggage and checks its run table.
+    """
+
+    def on_start(self, span, parent_context=None) -> None:
+        ctx = _get_current() if parent_context is None else parent_context
+        if MARKER_KEY not in ctx:
+            return
+
+    def on_end(self, span) -> None:
+        pass
+
+
+class MembershipFloorProcessor(SpanProcessor):
+    """The least a *correct* processor does for a span outside any run.
+
+    A span belongs to a run when its parent context carries one (``ai_run``'s
+    key, or a run token in baggage) or its parent span is a run span; so it
+    must look at both context entries and at whether any run span is open.
+    This does exactly that, with nothing around it: no error handling, no
+    fallback for another baggage layout, no work for spans that are in a run.
+    """
+
+    def __init__(self) -> None:
+        self.members: dict = {}  # always empty: no run in this workload
+
+    def on_start(self, span, parent_context=None) -> None:
+        ctx = _get_current() if parent_context is None else parent_context
+        if MARKER_KEY not in ctx and not self.members:
+            if _BAGGAGE_KEY not in ctx:
+                return
+
+    def on_end(self, span) -> None:
+        if not self.members:
+            return
 
 
 # --------------------------------------------------------------------------
@@ -481,12 +532,16 @@ def part_non_genai(ld_client: LDClient, args: argparse.Namespace) -> dict:
     bare = TracerProvider()
     noop = TracerProvider()
     noop.add_span_processor(NoopProcessor())
+    lookup = TracerProvider()
+    lookup.add_span_processor(LookupProcessor())
+    floor = TracerProvider()
+    floor.add_span_processor(MembershipFloorProcessor())
     ldai = TracerProvider()
     processor = LDAISpanProcessor(ld_client)
     ldai.add_span_processor(processor)
     # No exporter in any variant: a batch processor's worker thread would add
     # noise to every variant, and without one the ratio is the strictest.
-    providers = (("bare", bare), ("noop", noop), ("ldai", ldai))
+    providers = (("bare", bare), ("noop", noop), ("lookup", lookup), ("floor", floor), ("ldai", ldai))
     tracers = {name: p.get_tracer("bench") for name, p in providers}
     variants = {name: (lambda i, t=tracer: http_request(t, i)) for name, tracer in tracers.items()}
     samples = finely_interleaved(variants, args.http_requests, args.http_reps)
@@ -496,6 +551,10 @@ def part_non_genai(ld_client: LDClient, args: argparse.Namespace) -> dict:
         result[attr] = {
             "ratio_ldai_vs_bare": per_rep(samples, ratio, "ldai", "bare", attr=attr),
             "ratio_noop_vs_bare": per_rep(samples, ratio, "noop", "bare", attr=attr),
+            "ratio_lookup_vs_bare": per_rep(samples, ratio, "lookup", "bare", attr=attr),
+            "ratio_floor_vs_bare": per_rep(samples, ratio, "floor", "bare", attr=attr),
+            "ratio_ldai_vs_floor": per_rep(samples, ratio, "ldai", "floor", attr=attr),
+            "ldai_minus_floor_us_per_span": per_rep(samples, lambda l, f: (l - f) * per_span, "ldai", "floor", attr=attr),
             "ldai_overhead_us_per_span": per_rep(samples, lambda l, b: (l - b) * per_span, "ldai", "bare", attr=attr),
             "noop_overhead_us_per_span": per_rep(samples, lambda o, b: (o - b) * per_span, "noop", "bare", attr=attr),
             "ldai_minus_noop_us_per_span": per_rep(samples, lambda l, o: (l - o) * per_span, "ldai", "noop", attr=attr),
@@ -878,6 +937,12 @@ def report(non_genai: Optional[dict], genai: Optional[dict], resumed: Optional[d
             print("  ldai overhead per span          %s us" % r["ldai_overhead_us_per_span"].format("%.2f"))
             print("  no-op processor per span        %s us" % r["noop_overhead_us_per_span"].format("%.2f"))
             print("  ldai - no-op per span           %s us   target <= 1.0" % r["ldai_minus_noop_us_per_span"].format("%.2f"))
+            print("  lookup / bare                   %s   (one context lookup and return)"
+                  % r["ratio_lookup_vs_bare"].format())
+            print("  floor / bare                    %s   (the checks any correct processor makes)"
+                  % r["ratio_floor_vs_bare"].format())
+            print("  ldai / floor                    %s" % r["ratio_ldai_vs_floor"].format())
+            print("  ldai - floor per span           %s us" % r["ldai_minus_floor_us_per_span"].format("%.2f"))
         hooks = non_genai["hooks"]
         print("  [hooks alone, span outside any run, thread CPU per call]")
         for name in ("ldai", "noop"):

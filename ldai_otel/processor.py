@@ -54,6 +54,10 @@ def _find_baggage_context_key() -> Optional[str]:
 
 _BAGGAGE_CONTEXT_KEY = _find_baggage_context_key()
 
+# Bound once: on_start runs for every span the app starts, and each lookup of
+# a module attribute there is a measurable share of its cost.
+_get_current = otel_context.get_current
+
 
 class LDAISpanProcessor(SpanProcessor):
     """Maps GenAI spans to LaunchDarkly AI Config runs and emits their metrics.
@@ -180,10 +184,15 @@ class LDAISpanProcessor(SpanProcessor):
             # Each lookup costs ~0.3 us inside a real workload, so rule that
             # out first with the fewest: no run in the context, none open in
             # this process, no run token in baggage.
-            ctx = parent_context if parent_context is not None else otel_context.get_current()
-            if ctx.get(SCOPE_CONTEXT_KEY) is None and not self._members:
-                entries = ctx.get(_BAGGAGE_CONTEXT_KEY) if _BAGGAGE_CONTEXT_KEY else otel_baggage.get_all(ctx)
-                if not entries or TOKEN_BAGGAGE_KEY not in entries:
+            ctx = _get_current() if parent_context is None else parent_context
+            if SCOPE_CONTEXT_KEY not in ctx and not self._members:
+                if _BAGGAGE_CONTEXT_KEY is None:
+                    entries = otel_baggage.get_all(ctx)
+                elif _BAGGAGE_CONTEXT_KEY in ctx:
+                    entries = ctx[_BAGGAGE_CONTEXT_KEY]
+                else:
+                    return
+                if TOKEN_BAGGAGE_KEY not in entries:
                     return
             self._on_start(span, ctx)
         except Exception:

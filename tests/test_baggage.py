@@ -229,3 +229,30 @@ def test_resumed_run_in_a_span_tree_whose_server_never_attached_the_context(
     assert got["$ld:ai:tokens:total"] == 11
     assert got["$ld:ai:tool_call"] == ["lookup"]
     assert {e["data"]["runId"] for e in events} == {run.run_id}
+
+
+@pytest.mark.parametrize("layout_known", [True, False], ids=["baggage-key", "get_all-fallback"])
+def test_a_span_started_in_an_attached_context_with_run_baggage_resumes_the_run(
+    provider, chat_config, user, sink, service_b, monkeypatch, layout_known
+):
+    # The hot path finds run baggage through the context key baggage lives
+    # under; if that layout ever changes it falls back to the public get_all.
+    import ldai_otel.processor as processor_module
+
+    if not layout_known:
+        monkeypatch.setattr(processor_module, "_BAGGAGE_CONTEXT_KEY", None)
+    provider_b, processor_b, client_b = service_b()
+    run, headers = headers_of_run(provider, chat_config, user)
+    tracer = provider_b.get_tracer("b")
+    other = otel_baggage.set_baggage("tenant", "acme", propagate.extract({"traceparent": headers["traceparent"]}))
+    for ctx in (other, propagate.extract(headers)):  # unrelated baggage first: no run
+        token = otel_context.attach(ctx)
+        try:
+            with tracer.start_as_current_span("POST /answer", kind=trace.SpanKind.SERVER):
+                chat(tracer, 7, 8)
+        finally:
+            otel_context.detach(token)
+    events = flush_events(client_b, sink, processor_b)
+    assert values(events)["$ld:ai:tokens:total"] == 15
+    assert {e["data"]["runId"] for e in events} == {run.run_id}
+    assert len(by_key(events)["$ld:ai:tokens:total"]) == 1

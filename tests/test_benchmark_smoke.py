@@ -27,6 +27,7 @@ def test_a_tiny_benchmark_run_completes_with_every_event_delivered():
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "non-GenAI workload" in out and "ldai - no-op per span" in out
+    assert "floor / bare" in out and "ldai - floor per span" in out
     # (1 + 1 warm-up) reps x 20 requests x 5: "hand" and "ldai" in both the
     # app-thread and the total-CPU parts, "floor+events" in the latter.
     assert "(complete: 200 per key expected)" in out
