@@ -66,13 +66,13 @@ from ldai.models import AICompletionConfigDefault
 from ldai.tracker import TokenUsage
 from ldclient import Config, Context, LDClient
 from ldclient.integrations.test_data import TestData
-from opentelemetry import baggage as otel_baggage
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import SpanKind
 
 from ldai_otel import LDAISpanProcessor, ai_run
+from ldai_otel.processor import _BAGGAGE_CONTEXT_KEY  # the context key W3C baggage lives under
 from ldai_otel.testing import add_ai_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -80,8 +80,6 @@ CONFIG_KEY = "chat-config"
 MARKER_KEY = "ldai-otel-bench:marker"
 DEFAULT_CONFIG = AICompletionConfigDefault(enabled=False)
 _get_current = otel_context.get_current
-# The context key W3C baggage lives under (found as LDAISpanProcessor finds it).
-_BAGGAGE_KEY = next(iter(otel_baggage.set_baggage("probe", "1", otel_context.Context())))
 
 
 # --------------------------------------------------------------------------
@@ -257,7 +255,7 @@ class MembershipFloorProcessor(SpanProcessor):
     def on_start(self, span, parent_context=None) -> None:
         ctx = _get_current() if parent_context is None else parent_context
         if MARKER_KEY not in ctx and not self.members:
-            if _BAGGAGE_KEY not in ctx:
+            if _BAGGAGE_CONTEXT_KEY not in ctx:
                 return
 
     def on_end(self, span) -> None:

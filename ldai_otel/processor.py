@@ -71,7 +71,8 @@ class LDAISpanProcessor(SpanProcessor):
     are stamped with ``ld.ai_config.*`` attributes at start; at end, GenAI
     spans are normalized and aggregated per segment, and a closed segment is
     emitted through ``ldai.tracker.LDAIConfigTracker`` on a background thread.
-    Spans outside any run cost a context lookup and a dict lookup.
+    A span outside any run costs a context lookup and three checks (run key,
+    run baggage, any run span open).
 
     No exception leaves a hook: the OpenTelemetry SDK does not catch them.
 
