@@ -59,7 +59,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 from ldai import LDAIClient
 from ldai.models import AICompletionConfigDefault
@@ -86,6 +86,7 @@ _get_current = otel_context.get_current
 # Statistics
 # --------------------------------------------------------------------------
 
+
 class Spread:
     """Median, interquartile range and extremes of one measured figure."""
 
@@ -102,7 +103,11 @@ class Spread:
 
     def format(self, fmt: str = "%.3f") -> str:
         return (fmt + " [IQR " + fmt + "-" + fmt + "] (" + fmt + ".." + fmt + ")") % (
-            self.median, self.q1, self.q3, self.low, self.high,
+            self.median,
+            self.q1,
+            self.q3,
+            self.low,
+            self.high,
         )
 
 
@@ -121,8 +126,8 @@ class AddedRatio:
 
     def __init__(self, samples: dict, variant: str, reference: str, attr: str, resamples: int = 2000):
         base = [getattr(s, attr) for s in samples["base"]]
-        ours = [getattr(s, attr) - b for s, b in zip(samples[variant], base)]
-        ref = [getattr(s, attr) - b for s, b in zip(samples[reference], base)]
+        ours = [getattr(s, attr) - b for s, b in zip(samples[variant], base, strict=True)]
+        ref = [getattr(s, attr) - b for s, b in zip(samples[reference], base, strict=True)]
         self.median = ratio(statistics.median(ours), statistics.median(ref))
         rng = random.Random(20261122)  # fixed: the same samples give the same spread
         n = len(ours)
@@ -136,7 +141,11 @@ class AddedRatio:
 
     def format(self, fmt: str = "%.2f") -> str:
         return (fmt + " [IQR " + fmt + "-" + fmt + "] (95%% " + fmt + ".." + fmt + ")") % (
-            self.median, self.q1, self.q3, self.low, self.high,
+            self.median,
+            self.q1,
+            self.q3,
+            self.low,
+            self.high,
         )
 
 
@@ -144,13 +153,16 @@ class AddedRatio:
 # Loopback LaunchDarkly events sink (child process) and LD client
 # --------------------------------------------------------------------------
 
+
 class SinkProcess:
     """The events sink of ``benchmarks/_sink.py``, run as a child process on 127.0.0.1."""
 
     def __init__(self) -> None:
         self._process = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "_sink.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         self.uri = self._process.stdout.readline().strip()
         if not self.uri.startswith("http://127.0.0.1:"):
@@ -195,7 +207,7 @@ def make_ld_client(sink: SinkProcess, max_pending: int = 1_000_000, send_events:
     return LDClient(config=config, start_wait=5)
 
 
-def deliver(ld_client: LDClient, sink: SinkProcess, processor: Optional[LDAISpanProcessor] = None) -> None:
+def deliver(ld_client: LDClient, sink: SinkProcess, processor: LDAISpanProcessor | None = None) -> None:
     """Hands everything to the client, flushes once and waits until the sink has it.
 
     A marker tracked before the one flush arrives in the same payload as every
@@ -311,13 +323,18 @@ USAGE = (
 TOOL_START = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}
 GENAI_SPANS_PER_REQUEST = 6
 AI_RUN_KEYS = (
-    "$ld:ai:duration:total", "$ld:ai:generation:success", "$ld:ai:tokens:input",
-    "$ld:ai:tokens:output", "$ld:ai:tokens:total", "$ld:ai:tool_call",
+    "$ld:ai:duration:total",
+    "$ld:ai:generation:success",
+    "$ld:ai:tokens:input",
+    "$ld:ai:tokens:output",
+    "$ld:ai:tokens:total",
+    "$ld:ai:tool_call",
 )
 
 
-def genai_spans(tracer: trace.Tracer, on_chat: Optional[Callable[[dict], None]] = None,
-                on_tool: Optional[Callable[[str], None]] = None) -> None:
+def genai_spans(
+    tracer: trace.Tracer, on_chat: Callable[[dict], None] | None = None, on_tool: Callable[[str], None] | None = None
+) -> None:
     """Two chat spans with usage, one tool span, three plain spans."""
     with tracer.start_as_current_span("load history", attributes={"db.system.name": "redis"}):
         pass
@@ -328,7 +345,9 @@ def genai_spans(tracer: trace.Tracer, on_chat: Optional[Callable[[dict], None]] 
                 on_chat(usage)
         if n == 0:
             with tracer.start_as_current_span("execute_tool search", attributes=TOOL_START):
-                with tracer.start_as_current_span("GET", kind=SpanKind.CLIENT, attributes={"url.full": "http://search.internal/q"}):
+                with tracer.start_as_current_span(
+                    "GET", kind=SpanKind.CLIENT, attributes={"url.full": "http://search.internal/q"}
+                ):
                     pass
             if on_tool is not None:
                 on_tool("search")
@@ -368,10 +387,10 @@ class GenAIWorkload:
         self.stamping.add_span_processor(StampingProcessor())
         self.stamping_tracer = self.stamping.get_tracer("bench")
         self.users = [Context.create("user-%d" % i) for i in range(64)]
-        self.processor: Optional[LDAISpanProcessor] = None
+        self.processor: LDAISpanProcessor | None = None
 
     @classmethod
-    def create(cls, ld_client: LDClient) -> "GenAIWorkload":
+    def create(cls, ld_client: LDClient) -> GenAIWorkload:
         """The workload on a bare provider and on one with LDAISpanProcessor."""
         ldai = TracerProvider()
         processor = LDAISpanProcessor(ld_client)
@@ -447,6 +466,7 @@ class GenAIWorkload:
 # Measurement
 # --------------------------------------------------------------------------
 
+
 class Sample:
     """One variant's figures for one repetition, per request (microseconds)."""
 
@@ -473,13 +493,14 @@ def measure(request: Callable[[int], None], n: int, settle: Callable[[], None]) 
     return Sample((wall1 - wall0) / n / 1000.0, (thread1 - thread0) / n / 1000.0, (cpu1 - cpu0) / n / 1000.0)
 
 
-def interleaved(variants: dict[str, tuple[Callable[[int], None], Callable[[], None]]], n: int, reps: int,
-                warmup: int = 1) -> dict[str, list[Sample]]:
+def interleaved(
+    variants: dict[str, tuple[Callable[[int], None], Callable[[], None]]], n: int, reps: int, warmup: int = 1
+) -> dict[str, list[Sample]]:
     """Runs each variant once per repetition, rotating the order; drops warm-up reps."""
     names = list(variants)
     samples: dict[str, list[Sample]] = {name: [] for name in names}
     for rep in range(warmup + reps):
-        order = names[rep % len(names):] + names[:rep % len(names)]
+        order = names[rep % len(names) :] + names[: rep % len(names)]
         for name in order:
             request, settle = variants[name]
             sample = measure(request, n, settle)
@@ -488,8 +509,9 @@ def interleaved(variants: dict[str, tuple[Callable[[int], None], Callable[[], No
     return samples
 
 
-def finely_interleaved(variants: dict[str, Callable[[int], None]], n: int, reps: int, block: int = 50,
-                       warmup: int = 1) -> dict[str, list[Sample]]:
+def finely_interleaved(
+    variants: dict[str, Callable[[int], None]], n: int, reps: int, block: int = 50, warmup: int = 1
+) -> dict[str, list[Sample]]:
     """Like :func:`interleaved`, for variants with no background work: each
     repetition alternates the variants every ``block`` requests, so that all
     of them see the same machine load (other processes, CPU frequency)."""
@@ -501,7 +523,7 @@ def finely_interleaved(variants: dict[str, Callable[[int], None]], n: int, reps:
         wall = dict.fromkeys(names, 0)
         thread = dict.fromkeys(names, 0)
         for b in range(blocks):
-            order = names[(rep + b) % len(names):] + names[:(rep + b) % len(names)]
+            order = names[(rep + b) % len(names) :] + names[: (rep + b) % len(names)]
             for name in order:
                 request = variants[name]
                 thread0 = time.thread_time_ns()
@@ -519,12 +541,13 @@ def finely_interleaved(variants: dict[str, Callable[[int], None]], n: int, reps:
 
 def per_rep(samples: dict[str, list[Sample]], fn: Callable[..., float], *names: str, attr: str) -> Spread:
     series = [[getattr(s, attr) for s in samples[name]] for name in names]
-    return Spread([fn(*values) for values in zip(*series)])
+    return Spread([fn(*values) for values in zip(*series, strict=True)])
 
 
 # --------------------------------------------------------------------------
 # Parts
 # --------------------------------------------------------------------------
+
 
 def part_non_genai(ld_client: LDClient, args: argparse.Namespace) -> dict:
     bare = TracerProvider()
@@ -552,10 +575,16 @@ def part_non_genai(ld_client: LDClient, args: argparse.Namespace) -> dict:
             "ratio_lookup_vs_bare": per_rep(samples, ratio, "lookup", "bare", attr=attr),
             "ratio_floor_vs_bare": per_rep(samples, ratio, "floor", "bare", attr=attr),
             "ratio_ldai_vs_floor": per_rep(samples, ratio, "ldai", "floor", attr=attr),
-            "ldai_minus_floor_us_per_span": per_rep(samples, lambda l, f: (l - f) * per_span, "ldai", "floor", attr=attr),
-            "ldai_overhead_us_per_span": per_rep(samples, lambda l, b: (l - b) * per_span, "ldai", "bare", attr=attr),
+            "ldai_minus_floor_us_per_span": per_rep(
+                samples, lambda ours, f: (ours - f) * per_span, "ldai", "floor", attr=attr
+            ),
+            "ldai_overhead_us_per_span": per_rep(
+                samples, lambda ours, b: (ours - b) * per_span, "ldai", "bare", attr=attr
+            ),
             "noop_overhead_us_per_span": per_rep(samples, lambda o, b: (o - b) * per_span, "noop", "bare", attr=attr),
-            "ldai_minus_noop_us_per_span": per_rep(samples, lambda l, o: (l - o) * per_span, "ldai", "noop", attr=attr),
+            "ldai_minus_noop_us_per_span": per_rep(
+                samples, lambda ours, o: (ours - o) * per_span, "ldai", "noop", attr=attr
+            ),
             "bare_us_per_span": per_rep(samples, lambda b: b * per_span, "bare", attr=attr),
         }
     result["hooks"] = hook_costs(processor, args.hook_calls)
@@ -608,7 +637,9 @@ def part_genai(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespace)
     # others' blocks.
     app = finely_interleaved(
         {"base": workload.base, "hand": workload.hand, "ldai": workload.ours, "floor": workload.floor},
-        args.genai_requests, args.reps, block=20,
+        args.genai_requests,
+        args.reps,
+        block=20,
     )
     deliver(ld_client, sink, processor)
     # Total CPU: each variant runs alone until its events are at the sink, so
@@ -623,7 +654,8 @@ def part_genai(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespace)
             "ldai": (workload.ours, settle_ldai),
             "floor+events": (workload.floor_with_events, settle_plain),
         },
-        args.genai_requests, args.reps,
+        args.genai_requests,
+        args.reps,
     )
     after = sink.counts()
     delivered = {key: after.get(key, 0) - before.get(key, 0) for key in after}
@@ -656,7 +688,7 @@ def part_genai(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespace)
     return result
 
 
-def part_resumed(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespace) -> Optional[dict]:
+def part_resumed(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespace) -> dict | None:
     """Resumed-run cost per downstream request (signed token; cached and uncached).
 
     A downstream request is a server span started from extracted W3C headers,
@@ -736,6 +768,7 @@ def part_resumed(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespac
 # Memory (child process)
 # --------------------------------------------------------------------------
 
+
 def rss_mb() -> float:
     """Resident set size now, from /proc (Linux)."""
     with open("/proc/self/statm") as statm:
@@ -795,20 +828,39 @@ def memory_child(args: argparse.Namespace) -> None:
             if (i + 1) % checkpoint == 0:
                 gc.collect()
                 table = processor._table  # benchmark introspection of RunTable bounds
-                print(json.dumps({
-                    "runs": i + 1, "spans": spans, "rss_mb": round(rss_mb(), 1),
-                    "open_runs": table.open_runs, "carried": table.carried_segments,
-                    "tracked_spans": table.tracked_spans, "remembered": table.remembered_runs,
-                    "pending_spans": getattr(table, "pending_spans", 0),
-                    "elapsed_s": round(time.perf_counter() - start, 1),
-                }), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "runs": i + 1,
+                            "spans": spans,
+                            "rss_mb": round(rss_mb(), 1),
+                            "open_runs": table.open_runs,
+                            "carried": table.carried_segments,
+                            "tracked_spans": table.tracked_spans,
+                            "remembered": table.remembered_runs,
+                            "pending_spans": getattr(table, "pending_spans", 0),
+                            "elapsed_s": round(time.perf_counter() - start, 1),
+                        }
+                    ),
+                    flush=True,
+                )
         if args.memory_send_events:
             deliver(ld_client, sink, processor)
         else:
             processor.force_flush()
-        print(json.dumps({"final": True, "rss_mb": round(rss_mb(), 1), "open_runs": processor.open_runs,
-                          "tracked_spans": processor.tracked_spans, "segments_emitted": dict(emitted),
-                          "duration_events_at_sink": sink.counts().get("$ld:ai:duration:total", 0)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "final": True,
+                    "rss_mb": round(rss_mb(), 1),
+                    "open_runs": processor.open_runs,
+                    "tracked_spans": processor.tracked_spans,
+                    "segments_emitted": dict(emitted),
+                    "duration_events_at_sink": sink.counts().get("$ld:ai:duration:total", 0),
+                }
+            ),
+            flush=True,
+        )
         provider.shutdown()
     finally:
         ld_client.close()
@@ -817,10 +869,15 @@ def memory_child(args: argparse.Namespace) -> None:
 
 def part_memory(args: argparse.Namespace) -> list[dict]:
     command = [
-        sys.executable, os.path.abspath(__file__), "--memory-child",
-        "--memory-runs", str(args.memory_runs),
-        "--memory-spans-per-run", str(args.memory_spans_per_run),
-        "--leak-every", str(args.leak_every),
+        sys.executable,
+        os.path.abspath(__file__),
+        "--memory-child",
+        "--memory-runs",
+        str(args.memory_runs),
+        "--memory-spans-per-run",
+        str(args.memory_spans_per_run),
+        "--leak-every",
+        str(args.leak_every),
     ] + (["--memory-send-events"] if args.memory_send_events else [])
     rows = []
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as child:
@@ -835,6 +892,7 @@ def part_memory(args: argparse.Namespace) -> list[dict]:
 # --------------------------------------------------------------------------
 # Breakdown of the GenAI-heavy app-thread cost
 # --------------------------------------------------------------------------
+
 
 def part_breakdown(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespace) -> dict:
     """Where the added app-thread time goes, by adding one piece at a time.
@@ -884,7 +942,8 @@ def part_breakdown(ld_client: LDClient, sink: SinkProcess, args: argparse.Namesp
     deliver(ld_client, sink, processor)
     result = {
         name: per_rep(samples, lambda v, b: v - b, name, "base", attr="thread_us")
-        for name in variants if name != "base"
+        for name in variants
+        if name != "base"
     }
     processor.shutdown()
     workload.shutdown()
@@ -894,6 +953,7 @@ def part_breakdown(ld_client: LDClient, sink: SinkProcess, args: argparse.Namesp
 # --------------------------------------------------------------------------
 # Profile of the app's thread
 # --------------------------------------------------------------------------
+
 
 def part_profile(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespace) -> None:
     import cProfile
@@ -918,14 +978,19 @@ def part_profile(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespac
 # Report
 # --------------------------------------------------------------------------
 
-def report(non_genai: Optional[dict], genai: Optional[dict], resumed: Optional[dict], args: argparse.Namespace) -> None:
+
+def report(non_genai: dict | None, genai: dict | None, resumed: dict | None, args: argparse.Namespace) -> None:
     print()
-    print("ldai-otel benchmark  (python %s, %d CPUs, %d reps, median [IQR] (min..max))"
-          % (sys.version.split()[0], os.cpu_count() or 0, args.reps))
+    print(
+        "ldai-otel benchmark  (python %s, %d CPUs, %d reps, median [IQR] (min..max))"
+        % (sys.version.split()[0], os.cpu_count() or 0, args.reps)
+    )
     if non_genai is not None:
         print()
-        print("non-GenAI workload: %d HTTP-like requests x %d spans per rep, %d reps"
-              % (args.http_requests, HTTP_SPANS_PER_REQUEST, non_genai["reps"]))
+        print(
+            "non-GenAI workload: %d HTTP-like requests x %d spans per rep, %d reps"
+            % (args.http_requests, HTTP_SPANS_PER_REQUEST, non_genai["reps"])
+        )
         for attr, label in (("wall_us", "wall"), ("thread_us", "thread CPU")):
             r = non_genai[attr]
             print("  [%s]" % label)
@@ -934,31 +999,43 @@ def report(non_genai: Optional[dict], genai: Optional[dict], resumed: Optional[d
             print("  noop / bare                     %s" % r["ratio_noop_vs_bare"].format())
             print("  ldai overhead per span          %s us" % r["ldai_overhead_us_per_span"].format("%.2f"))
             print("  no-op processor per span        %s us" % r["noop_overhead_us_per_span"].format("%.2f"))
-            print("  ldai - no-op per span           %s us   target <= 1.0" % r["ldai_minus_noop_us_per_span"].format("%.2f"))
-            print("  lookup / bare                   %s   (one context lookup and return)"
-                  % r["ratio_lookup_vs_bare"].format())
-            print("  floor / bare                    %s   (the checks any correct processor makes)"
-                  % r["ratio_floor_vs_bare"].format())
+            print(
+                "  ldai - no-op per span           %s us   target <= 1.0"
+                % r["ldai_minus_noop_us_per_span"].format("%.2f")
+            )
+            print(
+                "  lookup / bare                   %s   (one context lookup and return)"
+                % r["ratio_lookup_vs_bare"].format()
+            )
+            print(
+                "  floor / bare                    %s   (the checks any correct processor makes)"
+                % r["ratio_floor_vs_bare"].format()
+            )
             print("  ldai / floor                    %s" % r["ratio_ldai_vs_floor"].format())
             print("  ldai - floor per span           %s us" % r["ldai_minus_floor_us_per_span"].format("%.2f"))
         hooks = non_genai["hooks"]
         print("  [hooks alone, span outside any run, thread CPU per call]")
         for name in ("ldai", "noop"):
-            print("  %-4s on_start %s us   on_end %s us" % (
-                name, hooks[name + "_on_start_us"].format("%.2f"), hooks[name + "_on_end_us"].format("%.2f")))
+            print(
+                "  %-4s on_start %s us   on_end %s us"
+                % (name, hooks[name + "_on_start_us"].format("%.2f"), hooks[name + "_on_end_us"].format("%.2f"))
+            )
     if genai is not None:
         r = genai
         print()
-        print("GenAI-heavy workload: %d requests per rep (ai_run + 2 chat + 1 tool + 3 plain spans)"
-              % args.genai_requests)
+        print(
+            "GenAI-heavy workload: %d requests per rep (ai_run + 2 chat + 1 tool + 3 plain spans)" % args.genai_requests
+        )
         print("  [app thread: thread CPU of the request loop; the variants alternate every 20 requests]")
         print("  base request                     %s us" % r["base_thread_us"].format("%.1f"))
         print("  hand-written tracking, added     %s us" % r["hand_added_thread_us"].format("%.1f"))
         print("  ai_run + LDAISpanProcessor, added %s us" % r["ldai_added_thread_us"].format("%.1f"))
         print("  contract floor, added            %s us" % r["floor_added_thread_us"].format("%.1f"))
         print("  ldai / hand                      %s   target <= 0.5" % r["thread_ratio"].format())
-        print("  floor / hand                     %s   (the least DESIGN.md's contract costs)"
-              % r["floor_thread_ratio"].format())
+        print(
+            "  floor / hand                     %s   (the least DESIGN.md's contract costs)"
+            % r["floor_thread_ratio"].format()
+        )
         print("  ldai / floor                     %s" % r["ldai_vs_floor_thread"].format())
         print("  [total CPU: process CPU until the events are at the sink; each variant alone]")
         print("  base request                     %s us" % r["base_cpu_us"].format("%.1f"))
@@ -966,33 +1043,49 @@ def report(non_genai: Optional[dict], genai: Optional[dict], resumed: Optional[d
         print("  ai_run + LDAISpanProcessor, added %s us" % r["ldai_added_cpu_us"].format("%.1f"))
         print("  floor + hand's events, added     %s us" % r["floor_events_added_cpu_us"].format("%.1f"))
         print("  ldai / hand                      %s   target <= 1.3" % r["cpu_ratio"].format())
-        print("  floor+events / hand              %s   (the least DESIGN.md's contract costs)"
-              % r["floor_events_cpu_ratio"].format())
+        print(
+            "  floor+events / hand              %s   (the least DESIGN.md's contract costs)"
+            % r["floor_events_cpu_ratio"].format()
+        )
         print("  ldai / floor+events              %s" % r["ldai_vs_floor_events_cpu"].format())
         print("  [contract floor: create_tracker() for the variation, the run's span, and the four")
         print("   ld.ai_config.* attributes stamped on every run span at start; + events: the same")
         print("   LaunchDarkly events as hand-written tracking]")
         expected = 5 * r["requests"]  # one event per key per request: see part_genai
         complete = all(r["delivered"].get(key, 0) == expected for key in AI_RUN_KEYS)
-        print("  events at the sink              %s (%s: %d per key expected)" % (
-            json.dumps({k: r["delivered"].get(k, 0) for k in AI_RUN_KEYS}), "complete" if complete else "MISMATCH", expected))
+        print(
+            "  events at the sink              %s (%s: %d per key expected)"
+            % (
+                json.dumps({k: r["delivered"].get(k, 0) for k in AI_RUN_KEYS}),
+                "complete" if complete else "MISMATCH",
+                expected,
+            )
+        )
     if resumed is not None:
         r = resumed
         print()
-        print("resumed run: %d downstream requests per rep (server span from W3C headers + chat + plain span)"
-              % args.resumed_requests)
+        print(
+            "resumed run: %d downstream requests per rep (server span from W3C headers + chat + plain span)"
+            % args.resumed_requests
+        )
         print("  plain request (no run), thread  %s us" % r["plain_thread_us"].format("%.1f"))
-        print("  cached token: added thread CPU  %s us   ratio %s" % (
-            r["cached_added_thread_us"].format("%.1f"), r["cached_thread_ratio"].format()))
-        print("  fresh token: added thread CPU   %s us   ratio %s" % (
-            r["uncached_added_thread_us"].format("%.1f"), r["uncached_thread_ratio"].format()))
+        print(
+            "  cached token: added thread CPU  %s us   ratio %s"
+            % (r["cached_added_thread_us"].format("%.1f"), r["cached_thread_ratio"].format())
+        )
+        print(
+            "  fresh token: added thread CPU   %s us   ratio %s"
+            % (r["uncached_added_thread_us"].format("%.1f"), r["uncached_thread_ratio"].format())
+        )
         print("  cached token: added total CPU   %s us" % r["cached_added_cpu_us"].format("%.1f"))
         print("  fresh token: added total CPU    %s us" % r["uncached_added_cpu_us"].format("%.1f"))
-        print("  resumed segments emitted        %d tokens events for %d resumed requests" % (
-            r["resumed_token_events"], r["resumed_requests"]))
+        print(
+            "  resumed segments emitted        %d tokens events for %d resumed requests"
+            % (r["resumed_token_events"], r["resumed_requests"])
+        )
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=25, help="GenAI-heavy repetitions (after one warm-up)")
     parser.add_argument("--http-requests", type=int, default=2000, help="non-GenAI requests per variant per rep")
@@ -1001,15 +1094,20 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--genai-requests", type=int, default=400, help="GenAI requests per variant per rep")
     parser.add_argument("--resumed-requests", type=int, default=400, help="downstream requests per variant per rep")
     parser.add_argument("--resumed-reps", type=int, default=15)
-    parser.add_argument("--only", choices=("http", "genai", "resumed"), action="append",
-                        help="run only these timed parts (repeatable)")
+    parser.add_argument(
+        "--only", choices=("http", "genai", "resumed"), action="append", help="run only these timed parts (repeatable)"
+    )
     parser.add_argument("--memory", action="store_true", help="also run the memory part (in a child process)")
     parser.add_argument("--memory-runs", type=int, default=100_000)
     parser.add_argument("--memory-spans-per-run", type=int, default=10)
-    parser.add_argument("--memory-send-events", action="store_true",
-                        help="memory part: the LaunchDarkly client sends events to the sink too")
-    parser.add_argument("--leak-every", type=int, default=4,
-                        help="every Nth run leaves one model span open forever (0: none)")
+    parser.add_argument(
+        "--memory-send-events",
+        action="store_true",
+        help="memory part: the LaunchDarkly client sends events to the sink too",
+    )
+    parser.add_argument(
+        "--leak-every", type=int, default=4, help="every Nth run leaves one model span open forever (0: none)"
+    )
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of the GenAI-heavy app thread")
     parser.add_argument("--breakdown", action="store_true", help="also break the GenAI-heavy app-thread cost down")
     parser.add_argument("--breakdown-reps", type=int, default=15)
@@ -1017,7 +1115,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.memory_child:
         memory_child(args)
@@ -1052,12 +1150,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for name, label in labels.items():
             print("  %-62s %s us" % (label, breakdown[name].format("%.1f")))
         if genai is not None:
-            print("  %-62s %s us" % ("hand-written ldai tracking (GenAI-heavy part)", genai["hand_added_thread_us"].format("%.1f")))
-            print("  %-62s %s us" % ("ai_run + LDAISpanProcessor (GenAI-heavy part)", genai["ldai_added_thread_us"].format("%.1f")))
+            print(
+                "  %-62s %s us"
+                % ("hand-written ldai tracking (GenAI-heavy part)", genai["hand_added_thread_us"].format("%.1f"))
+            )
+            print(
+                "  %-62s %s us"
+                % ("ai_run + LDAISpanProcessor (GenAI-heavy part)", genai["ldai_added_thread_us"].format("%.1f"))
+            )
     if args.memory:
         print()
-        print("memory: %d runs x %d spans, every %dth run leaves a model span open forever (child process)"
-              % (args.memory_runs, args.memory_spans_per_run, args.leak_every))
+        print(
+            "memory: %d runs x %d spans, every %dth run leaves a model span open forever (child process)"
+            % (args.memory_runs, args.memory_spans_per_run, args.leak_every)
+        )
         part_memory(args)
     return 0
 

@@ -129,25 +129,32 @@ AI_TOOL_CALL_NAME = "ai.toolCall.name"
 AI_RESPONSE_TOOL_CALLS = "ai.response.toolCalls"
 AI_TOOL_NAME_FIELD = "toolName"
 """Field of each entry of the ``ai.response.toolCalls`` JSON list."""
-AI_MODEL_CALL_OPERATIONS = frozenset({
-    "ai.generateText.doGenerate", "ai.streamText.doStream",
-    "ai.generateObject.doGenerate", "ai.streamObject.doStream",
-    "ai.embed.doEmbed", "ai.embedMany.doEmbed",
-})
+AI_MODEL_CALL_OPERATIONS = frozenset(
+    {
+        "ai.generateText.doGenerate",
+        "ai.streamText.doStream",
+        "ai.generateObject.doGenerate",
+        "ai.streamObject.doStream",
+        "ai.embed.doEmbed",
+        "ai.embedMany.doEmbed",
+    }
+)
 AI_TOOL_OPERATIONS = frozenset({"ai.toolCall"})
-AI_AGENT_OPERATIONS = frozenset({
-    "ai.generateText", "ai.streamText", "ai.generateObject", "ai.streamObject",
-    "ai.embed", "ai.embedMany",
-})
+AI_AGENT_OPERATIONS = frozenset(
+    {
+        "ai.generateText",
+        "ai.streamText",
+        "ai.generateObject",
+        "ai.streamObject",
+        "ai.embed",
+        "ai.embedMany",
+    }
+)
 
 # --- gen_ai.operation.name values, grouped by span class. ------------------
-MODEL_CALL_OPERATIONS = frozenset(
-    {"chat", "text_completion", "generate_content", "embeddings"}
-)
+MODEL_CALL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
 TOOL_OPERATIONS = frozenset({"execute_tool"})
-AGENT_OPERATIONS = frozenset(
-    {"invoke_agent", "invoke_workflow", "create_agent", "plan"}
-)
+AGENT_OPERATIONS = frozenset({"invoke_agent", "invoke_workflow", "create_agent", "plan"})
 
 # --- llm.request.type values (OpenLLMetry before gen_ai.operation.name). ---
 LEGACY_MODEL_REQUEST_TYPES = frozenset({"chat", "completion", "embedding", "rerank"})

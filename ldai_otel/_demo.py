@@ -9,8 +9,9 @@ is read back from the events that arrived, not from what we meant to send.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, TextIO
 
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Status, StatusCode, Tracer
@@ -52,7 +53,9 @@ class SimulatedChatModel:
     def chat(self, prompt: str, *, fail: bool = False, input_tokens: int = 0, output_tokens: int = 0) -> str:
         """One chat completion; raises :class:`ModelError` when ``fail``."""
         with self._tracer.start_as_current_span(
-            "chat " + self._model, attributes=self._attributes(), record_exception=False,
+            "chat " + self._model,
+            attributes=self._attributes(),
+            record_exception=False,
             set_status_on_exception=False,
         ) as span:
             time.sleep(self._latency_s)
@@ -174,16 +177,23 @@ def _print_report(reports: list[RunReport], events: list[dict[str, Any]], out: T
         value = report.metrics.get(key)
         return "-" if value is None else "%s%s" % (value, unit)
 
-    out.write("ldai-otel demo: %d runs, %d AI events received by the local LaunchDarkly sink\n\n"
-              % (len(reports), len(events)))
+    out.write(
+        "ldai-otel demo: %d runs, %d AI events received by the local LaunchDarkly sink\n\n"
+        % (len(reports), len(events))
+    )
     for report in reports:
         out.write("run: %s\n" % report.title)
         out.write("  runId        %s\n" % report.run_id)
         out.write("  trace id     %s\n" % report.trace_id)
         out.write("  config       %s  (variation %s)\n" % (report.config_key, report.variation_key or "-"))
-        out.write("  tokens       input %s, output %s, total %s\n" % (
-            metric(report, "$ld:ai:tokens:input"), metric(report, "$ld:ai:tokens:output"),
-            metric(report, "$ld:ai:tokens:total")))
+        out.write(
+            "  tokens       input %s, output %s, total %s\n"
+            % (
+                metric(report, "$ld:ai:tokens:input"),
+                metric(report, "$ld:ai:tokens:output"),
+                metric(report, "$ld:ai:tokens:total"),
+            )
+        )
         out.write("  duration     %s\n" % metric(report, "$ld:ai:duration:total", " ms"))
         out.write("  first token  %s\n" % metric(report, "$ld:ai:tokens:ttf", " ms"))
         out.write("  tool calls   %s\n" % (", ".join(report.tool_calls) or "-"))
@@ -214,8 +224,12 @@ def run_demo(out: TextIO) -> int:
 
     reports = _reports(runs, events)
     _print_report(reports, events, out)
-    expected = {"plain chat": "success", "tool call": "success", "streamed": "success",
-                "failing model call (caught by the app)": "error"}
+    expected = {
+        "plain chat": "success",
+        "tool call": "success",
+        "streamed": "success",
+        "failing model call (caught by the app)": "error",
+    }
     problems = [r.title for r in reports if r.outcome != expected.get(r.title)]
     problems += [r.title for r in reports if "$ld:ai:duration:total" not in r.metrics]
     stream = next(r for r in reports if r.title == "streamed")

@@ -26,8 +26,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
@@ -67,28 +68,28 @@ class Observation:
 
     kind: str
     """One of ``"model"`` (inference or embeddings), ``"tool"``, ``"agent"``."""
-    input_tokens: Optional[int] = None
-    output_tokens: Optional[int] = None
-    total_tokens: Optional[int] = None
-    time_to_first_token_ms: Optional[float] = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    time_to_first_token_ms: float | None = None
     """Milliseconds from the request to the first streamed chunk."""
-    tool_name: Optional[str] = None
+    tool_name: str | None = None
     """For tool spans: the executed tool's name (the toolKey)."""
     response_tool_calls: Sequence[str] = ()
     """For model spans: names of tools the model asked for, when captured."""
-    model: Optional[str] = None
-    provider: Optional[str] = None
+    model: str | None = None
+    provider: str | None = None
     error: bool = False
     """True when the span ended with status ERROR or carries an ``error.type``."""
-    cache_read_tokens: Optional[int] = None
+    cache_read_tokens: int | None = None
     """Input tokens read from a prompt cache: a subset of ``input_tokens``, never added."""
-    cache_write_tokens: Optional[int] = None
+    cache_write_tokens: int | None = None
     """Input tokens written to a prompt cache (``cache_creation`` / ``cache_write``): a subset."""
-    reasoning_tokens: Optional[int] = None
+    reasoning_tokens: int | None = None
     """Output tokens spent reasoning: a subset of ``output_tokens``, never added."""
     dialect: str = ""
     """Which dialect classified the span (``"otel-genai"``, ``"openinference"`` ...)."""
-    reported_duration_ms: Optional[float] = None
+    reported_duration_ms: float | None = None
     """The call's length when an attribute reports it and the span's own
     interval is not the call's (logfire's zero-length stream log span)."""
     # Filled in by Dialects.observe from the span itself, not by extractors.
@@ -101,14 +102,10 @@ class Observation:
     @property
     def has_usage(self) -> bool:
         """Whether the span carried any token count."""
-        return (
-            self.input_tokens is not None
-            or self.output_tokens is not None
-            or self.total_tokens is not None
-        )
+        return self.input_tokens is not None or self.output_tokens is not None or self.total_tokens is not None
 
 
-Extractor = Callable[[ReadableSpan, Mapping[str, Any]], Optional[Observation]]
+Extractor = Callable[[ReadableSpan, Mapping[str, Any]], Observation | None]
 """Reads one dialect: returns an Observation, or None when the span is not its.
 
 It is called with the finished span and its attributes (read once). It may be
@@ -119,7 +116,8 @@ are not its own; an extractor that raises is logged and skipped.
 
 # --- Validation helpers: junk in, None out, never an exception. -----------
 
-def count(attrs: Mapping[str, Any], key: str) -> Optional[int]:
+
+def count(attrs: Mapping[str, Any], key: str) -> int | None:
     """A token count from ``attrs[key]``: a finite, non-negative number, or None."""
     value = attrs.get(key)
     if value is None:
@@ -137,13 +135,13 @@ def count(attrs: Mapping[str, Any], key: str) -> Optional[int]:
     return int(value)
 
 
-def seconds_as_ms(attrs: Mapping[str, Any], key: str) -> Optional[float]:
+def seconds_as_ms(attrs: Mapping[str, Any], key: str) -> float | None:
     """A duration in seconds from ``attrs[key]``, converted to milliseconds."""
     value = count_float(attrs, key)
     return None if value is None else value * 1000.0
 
 
-def count_float(attrs: Mapping[str, Any], key: str) -> Optional[float]:
+def count_float(attrs: Mapping[str, Any], key: str) -> float | None:
     """A finite, non-negative float from ``attrs[key]``, or None."""
     value = attrs.get(key)
     if value is None:
@@ -157,7 +155,7 @@ def count_float(attrs: Mapping[str, Any], key: str) -> Optional[float]:
     return float(value)
 
 
-def text(attrs: Mapping[str, Any], key: str) -> Optional[str]:
+def text(attrs: Mapping[str, Any], key: str) -> str | None:
     """A non-empty string from ``attrs[key]``, or None."""
     value = attrs.get(key)
     if value is None:
@@ -168,7 +166,7 @@ def text(attrs: Mapping[str, Any], key: str) -> Optional[str]:
     return value or None
 
 
-def first_count(attrs: Mapping[str, Any], *keys: str) -> Optional[int]:
+def first_count(attrs: Mapping[str, Any], *keys: str) -> int | None:
     """The first key among ``keys`` that holds a valid count."""
     for key in keys:
         value = count(attrs, key)
@@ -177,7 +175,7 @@ def first_count(attrs: Mapping[str, Any], *keys: str) -> Optional[int]:
     return None
 
 
-def first_text(attrs: Mapping[str, Any], *keys: str) -> Optional[str]:
+def first_text(attrs: Mapping[str, Any], *keys: str) -> str | None:
     """The first key among ``keys`` that holds a non-empty string."""
     for key in keys:
         value = text(attrs, key)
@@ -186,7 +184,7 @@ def first_text(attrs: Mapping[str, Any], *keys: str) -> Optional[str]:
     return None
 
 
-def first_seconds_as_ms(attrs: Mapping[str, Any], *keys: str) -> Optional[float]:
+def first_seconds_as_ms(attrs: Mapping[str, Any], *keys: str) -> float | None:
     """The first key among ``keys`` that holds a valid duration in seconds, in ms."""
     for key in keys:
         value = seconds_as_ms(attrs, key)
@@ -195,7 +193,7 @@ def first_seconds_as_ms(attrs: Mapping[str, Any], *keys: str) -> Optional[float]
     return None
 
 
-def first_float(attrs: Mapping[str, Any], *keys: str) -> Optional[float]:
+def first_float(attrs: Mapping[str, Any], *keys: str) -> float | None:
     """The first key among ``keys`` that holds a finite, non-negative number."""
     for key in keys:
         value = count_float(attrs, key)
@@ -206,7 +204,8 @@ def first_float(attrs: Mapping[str, Any], *keys: str) -> Optional[float]:
 
 # --- Classification. ---------------------------------------------------------
 
-def classify(attrs: Mapping[str, Any]) -> Optional[tuple[str, str]]:
+
+def classify(attrs: Mapping[str, Any]) -> tuple[str, str] | None:
     """The span's class and the dialect that marks it, or None for other spans.
 
     Args:
@@ -228,15 +227,27 @@ def classify(attrs: Mapping[str, Any]) -> Optional[tuple[str, str]]:
 # Which attribute marks a span as GenAI in each dialect, and which of its
 # values mean which span class; tried in this order, the first match wins.
 _MARKERS = (
-    (A.GEN_AI_OPERATION_NAME, OTEL_GENAI, (
-        (A.MODEL_CALL_OPERATIONS, MODEL), (A.TOOL_OPERATIONS, TOOL), (A.AGENT_OPERATIONS, AGENT))),
-    (A.OPENINFERENCE_SPAN_KIND, OPENINFERENCE, (
-        (A.OPENINFERENCE_MODEL_KINDS, MODEL), (A.OPENINFERENCE_TOOL_KINDS, TOOL),
-        (A.OPENINFERENCE_AGENT_KINDS, AGENT))),
+    (
+        A.GEN_AI_OPERATION_NAME,
+        OTEL_GENAI,
+        ((A.MODEL_CALL_OPERATIONS, MODEL), (A.TOOL_OPERATIONS, TOOL), (A.AGENT_OPERATIONS, AGENT)),
+    ),
+    (
+        A.OPENINFERENCE_SPAN_KIND,
+        OPENINFERENCE,
+        (
+            (A.OPENINFERENCE_MODEL_KINDS, MODEL),
+            (A.OPENINFERENCE_TOOL_KINDS, TOOL),
+            (A.OPENINFERENCE_AGENT_KINDS, AGENT),
+        ),
+    ),
     (A.LLM_REQUEST_TYPE, OPENLLMETRY_LEGACY, ((A.LEGACY_MODEL_REQUEST_TYPES, MODEL),)),
     (A.TRACELOOP_SPAN_KIND, OPENLLMETRY, ((A.TRACELOOP_TOOL_KINDS, TOOL), (A.TRACELOOP_AGENT_KINDS, AGENT))),
-    (A.AI_OPERATION_ID, VERCEL_AI, (
-        (A.AI_MODEL_CALL_OPERATIONS, MODEL), (A.AI_TOOL_OPERATIONS, TOOL), (A.AI_AGENT_OPERATIONS, AGENT))),
+    (
+        A.AI_OPERATION_ID,
+        VERCEL_AI,
+        ((A.AI_MODEL_CALL_OPERATIONS, MODEL), (A.AI_TOOL_OPERATIONS, TOOL), (A.AI_AGENT_OPERATIONS, AGENT)),
+    ),
 )
 
 
@@ -246,26 +257,36 @@ MARKER_KEYS = frozenset(key for key, _, _ in _MARKERS)
 
 # --- Facts, each read from every spelling it is known by. -----------------
 
-def _input_tokens(attrs: Mapping[str, Any]) -> Optional[int]:
+
+def _input_tokens(attrs: Mapping[str, Any]) -> int | None:
     return first_count(
         attrs,
-        A.GEN_AI_USAGE_INPUT_TOKENS, A.GEN_AI_USAGE_PROMPT_TOKENS, A.LLM_TOKEN_COUNT_PROMPT,
-        A.AI_USAGE_INPUT_TOKENS, A.AI_USAGE_PROMPT_TOKENS, A.AI_USAGE_TOKENS,
+        A.GEN_AI_USAGE_INPUT_TOKENS,
+        A.GEN_AI_USAGE_PROMPT_TOKENS,
+        A.LLM_TOKEN_COUNT_PROMPT,
+        A.AI_USAGE_INPUT_TOKENS,
+        A.AI_USAGE_PROMPT_TOKENS,
+        A.AI_USAGE_TOKENS,
     )
 
 
-def _output_tokens(attrs: Mapping[str, Any]) -> Optional[int]:
+def _output_tokens(attrs: Mapping[str, Any]) -> int | None:
     return first_count(
         attrs,
-        A.GEN_AI_USAGE_OUTPUT_TOKENS, A.GEN_AI_USAGE_COMPLETION_TOKENS, A.LLM_TOKEN_COUNT_COMPLETION,
-        A.AI_USAGE_OUTPUT_TOKENS, A.AI_USAGE_COMPLETION_TOKENS,
+        A.GEN_AI_USAGE_OUTPUT_TOKENS,
+        A.GEN_AI_USAGE_COMPLETION_TOKENS,
+        A.LLM_TOKEN_COUNT_COMPLETION,
+        A.AI_USAGE_OUTPUT_TOKENS,
+        A.AI_USAGE_COMPLETION_TOKENS,
     )
 
 
-def _total_tokens(attrs: Mapping[str, Any]) -> Optional[int]:
+def _total_tokens(attrs: Mapping[str, Any]) -> int | None:
     return first_count(
         attrs,
-        A.GEN_AI_USAGE_TOTAL_TOKENS, A.LLM_USAGE_TOTAL_TOKENS, A.LLM_TOKEN_COUNT_TOTAL,
+        A.GEN_AI_USAGE_TOTAL_TOKENS,
+        A.LLM_USAGE_TOTAL_TOKENS,
+        A.LLM_TOKEN_COUNT_TOTAL,
         A.AI_USAGE_TOTAL_TOKENS,
     )
 
@@ -273,35 +294,46 @@ def _total_tokens(attrs: Mapping[str, Any]) -> Optional[int]:
 def _read_subsets(observation: Observation, attrs: Mapping[str, Any]) -> None:
     observation.cache_read_tokens = first_count(
         attrs,
-        A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, A.GEN_AI_USAGE_INPUT_TOKENS_CACHED,
-        A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS_LEGACY, A.LLM_TOKEN_COUNT_PROMPT_CACHE_READ,
+        A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+        A.GEN_AI_USAGE_INPUT_TOKENS_CACHED,
+        A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS_LEGACY,
+        A.LLM_TOKEN_COUNT_PROMPT_CACHE_READ,
         A.AI_USAGE_CACHED_INPUT_TOKENS,
     )
     observation.cache_write_tokens = first_count(
         attrs,
-        A.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, A.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
-        A.GEN_AI_USAGE_INPUT_TOKENS_CACHE_WRITE, A.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS_LEGACY,
+        A.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+        A.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+        A.GEN_AI_USAGE_INPUT_TOKENS_CACHE_WRITE,
+        A.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS_LEGACY,
         A.LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE,
     )
     observation.reasoning_tokens = first_count(
         attrs,
-        A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, A.GEN_AI_USAGE_OUTPUT_TOKENS_REASONING,
-        A.GEN_AI_USAGE_REASONING_TOKENS, A.LLM_USAGE_REASONING_TOKENS,
-        A.LLM_TOKEN_COUNT_COMPLETION_REASONING, A.AI_USAGE_REASONING_TOKENS,
+        A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+        A.GEN_AI_USAGE_OUTPUT_TOKENS_REASONING,
+        A.GEN_AI_USAGE_REASONING_TOKENS,
+        A.LLM_USAGE_REASONING_TOKENS,
+        A.LLM_TOKEN_COUNT_COMPLETION_REASONING,
+        A.AI_USAGE_REASONING_TOKENS,
     )
 
 
-_FIRST_CHUNK_EVENTS = frozenset({
-    A.FIRST_TOKEN_STREAM_EVENT,
-    A.GEN_AI_CONTENT_COMPLETION_CHUNK_EVENT,
-    A.LLM_CONTENT_COMPLETION_CHUNK_EVENT,
-})
+_FIRST_CHUNK_EVENTS = frozenset(
+    {
+        A.FIRST_TOKEN_STREAM_EVENT,
+        A.GEN_AI_CONTENT_COMPLETION_CHUNK_EVENT,
+        A.LLM_CONTENT_COMPLETION_CHUNK_EVENT,
+    }
+)
 
 
-def _time_to_first_token_ms(span: ReadableSpan, attrs: Mapping[str, Any]) -> Optional[float]:
+def _time_to_first_token_ms(span: ReadableSpan, attrs: Mapping[str, Any]) -> float | None:
     """From an attribute (seconds or ms, per dialect), else a first-chunk event."""
     ms = first_seconds_as_ms(
-        attrs, A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, A.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+        attrs,
+        A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+        A.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
     )
     if ms is not None:
         return ms
@@ -330,13 +362,14 @@ def _time_to_first_token_ms(span: ReadableSpan, attrs: Mapping[str, Any]) -> Opt
 def _indexed_keys(prefix: str, infix: str, suffix: str) -> tuple[tuple[str, ...], ...]:
     """``prefix<i>infix<j>suffix`` for the first choices and tool calls, built once."""
     return tuple(
-        tuple(prefix + str(i) + infix + str(j) + suffix for j in range(_MAX_TOOL_CALLS))
-        for i in range(_MAX_CHOICES)
+        tuple(prefix + str(i) + infix + str(j) + suffix for j in range(_MAX_TOOL_CALLS)) for i in range(_MAX_CHOICES)
     )
 
 
 _OPENINFERENCE_TOOL_CALL_KEYS = _indexed_keys(
-    A.LLM_OUTPUT_MESSAGES_PREFIX, A.MESSAGE_TOOL_CALLS_INFIX, A.TOOL_CALL_FUNCTION_NAME_SUFFIX,
+    A.LLM_OUTPUT_MESSAGES_PREFIX,
+    A.MESSAGE_TOOL_CALLS_INFIX,
+    A.TOOL_CALL_FUNCTION_NAME_SUFFIX,
 )
 _LEGACY_TOOL_CALL_KEYS = _indexed_keys(A.GEN_AI_COMPLETION_PREFIX, A.TOOL_CALLS_INFIX, A.NAME_SUFFIX)
 
@@ -353,7 +386,7 @@ def _indexed_names(attrs: Mapping[str, Any], table: tuple[tuple[str, ...], ...])
     return names
 
 
-def _json_list(attrs: Mapping[str, Any], key: str, mark: str) -> Optional[list]:
+def _json_list(attrs: Mapping[str, Any], key: str, mark: str) -> list | None:
     """``attrs[key]`` parsed as a JSON list, only when it contains ``mark``."""
     raw = attrs.get(key)
     if not isinstance(raw, str) or mark not in raw:
@@ -398,7 +431,7 @@ def _response_tool_calls(attrs: Mapping[str, Any], dialect: str) -> list[str]:
     return names
 
 
-def _openinference_model(attrs: Mapping[str, Any]) -> Optional[str]:
+def _openinference_model(attrs: Mapping[str, Any]) -> str | None:
     """The model from ``llm.invocation_parameters`` (OpenInference error spans lack llm.model_name)."""
     raw = attrs.get(A.LLM_INVOCATION_PARAMETERS)
     if not isinstance(raw, str) or len(raw) > _MAX_JSON_CHARS:
@@ -420,11 +453,19 @@ def _model_call(span: ReadableSpan, attrs: Mapping[str, Any], dialect: str) -> O
         total_tokens=_total_tokens(attrs),
         time_to_first_token_ms=_time_to_first_token_ms(span, attrs),
         model=first_text(
-            attrs, A.GEN_AI_REQUEST_MODEL, A.GEN_AI_RESPONSE_MODEL, A.LLM_MODEL_NAME,
-            A.EMBEDDING_MODEL_NAME, A.AI_MODEL_ID,
+            attrs,
+            A.GEN_AI_REQUEST_MODEL,
+            A.GEN_AI_RESPONSE_MODEL,
+            A.LLM_MODEL_NAME,
+            A.EMBEDDING_MODEL_NAME,
+            A.AI_MODEL_ID,
         ),
         provider=first_text(
-            attrs, A.GEN_AI_PROVIDER_NAME, A.GEN_AI_SYSTEM, A.LLM_PROVIDER, A.LLM_SYSTEM,
+            attrs,
+            A.GEN_AI_PROVIDER_NAME,
+            A.GEN_AI_SYSTEM,
+            A.LLM_PROVIDER,
+            A.LLM_SYSTEM,
             A.AI_MODEL_PROVIDER,
         ),
     )
@@ -460,7 +501,7 @@ def _agent(attrs: Mapping[str, Any], dialect: str) -> Observation:
     )
 
 
-def genai_span(span: ReadableSpan, attrs: Mapping[str, Any]) -> Optional[Observation]:
+def genai_span(span: ReadableSpan, attrs: Mapping[str, Any]) -> Observation | None:
     """The built-in extractor: every dialect of DESIGN.md section 5.
 
     Args:
@@ -508,7 +549,7 @@ class Dialects:
         attributes = span.attributes
         return bool(attributes) and not MARKER_KEYS.isdisjoint(attributes)
 
-    def observe(self, span: ReadableSpan) -> Optional[Observation]:
+    def observe(self, span: ReadableSpan) -> Observation | None:
         """Normalize ``span``; None when no extractor recognizes it."""
         # One copy into a plain dict: the SDK's attribute mapping answers each
         # missing key with a raised KeyError, and extractors probe many keys.

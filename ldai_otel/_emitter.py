@@ -16,20 +16,22 @@ import logging
 import os
 import threading
 import weakref
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from ldai.tracker import LDAIConfigTracker, TokenUsage
 
 from ldai_otel._dialects import Observation
-from ldai_otel._runs import ROLES_WITH_OUTCOME, Segment, Summary, summarize
+from ldai_otel._rules import Summary, summarize
+from ldai_otel._runs import ROLES_WITH_OUTCOME, Segment
 
 _logger = logging.getLogger(__name__)
 
-Observe = Callable[[Any], Optional[Observation]]
+Observe = Callable[[Any], Observation | None]
 """Reads one finished span (``Dialects.observe``)."""
 
 
-def observe_pending(segment: Segment, observe: Optional[Observe]) -> None:
+def observe_pending(segment: Segment, observe: Observe | None) -> None:
     """Reads the closed segment's pending spans into its observations.
 
     A span the dialects fail on is logged and skipped; the others still count.
@@ -47,7 +49,7 @@ def observe_pending(segment: Segment, observe: Optional[Observe]) -> None:
             segment.observations.append(observation)
 
 
-def emit_segment(ld_client, segment: Segment, observe: Optional[Observe] = None) -> Summary:
+def emit_segment(ld_client, segment: Segment, observe: Observe | None = None) -> Summary:
     """Emits one closed segment's metrics; returns what was computed.
 
     Each segment gets its own tracker built with the run's runId, so
@@ -79,9 +81,13 @@ def emit_segment(ld_client, segment: Segment, observe: Optional[Observe] = None)
     if owns_outcome and summary.duration_ms is not None:
         tracker.track_duration(summary.duration_ms)
     if summary.has_tokens:
-        tracker.track_tokens(TokenUsage(
-            total=summary.total_tokens, input=summary.input_tokens, output=summary.output_tokens,
-        ))
+        tracker.track_tokens(
+            TokenUsage(
+                total=summary.total_tokens,
+                input=summary.input_tokens,
+                output=summary.output_tokens,
+            )
+        )
     if summary.time_to_first_token_ms is not None:
         tracker.track_time_to_first_token(summary.time_to_first_token_ms)
     if summary.tool_calls:
@@ -117,8 +123,8 @@ class SegmentEmitter:
         tick: Callable[[], None],
         tick_interval_s: float = 1.0,
         max_queue: int = 10_000,
-        on_emitted: Optional[Callable[[Segment, Summary], None]] = None,
-        observe: Optional[Observe] = None,
+        on_emitted: Callable[[Segment, Summary], None] | None = None,
+        observe: Observe | None = None,
         batch_interval_s: float = 0.1,
         batch_size: int = 256,
     ):
@@ -166,8 +172,8 @@ class SegmentEmitter:
             else:
                 was_empty = not self._queue
                 room = self._max_queue - len(self._queue)
-                self._queue.extend(segments[:max(room, 0)])
-                overflow = segments[max(room, 0):]
+                self._queue.extend(segments[: max(room, 0)])
+                overflow = segments[max(room, 0) :]
                 if was_empty or len(self._queue) >= self._batch_size:
                     # One wake-up per batch, not per segment (see _run).
                     # notify_all, since a flush() may wait on the same condition.
@@ -183,9 +189,7 @@ class SegmentEmitter:
             self._flushing += 1
             self._condition.notify_all()
             try:
-                return self._condition.wait_for(
-                    lambda: not self._queue and self._in_flight == 0, timeout=timeout_s
-                )
+                return self._condition.wait_for(lambda: not self._queue and self._in_flight == 0, timeout=timeout_s)
             finally:
                 self._flushing -= 1
 
@@ -232,7 +236,8 @@ class SegmentEmitter:
         except Exception:
             _logger.exception(
                 "ldai-otel: emitting run %s of config %s failed",
-                segment.binding.run_id, segment.binding.info.config_key,
+                segment.binding.run_id,
+                segment.binding.info.config_key,
             )
             return
         if self._on_emitted is not None:

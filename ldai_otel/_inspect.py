@@ -33,11 +33,13 @@ import math
 import os
 import sys
 import time
-from typing import IO, Any, Iterator, Optional, Sequence, TextIO
+from collections.abc import Iterator, Sequence
+from typing import IO, Any, TextIO
 
 from ldai_otel import _attributes as A
 from ldai_otel._dialects import AGENT, MODEL, TOOL, Dialects, Extractor, Observation
-from ldai_otel._runs import ORIGIN, RESUMED, Binding, RunInfo, Segment, Summary
+from ldai_otel._rules import Summary
+from ldai_otel._runs import ORIGIN, RESUMED, Binding, RunInfo, Segment
 
 SDK_KEY_ENV = "LAUNCHDARKLY_SDK_KEY"
 """Environment variable ``--send`` reads the LaunchDarkly SDK key from."""
@@ -52,12 +54,23 @@ MAX_LISTED = 20
 
 _GENAI_PREFIXES = ("gen_ai.", "llm.", "ai.", "openinference.", "traceloop.", "embedding.")
 _TOKEN_KEYS = (
-    A.GEN_AI_USAGE_INPUT_TOKENS, A.GEN_AI_USAGE_OUTPUT_TOKENS, A.GEN_AI_USAGE_PROMPT_TOKENS,
-    A.GEN_AI_USAGE_COMPLETION_TOKENS, A.GEN_AI_USAGE_TOTAL_TOKENS, A.LLM_USAGE_TOTAL_TOKENS,
-    A.LLM_TOKEN_COUNT_PROMPT, A.LLM_TOKEN_COUNT_COMPLETION, A.LLM_TOKEN_COUNT_TOTAL,
-    A.GEN_AI_AGGREGATED_USAGE_INPUT_TOKENS, A.GEN_AI_AGGREGATED_USAGE_OUTPUT_TOKENS,
-    A.AI_USAGE_INPUT_TOKENS, A.AI_USAGE_OUTPUT_TOKENS, A.AI_USAGE_PROMPT_TOKENS,
-    A.AI_USAGE_COMPLETION_TOKENS, A.AI_USAGE_TOTAL_TOKENS, A.AI_USAGE_TOKENS,
+    A.GEN_AI_USAGE_INPUT_TOKENS,
+    A.GEN_AI_USAGE_OUTPUT_TOKENS,
+    A.GEN_AI_USAGE_PROMPT_TOKENS,
+    A.GEN_AI_USAGE_COMPLETION_TOKENS,
+    A.GEN_AI_USAGE_TOTAL_TOKENS,
+    A.LLM_USAGE_TOTAL_TOKENS,
+    A.LLM_TOKEN_COUNT_PROMPT,
+    A.LLM_TOKEN_COUNT_COMPLETION,
+    A.LLM_TOKEN_COUNT_TOTAL,
+    A.GEN_AI_AGGREGATED_USAGE_INPUT_TOKENS,
+    A.GEN_AI_AGGREGATED_USAGE_OUTPUT_TOKENS,
+    A.AI_USAGE_INPUT_TOKENS,
+    A.AI_USAGE_OUTPUT_TOKENS,
+    A.AI_USAGE_PROMPT_TOKENS,
+    A.AI_USAGE_COMPLETION_TOKENS,
+    A.AI_USAGE_TOTAL_TOKENS,
+    A.AI_USAGE_TOKENS,
 )
 _STREAMING_FLAGS = (A.GEN_AI_IS_STREAMING, A.LLM_IS_STREAMING, A.GEN_AI_REQUEST_STREAM)
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -75,13 +88,29 @@ class UsageError(InspectError):
 
 # --- Reading ---------------------------------------------------------------------
 
+
 class SpanRecord:
     """What inspect keeps of one span: ids, run stamps, its observation, diagnostics."""
 
     __slots__ = (
-        "trace_id", "span_id", "parent_id", "name", "scope", "service", "start_ns", "end_ns",
-        "error", "run", "observation", "genai_keys", "junk", "streaming", "logfire_span", "logfire_log",
-        "config_model", "config_provider",
+        "trace_id",
+        "span_id",
+        "parent_id",
+        "name",
+        "scope",
+        "service",
+        "start_ns",
+        "end_ns",
+        "error",
+        "run",
+        "observation",
+        "genai_keys",
+        "junk",
+        "streaming",
+        "logfire_span",
+        "logfire_log",
+        "config_model",
+        "config_provider",
     )
 
     def __init__(self) -> None:
@@ -94,9 +123,9 @@ class SpanRecord:
         self.start_ns = 0
         self.end_ns = 0
         self.error = False
-        self.run: Optional[tuple[str, str, str, int]] = None
+        self.run: tuple[str, str, str, int] | None = None
         """(run_id, config_key, variation_key, version) from the ld.ai_config.* stamps."""
-        self.observation: Optional[Observation] = None
+        self.observation: Observation | None = None
         self.genai_keys: tuple[str, ...] = ()
         """GenAI-looking attribute keys of a span no dialect recognized."""
         self.junk: tuple[str, ...] = ()
@@ -152,7 +181,7 @@ def _open(path: str) -> tuple[IO[bytes], IO[bytes]]:
     return raw, raw
 
 
-def _documents(stream: IO[bytes]) -> Iterator[tuple[Optional[dict], str]]:
+def _documents(stream: IO[bytes]) -> Iterator[tuple[dict | None, str]]:
     """JSON objects from JSON Lines; a whole pretty-printed document as one object.
 
     Yields:
@@ -205,8 +234,14 @@ def _fix_ids(document: dict) -> None:
             for span in scope_spans.get("spans") or ():
                 if not isinstance(span, dict):
                     continue
-                for key, length in (("traceId", 32), ("spanId", 16), ("parentSpanId", 16),
-                                    ("trace_id", 32), ("span_id", 16), ("parent_span_id", 16)):
+                for key, length in (
+                    ("traceId", 32),
+                    ("spanId", 16),
+                    ("parentSpanId", 16),
+                    ("trace_id", 32),
+                    ("span_id", 16),
+                    ("parent_span_id", 16),
+                ):
                     if key in span:
                         span[key] = _id_to_base64(span[key], length)
                 for link in span.get("links") or ():
@@ -247,9 +282,12 @@ def _junk_token_keys(attrs: dict[str, Any]) -> tuple[str, ...]:
         value = attrs.get(key)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            isinstance(value, float) and not math.isfinite(value)
-        ) or value < 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not math.isfinite(value))
+            or value < 0
+        ):
             junk.append(key + "=" + repr(value)[:40])
     return tuple(junk)
 
@@ -270,8 +308,13 @@ class _Reader:
         self._Resource = Resource
         self._Scope = InstrumentationScope
         self._SpanContext = SpanContext
-        self._kinds = {1: SpanKind.INTERNAL, 2: SpanKind.SERVER, 3: SpanKind.CLIENT,
-                       4: SpanKind.PRODUCER, 5: SpanKind.CONSUMER}
+        self._kinds = {
+            1: SpanKind.INTERNAL,
+            2: SpanKind.SERVER,
+            3: SpanKind.CLIENT,
+            4: SpanKind.PRODUCER,
+            5: SpanKind.CONSUMER,
+        }
         self._internal = SpanKind.INTERNAL
         self._statuses = {0: Status(StatusCode.UNSET), 1: Status(StatusCode.OK)}
         self._Status = Status
@@ -309,8 +352,7 @@ class _Reader:
             resource=resource,
             attributes=attrs,
             events=[
-                self._Event(event.name, _attributes(event.attributes), event.time_unix_nano)
-                for event in span.events
+                self._Event(event.name, _attributes(event.attributes), event.time_unix_nano) for event in span.events
             ],
             kind=self._kinds.get(span.kind, self._internal),
             status=status,
@@ -349,13 +391,15 @@ class _Reader:
             span_type = attrs.get(A.LOGFIRE_SPAN_TYPE)
             record.logfire_log = span_type == A.LOGFIRE_SPAN_TYPE_LOG
             record.logfire_span = span_type == A.LOGFIRE_SPAN_TYPE_SPAN
-            record.streaming = record.logfire_log or observation.time_to_first_token_ms is not None or any(
-                attrs.get(flag) is True for flag in _STREAMING_FLAGS
+            record.streaming = (
+                record.logfire_log
+                or observation.time_to_first_token_ms is not None
+                or any(attrs.get(flag) is True for flag in _STREAMING_FLAGS)
             )
         trace.spans.append(record)
 
 
-def _run_stamps(attrs: dict[str, Any]) -> Optional[tuple[str, str, str, int]]:
+def _run_stamps(attrs: dict[str, Any]) -> tuple[str, str, str, int] | None:
     config_key = attrs.get(A.LD_AI_CONFIG_KEY)
     run_id = attrs.get(A.LD_AI_CONFIG_RUN_ID)
     if not isinstance(config_key, str) or not config_key or not isinstance(run_id, str) or not run_id:
@@ -373,7 +417,7 @@ def _run_stamps(attrs: dict[str, Any]) -> Optional[tuple[str, str, str, int]]:
 def read_file(
     path: str,
     extractors: Sequence[Extractor] = (),
-    progress: Optional[TextIO] = None,
+    progress: TextIO | None = None,
 ) -> Reading:
     """Reads every span of an OTLP JSON file, streaming it line by line.
 
@@ -417,8 +461,10 @@ def read_file(
                     now = time.monotonic()
                     if now - last_draw >= PROGRESS_INTERVAL_S:
                         last_draw = now
-                        progress.write("\rreading %s: %.1f of %.1f MB, %d spans" % (
-                            os.path.basename(path), raw.tell() / 1e6, total / 1e6, reading.span_count))
+                        progress.write(
+                            "\rreading %s: %.1f of %.1f MB, %d spans"
+                            % (os.path.basename(path), raw.tell() / 1e6, total / 1e6, reading.span_count)
+                        )
                         progress.flush()
     except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
         raise InspectError("cannot read %s: %s" % (path, exc)) from exc
@@ -432,6 +478,7 @@ def read_file(
 
 # --- Runs ----------------------------------------------------------------------------
 
+
 class RunReport:
     """One segment found in the file, and what it emits."""
 
@@ -439,7 +486,7 @@ class RunReport:
         self.segment = segment
         self.spans = spans
         self.service = service
-        self.summary: Optional[Summary] = None
+        self.summary: Summary | None = None
         self.events: list[tuple[str, Any, dict]] = []
 
 
@@ -469,7 +516,10 @@ def build_runs(trace: TraceRecord, context: Any) -> tuple[list[RunReport], list[
         root = roots[0] if roots else None
         role = ORIGIN if root is not None and root.scope == AI_RUN_SCOPE else RESUMED
         info = RunInfo(
-            config_key=config_key, variation_key=variation_key, version=version, context=context,
+            config_key=config_key,
+            variation_key=variation_key,
+            version=version,
+            context=context,
             model_name=next((s.config_model for s in spans if s.config_model), ""),
             provider_name=next((s.config_provider for s in spans if s.config_provider), ""),
         )
@@ -516,6 +566,7 @@ def emit(report: RunReport, client: RecordingClient) -> None:
 
 
 # --- Reporting -------------------------------------------------------------------------
+
 
 def _tokens(obs: Observation) -> str:
     if not obs.has_usage:
@@ -605,56 +656,75 @@ def diagnose(report: RunReport) -> list[str]:
     if streamed:
         notes.append(
             "%d streamed call(s) carried no usage: OpenAI-compatible streams report usage only "
-            "when asked, stream_options={\"include_usage\": True}" % streamed
+            'when asked, stream_options={"include_usage": True}' % streamed
         )
     if failed:
         notes.append("%d failed call(s) carried no usage (failed calls have none)" % failed)
     if other:
         notes.append(
             "%d model call(s) carried no usage: the instrumentation recorded none (a stream not "
-            "consumed to its end, or a dialect whose usage attributes are unknown: see docs/dialects.md)"
-            % other
+            "consumed to its end, or a dialect whose usage attributes are unknown: see docs/dialects.md)" % other
         )
     for call in calls:
         for record in call:
             if record.junk:
-                notes.append("%s: ignored token attribute(s) that are not counts: %s" % (
-                    record.name, ", ".join(record.junk)))
-    if summary is not None and summary.has_tokens and not any(
-        s.observation.has_usage for call in calls for s in call  # type: ignore[union-attr]
-    ) and any(s.observation.has_usage for s in agents):  # type: ignore[union-attr]
+                notes.append(
+                    "%s: ignored token attribute(s) that are not counts: %s" % (record.name, ", ".join(record.junk))
+                )
+    if (
+        summary is not None
+        and summary.has_tokens
+        and not any(
+            s.observation.has_usage
+            for call in calls
+            for s in call  # type: ignore[union-attr]
+        )
+        and any(s.observation.has_usage for s in agents)
+    ):  # type: ignore[union-attr]
         notes.append("tokens come from agent spans' aggregate usage: no model-call span had usage")
     if any(len(call) > 1 for call in calls):
         notes.append("nested model-call spans (two instrumentations on one call) are counted once")
     for record in unknown[:MAX_LISTED]:
         notes.append(
             "%s looks like GenAI (%s) but no dialect recognizes it: register an extractor "
-            "(LDAISpanProcessor(extractors=...), inspect --extractor)" % (
-                record.name, ", ".join(record.genai_keys[:4]))
+            "(LDAISpanProcessor(extractors=...), inspect --extractor)" % (record.name, ", ".join(record.genai_keys[:4]))
         )
     if report.segment.role == RESUMED:
         notes.append(
-            "resumed segment (service %s): duration and success/error are the origin's to emit"
-            % report.service
+            "resumed segment (service %s): duration and success/error are the origin's to emit" % report.service
         )
     return notes
 
 
 def print_trace(
-    out: TextIO, trace: TraceRecord, reports: list[RunReport], outside: list[SpanRecord], sent: bool,
+    out: TextIO,
+    trace: TraceRecord,
+    reports: list[RunReport],
+    outside: list[SpanRecord],
+    sent: bool,
 ) -> None:
     """Writes one trace's runs, events and notes."""
     w = out.write
-    w("trace %032x  (%d span(s) read, services: %s)\n" % (
-        trace.trace_id, len(trace.spans) + trace.other_spans, ", ".join(sorted(trace.services))))
+    w(
+        "trace %032x  (%d span(s) read, services: %s)\n"
+        % (trace.trace_id, len(trace.spans) + trace.other_spans, ", ".join(sorted(trace.services)))
+    )
     if not reports:
         w("  no run: no span carries ld.ai_config.* attributes\n")
     for report in reports:
         binding = report.segment.binding
         info = binding.info
-        w("  run %s  config %s  variation %s  version %d  (service %s, %s)\n" % (
-            binding.run_id, info.config_key, info.variation_key or "-", info.version,
-            report.service, report.segment.role))
+        w(
+            "  run %s  config %s  variation %s  version %d  (service %s, %s)\n"
+            % (
+                binding.run_id,
+                info.config_key,
+                info.variation_key or "-",
+                info.version,
+                report.service,
+                report.segment.role,
+            )
+        )
         genai = sorted((s for s in report.spans if s.observation is not None), key=lambda s: s.start_ns)
         w("    spans: %d in the run, %d GenAI\n" % (len(report.spans), len(genai)))
         for record in genai[:MAX_LISTED]:
@@ -669,10 +739,16 @@ def print_trace(
             w("      %-26s %s%s\n" % (key, value, suffix))
         if report.events:
             data = report.events[0][2]
-            w("      modelName %r, providerName %r%s\n" % (
-                data.get("modelName", ""), data.get("providerName", ""),
-                "" if info.model_name or info.provider_name else
-                " (from the spans: the AI Config's own, which the processor sends, are not in them)"))
+            w(
+                "      modelName %r, providerName %r%s\n"
+                % (
+                    data.get("modelName", ""),
+                    data.get("providerName", ""),
+                    ""
+                    if info.model_name or info.provider_name
+                    else " (from the spans: the AI Config's own, which the processor sends, are not in them)",
+                )
+            )
         for note in diagnose(report):
             w("    note: " + note + "\n")
     if outside:
@@ -681,12 +757,15 @@ def print_trace(
             w("      %s  (service %s)\n" % (_span_line(record), record.service))
         if len(outside) > MAX_LISTED:
             w("      ... and %d more\n" % (len(outside) - MAX_LISTED))
-        w("    note: these spans carry no ld.ai_config.* attributes: they started outside an ai_run "
-          "block, in a trace the run did not reach, or in a process whose tracer provider has no "
-          "LDAISpanProcessor (or that did not receive the run's baggage)\n")
+        w(
+            "    note: these spans carry no ld.ai_config.* attributes: they started outside an ai_run "
+            "block, in a trace the run did not reach, or in a process whose tracer provider has no "
+            "LDAISpanProcessor (or that did not receive the run's baggage)\n"
+        )
 
 
 # --- Command ---------------------------------------------------------------------------
+
 
 def _load_extractor(spec: str) -> Extractor:
     module_name, _, attribute = spec.partition(":")
@@ -734,8 +813,10 @@ def run_inspect(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO 
         err.write("ldai-otel inspect: invalid context: %s\n" % context.error)
         return 2
     if reading.bad_lines:
-        err.write("ldai-otel inspect: %d line(s) were not OTLP JSON spans (first: %s)\n" % (
-            reading.bad_lines, reading.first_error[:200]))
+        err.write(
+            "ldai-otel inspect: %d line(s) were not OTLP JSON spans (first: %s)\n"
+            % (reading.bad_lines, reading.first_error[:200])
+        )
     runs = 0
     events = 0
     quiet_traces = 0
@@ -757,9 +838,16 @@ def run_inspect(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO 
         if client.forward is not None:
             client.forward.flush()
             client.forward.close()
-    out.write("%d span(s), %d trace(s) read; %d run segment(s); %s\n" % (
-        reading.span_count, len(reading.traces), runs,
-        ("%d event(s) sent" if args.send else "%d event(s) would be sent (nothing sent; --send sends them)") % events))
+    out.write(
+        "%d span(s), %d trace(s) read; %d run segment(s); %s\n"
+        % (
+            reading.span_count,
+            len(reading.traces),
+            runs,
+            ("%d event(s) sent" if args.send else "%d event(s) would be sent (nothing sent; --send sends them)")
+            % events,
+        )
+    )
     if quiet_traces:
         out.write("%d trace(s) with neither runs nor GenAI spans are not listed\n" % quiet_traces)
     return 0 if reading.span_count or not reading.bad_lines else 1
@@ -778,21 +866,38 @@ def add_parser(verbs: Any) -> None:
         ),
     )
     parser.add_argument("file", help="OTLP JSON file (JSON Lines or one document; .gz allowed)")
-    parser.add_argument("--send", action="store_true",
-                        help="send the events to LaunchDarkly (SDK key from --sdk-key or $" + SDK_KEY_ENV + ")")
+    parser.add_argument(
+        "--send",
+        action="store_true",
+        help="send the events to LaunchDarkly (SDK key from --sdk-key or $" + SDK_KEY_ENV + ")",
+    )
     parser.add_argument("--sdk-key", default="", help="LaunchDarkly SDK key for --send")
     parser.add_argument("--events-uri", default="", help="LaunchDarkly events base URI for --send (e.g. a relay)")
-    parser.add_argument("--context-key", default=DEFAULT_CONTEXT_KEY,
-                        help="key of the LaunchDarkly context events are attributed to (spans do not carry it)")
+    parser.add_argument(
+        "--context-key",
+        default=DEFAULT_CONTEXT_KEY,
+        help="key of the LaunchDarkly context events are attributed to (spans do not carry it)",
+    )
     parser.add_argument("--context-kind", default="user", help="kind of that context")
-    parser.add_argument("--extractor", action="append", metavar="MODULE:FUNCTION",
-                        help="extra extractor for an in-house dialect (repeatable)")
+    parser.add_argument(
+        "--extractor",
+        action="append",
+        metavar="MODULE:FUNCTION",
+        help="extra extractor for an in-house dialect (repeatable)",
+    )
     parser.add_argument("--trace", default="", help="only traces whose hex id starts with this")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on a terminal")
     parser.set_defaults(func=run_inspect)
 
 
 __all__ = [
-    "InspectError", "RecordingClient", "RunReport", "SDK_KEY_ENV", "UsageError", "add_parser",
-    "build_runs", "read_file", "run_inspect",
+    "InspectError",
+    "RecordingClient",
+    "RunReport",
+    "SDK_KEY_ENV",
+    "UsageError",
+    "add_parser",
+    "build_runs",
+    "read_file",
+    "run_inspect",
 ]

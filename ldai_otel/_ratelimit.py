@@ -14,7 +14,7 @@ import weakref
 
 _DEFAULT_INTERVAL_S = 60.0
 _MAX_MESSAGES = 256
-_ALL: "weakref.WeakSet[RateLimitedLogger]" = weakref.WeakSet()
+_ALL: weakref.WeakSet[RateLimitedLogger] = weakref.WeakSet()
 
 
 def reset_all() -> None:

@@ -4,7 +4,7 @@ A *run* is one execution of one AI Config, identified by (runId, config key);
 the runId is the trace id written as UUID text. Each process aggregates what it
 sees of a run into *segments* (DESIGN.md section 3). :class:`RunTable` holds the
 open segments and the span -> segment membership, bounded by the options;
-:func:`summarize` turns a closed segment into the metrics it emits.
+``_rules.summarize`` turns a closed segment into the metrics it emits.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Any
 
 from ldai_otel import _attributes as A
-from ldai_otel._dialects import AGENT, MODEL, TOOL, Observation
+from ldai_otel._dialects import Observation
 from ldai_otel._ratelimit import RateLimitedLogger
 
 _logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class RunInfo:
     """The ``ldclient.Context`` events are attributed to."""
     model_name: str = ""
     provider_name: str = ""
-    graph_key: Optional[str] = None
+    graph_key: str | None = None
 
 
 class Binding:
@@ -72,7 +72,7 @@ class Binding:
 
     __slots__ = ("run_id", "info", "role", "key", "span_attributes")
 
-    def __init__(self, run_id: str, info: RunInfo, role: str, span_attributes: Optional[dict] = None):
+    def __init__(self, run_id: str, info: RunInfo, role: str, span_attributes: dict | None = None):
         self.run_id = run_id
         self.info = info
         self.role = role
@@ -85,7 +85,7 @@ class Binding:
         return "Binding(run_id=%r, config_key=%r, role=%r)" % (self.run_id, self.info.config_key, self.role)
 
     @classmethod
-    def create(cls, run_id: str, info: RunInfo, role: str) -> "Binding":
+    def create(cls, run_id: str, info: RunInfo, role: str) -> Binding:
         attrs = {
             A.LD_AI_CONFIG_KEY: info.config_key,
             A.LD_AI_CONFIG_VERSION: info.version,
@@ -100,13 +100,25 @@ class Segment:
     """What this process saw of one run between opening and closing.
 
     Mutated only under the owning :class:`RunTable`'s lock; read by
-    :func:`summarize` only once closed, when nothing mutates it any more.
+    ``_rules.summarize`` only once closed, when nothing mutates it any more.
     """
 
     __slots__ = (
-        "binding", "role", "created", "root_span_id", "root_ended", "root_error",
-        "root_start_ns", "root_end_ns", "open_spans", "parents", "observations",
-        "pending", "closed", "carried", "outcome_deferred",
+        "binding",
+        "role",
+        "created",
+        "root_span_id",
+        "root_ended",
+        "root_error",
+        "root_start_ns",
+        "root_end_ns",
+        "open_spans",
+        "parents",
+        "observations",
+        "pending",
+        "closed",
+        "carried",
+        "outcome_deferred",
     )
 
     def __init__(self, binding: Binding, role: str, root_span_id: int, carried: bool = False):
@@ -130,22 +142,6 @@ class Segment:
         # True when this segment was evicted before its root ended: the root's
         # duration and outcome are emitted by the successor that carries it.
         self.outcome_deferred = False
-
-
-@dataclass
-class Summary:
-    """The metrics one closed segment emits."""
-
-    duration_ms: Optional[int] = None
-    success: Optional[bool] = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    total_tokens: int = 0
-    has_tokens: bool = False
-    time_to_first_token_ms: Optional[int] = None
-    tool_calls: list[str] = field(default_factory=list)
-    model_name: str = ""
-    provider_name: str = ""
 
 
 class RunTable:
@@ -204,7 +200,7 @@ class RunTable:
         self._pending_spans = 0
 
     @property
-    def members(self) -> "dict[int, Segment]":
+    def members(self) -> dict[int, Segment]:
         """The live span id -> segment table, for lock-free reads on hot paths.
 
         Read only (``in``, ``get``, truthiness: atomic under the GIL); the
@@ -247,9 +243,7 @@ class RunTable:
         """How many closed runs are remembered (bounded by ``max_remembered_runs``)."""
         return len(self._emitted_runs)
 
-    def start(
-        self, span_id: int, parent_id: int, binding: Binding, local_root: bool
-    ) -> tuple[Binding, list[Segment]]:
+    def start(self, span_id: int, parent_id: int, binding: Binding, local_root: bool) -> tuple[Binding, list[Segment]]:
         """Adds an opening span to its run's open segment, opening one if needed.
 
         Args:
@@ -286,7 +280,7 @@ class RunTable:
             self._track_locked(segment, span_id, parent_id)
         return segment.binding, evicted
 
-    def join(self, span_id: int, parent_id: int, segment: Segment) -> Optional[Binding]:
+    def join(self, span_id: int, parent_id: int, segment: Segment) -> Binding | None:
         """Adds a span to the open segment its parent span belongs to.
 
         The fast path of :meth:`start` for every run span but the first:
@@ -311,18 +305,19 @@ class RunTable:
         else:
             _warn.warning(
                 "ldai-otel: run of config %s has over %d open spans; extra spans are not tracked",
-                segment.binding.info.config_key, self._max_spans,
+                segment.binding.info.config_key,
+                self._max_spans,
             )
 
     def end(
         self,
         span_id: int,
-        observation: Optional[Observation],
+        observation: Observation | None,
         error: bool,
         start_ns: int,
         end_ns: int,
         ended_span: Any = None,
-    ) -> Optional[Segment]:
+    ) -> Segment | None:
         """Records a run span's end; returns its segment if that closed it.
 
         Args:
@@ -355,7 +350,7 @@ class RunTable:
                 return segment
             return None
 
-    def expire(self, now: Optional[float] = None) -> list[Segment]:
+    def expire(self, now: float | None = None) -> list[Segment]:
         """Closes segments older than the maximum age; returns them to emit."""
         now = time.monotonic() if now is None else now
         expired: list[Segment] = []
@@ -415,7 +410,8 @@ class RunTable:
         if segment.open_spans:
             _warn.warning(
                 "ldai-otel: %d span(s) of a run of config %s never ended; no longer tracking them",
-                len(segment.open_spans), segment.binding.info.config_key,
+                len(segment.open_spans),
+                segment.binding.info.config_key,
             )
             for span_id in segment.open_spans:
                 self._members.pop(span_id, None)
@@ -437,135 +433,3 @@ class RunTable:
         self._emitted_runs.move_to_end(key)
         while len(self._emitted_runs) > self._max_remembered:
             self._emitted_runs.popitem(last=False)
-
-
-def summarize(segment: Segment) -> Summary:
-    """Applies the metric rules (DESIGN.md section 4) to a closed segment."""
-    summary = Summary()
-    observations = sorted(segment.observations, key=lambda o: (o.start_ns, o.end_ns))
-    by_span = {o.span_id: o for o in observations}
-    parents = segment.parents
-
-    def ancestor_of_kind(obs: Observation, kinds: frozenset) -> Optional[Observation]:
-        """Nearest ancestor within the segment whose observation is of ``kinds``."""
-        seen = 0
-        parent_id = obs.parent_id
-        while parent_id and seen < 64:  # bounded: a corrupt parent map cannot loop
-            parent = by_span.get(parent_id)
-            if parent is not None and parent.kind in kinds:
-                return parent
-            parent_id = parents.get(parent_id, 0)
-            seen += 1
-        return None
-
-    model_kind = frozenset({MODEL})
-    genai_kinds = frozenset({MODEL, TOOL, AGENT})
-
-    # Nested model-call spans are one call wrapped by two instrumentations:
-    # group them under their outermost model-call span and count once.
-    groups: dict[int, list[Observation]] = {}
-    for obs in observations:
-        if obs.kind != MODEL:
-            continue
-        top = obs
-        while True:
-            outer = ancestor_of_kind(top, model_kind)
-            if outer is None:
-                break
-            top = outer
-        groups.setdefault(top.span_id, []).append(obs)
-
-    calls: list[tuple[Observation, Observation]] = []  # (outermost, the one with usage)
-    for top_id, members in groups.items():
-        outermost = by_span[top_id]
-        with_usage = next((o for o in members if o.has_usage), outermost)
-        calls.append((outermost, with_usage))
-    calls.sort(key=lambda c: (c[0].start_ns, c[0].end_ns))
-
-    model_usage = [u for _, u in calls if u.has_usage]
-    if model_usage:
-        _add_tokens(summary, model_usage)
-    else:
-        # Agent spans repeat their children's usage: only without any model
-        # usage, and then only the outermost agent spans.
-        agents = [
-            o for o in observations
-            if o.kind == AGENT and o.has_usage
-            and ancestor_of_kind(o, frozenset({AGENT})) is None
-        ]
-        _add_tokens(summary, agents)
-
-    for outer, with_usage in calls:
-        ttft = with_usage.time_to_first_token_ms
-        if ttft is None:
-            ttft = next(
-                (o.time_to_first_token_ms for o in groups[outer.span_id] if o.time_to_first_token_ms is not None),
-                None,
-            )
-        if ttft is not None:
-            summary.time_to_first_token_ms = int(round(ttft))
-            break
-
-    tools = [o.tool_name for o in observations if o.kind == TOOL and o.tool_name]
-    if tools:
-        summary.tool_calls = tools
-    else:
-        # One call's tool requests, from whichever of its spans captured them
-        # (with two instrumentations, often only one records responses).
-        for outer, _ in calls:
-            summary.tool_calls.extend(next(
-                (o.response_tool_calls for o in groups[outer.span_id] if o.response_tool_calls), (),
-            ))
-
-    # Duration: the ai_run span, extended by GenAI spans that outlive it (a
-    # stream consumed after the scope exits); else top-level GenAI spans.
-    if segment.root_ended and segment.role != RESUMED_PLAIN:
-        intervals = [(segment.root_start_ns, segment.root_end_ns)]
-        intervals.extend((o.start_ns, o.end_ns) for o in observations)
-    else:
-        intervals = [
-            (o.start_ns, o.end_ns) for o in observations
-            if ancestor_of_kind(o, genai_kinds) is None
-        ]
-        if not intervals and segment.root_ended:
-            intervals = [(segment.root_start_ns, segment.root_end_ns)]
-    if intervals:
-        summary.duration_ms = _union_ms(intervals)
-
-    # Outcome: the scope failed, or the last model call failed (a failure
-    # retried by a later successful call is not an error).
-    last_call_failed = bool(calls) and any(o.error for o in groups[calls[-1][0].span_id])
-    if segment.root_ended or calls:
-        summary.success = not (segment.root_error or last_call_failed)
-
-    info = segment.binding.info
-    members = [o for outer, _ in calls for o in groups[outer.span_id]]
-    summary.model_name = info.model_name or next((o.model for o in members if o.model), "") or ""
-    summary.provider_name = info.provider_name or next((o.provider for o in members if o.provider), "") or ""
-    return summary
-
-
-def _add_tokens(summary: Summary, observations: list[Observation]) -> None:
-    for obs in observations:
-        inp = obs.input_tokens or 0
-        out = obs.output_tokens or 0
-        total = obs.total_tokens if obs.total_tokens is not None else inp + out
-        summary.input_tokens += inp
-        summary.output_tokens += out
-        summary.total_tokens += total
-        summary.has_tokens = True
-
-
-def _union_ms(intervals: list[tuple[int, int]]) -> int:
-    total_ns = 0
-    current_start, current_end = None, None
-    for start, end in sorted(intervals):
-        if current_end is None or start > current_end:
-            if current_end is not None:
-                total_ns += current_end - current_start
-            current_start, current_end = start, end
-        else:
-            current_end = max(current_end, end)
-    if current_end is not None:
-        total_ns += current_end - current_start
-    return int(total_ns // 1_000_000)

@@ -28,7 +28,7 @@ import atexit
 import logging
 import os
 import threading
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 from opentelemetry import trace
 
@@ -57,7 +57,7 @@ def post_instrument(**_: object) -> None:
         _logger.exception("ldai-otel: zero-code setup failed; the app runs without it")
 
 
-def install_from_environment(env: Mapping[str, str]) -> Optional[object]:
+def install_from_environment(env: Mapping[str, str]) -> object | None:
     """Adds an LDAISpanProcessor to the global provider, configured from ``env``.
 
     Returns:
@@ -71,7 +71,8 @@ def install_from_environment(env: Mapping[str, str]) -> Optional[object]:
     if not hasattr(provider, "add_span_processor"):
         _logger.warning(
             "ldai-otel: the global TracerProvider is not the SDK's (%s); install opentelemetry-distro "
-            "or configure a TracerProvider", type(provider).__name__,
+            "or configure a TracerProvider",
+            type(provider).__name__,
         )
         return None
     with _installed_lock:

@@ -40,7 +40,7 @@ import uuid
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any
 
 from opentelemetry import baggage as otel_baggage
 from opentelemetry.context import Context
@@ -80,7 +80,7 @@ class ResumedRun:
     config_key: str
     variation_key: str
     version: int
-    graph_key: Optional[str]
+    graph_key: str | None
     signed: bool
     """True for an ldai-otel token; False for a plain LaunchDarkly token."""
 
@@ -125,7 +125,7 @@ class RunTokenCodec:
         self.propagate_context = propagate_context
         # One lock guards the verification cache; hooks run on any thread.
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, Union[ResumedRun, str]] = OrderedDict()
+        self._cache: OrderedDict[str, ResumedRun | str] = OrderedDict()
         if hasattr(os, "register_at_fork"):
             # A lock held by another thread at fork() stays held in the child.
             weak_self = weakref.ref(self)
@@ -140,16 +140,19 @@ class RunTokenCodec:
         """``token.signature`` for a LaunchDarkly resumption token."""
         return token + "." + self._signature(token)
 
-    def encode_context(self, context: Any, run_id: str) -> Optional[str]:
+    def encode_context(self, context: Any, run_id: str) -> str | None:
         """The signed kind/key entry for an ``ldclient.Context``, bound to ``run_id``."""
         if getattr(context, "multiple", False):
-            pairs = [[c.kind, c.key] for c in (context.get_individual_context(i) for i in range(context.individual_context_count))]
+            pairs = [
+                [c.kind, c.key]
+                for c in (context.get_individual_context(i) for i in range(context.individual_context_count))
+            ]
         else:
             pairs = [[context.kind, context.key]]
         payload = _b64encode(json.dumps(pairs, separators=(",", ":")).encode("utf-8"))
         return payload + "." + self._signature(payload, run_id)
 
-    def verify_token(self, value: Any, trace_id: int) -> Optional[ResumedRun]:
+    def verify_token(self, value: Any, trace_id: int) -> ResumedRun | None:
         """The run a ``ld.ai_config.token`` entry names, or None (logged) if not honoured.
 
         Args:
@@ -188,7 +191,9 @@ class RunTokenCodec:
             token, signature = value, ""
             if not self.trust_unsigned_tokens:
                 raise _Invalid("unsigned token (set trust_unsigned_tokens to accept plain LaunchDarkly tokens)")
-        elif not hmac.compare_digest(signature.encode("ascii", "replace"), self._signature_or_empty(token).encode("ascii")):
+        elif not hmac.compare_digest(
+            signature.encode("ascii", "replace"), self._signature_or_empty(token).encode("ascii")
+        ):
             raise _Invalid("bad signature")
         try:
             payload = json.loads(_b64decode(token).decode("utf-8"))
@@ -213,7 +218,7 @@ class RunTokenCodec:
         except UnicodeEncodeError:
             return ""  # non-ASCII cannot be ours; compare_digest then fails
 
-    def verify_context(self, value: Any, run_id: str) -> Optional[Any]:
+    def verify_context(self, value: Any, run_id: str) -> Any | None:
         """The ``ldclient.Context`` of a signed ``ld.ai_config.context`` entry, or None."""
         from ldclient import Context as LDContext
 
@@ -225,7 +230,11 @@ class RunTokenCodec:
             expected = self._signature(payload, run_id)
         except UnicodeEncodeError:
             expected = ""
-        if not dot or not expected or not hmac.compare_digest(signature.encode("ascii", "replace"), expected.encode("ascii")):
+        if (
+            not dot
+            or not expected
+            or not hmac.compare_digest(signature.encode("ascii", "replace"), expected.encode("ascii"))
+        ):
             _warn.warning("ldai-otel: ignoring %s baggage: %s", CONTEXT_BAGGAGE_KEY, "bad or missing signature")
             return None
         try:
@@ -243,7 +252,7 @@ class RunTokenCodec:
         return context
 
 
-def _reinit_lock(weak_codec: "weakref.ReferenceType[RunTokenCodec]") -> None:
+def _reinit_lock(weak_codec: weakref.ReferenceType[RunTokenCodec]) -> None:
     codec = weak_codec()
     if codec is not None:
         codec._lock = threading.Lock()
@@ -251,11 +260,11 @@ def _reinit_lock(weak_codec: "weakref.ReferenceType[RunTokenCodec]") -> None:
 
 # The codec ai_run writes baggage with: the most recent processor's. ai_run
 # does not know the processor, and with no processor nothing is sent anyway.
-_active: "Optional[weakref.ReferenceType[RunTokenCodec]]" = None
+_active: weakref.ReferenceType[RunTokenCodec] | None = None
 _active_lock = threading.Lock()
 
 
-def set_active_codec(codec: Optional[RunTokenCodec]) -> None:
+def set_active_codec(codec: RunTokenCodec | None) -> None:
     """Makes ``codec`` the one ``ai_run`` signs baggage with (None clears it)."""
     global _active
     with _active_lock:
@@ -270,7 +279,7 @@ def clear_active_codec(codec: RunTokenCodec) -> None:
             _active = None
 
 
-def active_codec() -> Optional[RunTokenCodec]:
+def active_codec() -> RunTokenCodec | None:
     """The codec of the most recently created live processor, if any."""
     ref = _active
     return ref() if ref is not None else None

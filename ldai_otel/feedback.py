@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any
 
 from ldai.tracker import FeedbackKind, LDAIConfigTracker
 from opentelemetry import baggage as otel_baggage
@@ -36,7 +36,7 @@ class RunRef:
     """LaunchDarkly's resumption token format, for :func:`track_feedback`."""
 
 
-def current_run() -> Optional[RunRef]:
+def current_run() -> RunRef | None:
     """The run the current OTel context carries, or None.
 
     Inside ``ai_run`` that is the scope's run; in a downstream service it is
@@ -57,7 +57,7 @@ def current_run() -> Optional[RunRef]:
     return RunRef(resumed.run_id, resumed.config_key, token)
 
 
-def _feedback_kind(kind: Union[str, bool, FeedbackKind]) -> FeedbackKind:
+def _feedback_kind(kind: str | bool | FeedbackKind) -> FeedbackKind:
     if isinstance(kind, FeedbackKind):
         return kind
     if kind is True or kind == "positive":
@@ -71,7 +71,7 @@ def track_feedback(
     ld_client: Any,
     resumption_token: str,
     context: Any,
-    kind: Union[str, bool, FeedbackKind],
+    kind: str | bool | FeedbackKind,
 ) -> bool:
     """Tracks user feedback on the run a resumption token names.
 

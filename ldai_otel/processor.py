@@ -6,7 +6,8 @@ import logging
 import os
 import threading
 import weakref
-from typing import Any, Callable, Optional, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from opentelemetry import baggage as otel_baggage
 from opentelemetry import context as otel_context
@@ -16,11 +17,23 @@ from opentelemetry.trace import StatusCode
 
 from ldai_otel._dialects import Dialects, Extractor
 from ldai_otel._emitter import SegmentEmitter
+from ldai_otel._rules import Summary
 from ldai_otel._runs import (
-    ORIGIN, RESUMED, RESUMED_PLAIN, Binding, RunInfo, RunTable, Segment, Summary, run_id_for_trace,
+    ORIGIN,
+    RESUMED,
+    RESUMED_PLAIN,
+    Binding,
+    RunInfo,
+    RunTable,
+    Segment,
+    run_id_for_trace,
 )
 from ldai_otel.baggage import (
-    CONTEXT_BAGGAGE_KEY, TOKEN_BAGGAGE_KEY, RunTokenCodec, clear_active_codec, derive_signing_key,
+    CONTEXT_BAGGAGE_KEY,
+    TOKEN_BAGGAGE_KEY,
+    RunTokenCodec,
+    clear_active_codec,
+    derive_signing_key,
     set_active_codec,
 )
 from ldai_otel.scope import SCOPE_CONTEXT_KEY
@@ -28,13 +41,13 @@ from ldai_otel.scope import SCOPE_CONTEXT_KEY
 _logger = logging.getLogger(__name__)
 
 
-def _reset_table(weak_table: "weakref.ReferenceType[RunTable]") -> None:
+def _reset_table(weak_table: weakref.ReferenceType[RunTable]) -> None:
     table = weak_table()
     if table is not None:
         table.reset()
 
 
-def _find_baggage_context_key() -> Optional[str]:
+def _find_baggage_context_key() -> str | None:
     """The OTel context key baggage lives under, found through the public API.
 
     ``opentelemetry.baggage`` keeps all entries in one dict under one context
@@ -116,12 +129,12 @@ class LDAISpanProcessor(SpanProcessor):
         max_open_runs: int = 10_000,
         max_segment_age_s: float = 600.0,
         extractors: Sequence[Extractor] = (),
-        on_emitted: Optional[Callable[[str, str, str, Summary], None]] = None,
+        on_emitted: Callable[[str, str, str, Summary], None] | None = None,
         propagate: bool = True,
-        signing_key: Optional[Union[str, bytes]] = None,
+        signing_key: str | bytes | None = None,
         trust_unsigned_tokens: bool = False,
         propagate_context: bool = False,
-        context_provider: Optional[Callable[[Optional[Context]], Any]] = None,
+        context_provider: Callable[[Context | None], Any] | None = None,
         fallback_context: Any = None,
     ):
         if max_open_runs < 1:
@@ -179,7 +192,7 @@ class LDAISpanProcessor(SpanProcessor):
         """How many open run spans are tracked now."""
         return self._table.tracked_spans
 
-    def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
             # The hot path: most spans of a busy service belong to no run.
             # Each lookup costs ~0.3 us inside a real workload, so rule that
@@ -229,16 +242,14 @@ class LDAISpanProcessor(SpanProcessor):
             if binding is None:
                 return
             local_root = True
-        binding, evicted = self._table.start(
-            span_id, parent.span_id if parent is not None else 0, binding, local_root
-        )
+        binding, evicted = self._table.start(span_id, parent.span_id if parent is not None else 0, binding, local_root)
         if local_root and scope is not None and scope.trace_id is None:
             scope.binding = binding  # ai_run reads the runId from it
         span.set_attributes(binding.span_attributes)
         if evicted:
             self._emitter.submit(evicted)
 
-    def _resume(self, span: Span, value: Any, parent_context: Optional[Context]) -> Optional[Binding]:
+    def _resume(self, span: Span, value: Any, parent_context: Context | None) -> Binding | None:
         """The run a span resumes from baggage written upstream, if honoured."""
         resumed = self._codec.verify_token(value, span.context.trace_id)
         if resumed is None:
@@ -252,7 +263,7 @@ class LDAISpanProcessor(SpanProcessor):
         )
         return Binding.create(resumed.run_id, info, RESUMED if resumed.signed else RESUMED_PLAIN)
 
-    def _downstream_context(self, span: Span, run_id: str, parent_context: Optional[Context]) -> Any:
+    def _downstream_context(self, span: Span, run_id: str, parent_context: Context | None) -> Any:
         if self._context_provider is not None:
             try:
                 context = self._context_provider(parent_context)

@@ -33,7 +33,7 @@ SDK's, prefixed with ``ldai_``: ``ldai_parentbased_traceidratio``,
 from __future__ import annotations
 
 import logging
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from opentelemetry import baggage as otel_baggage
 from opentelemetry import context as otel_context
@@ -41,7 +41,12 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.sampling import (
-    ALWAYS_OFF, Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased,
+    ALWAYS_OFF,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
 )
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.span import TraceState
@@ -110,17 +115,15 @@ class RunRecordingSampler(Sampler):
 
     def should_sample(
         self,
-        parent_context: Optional[Context],
+        parent_context: Context | None,
         trace_id: int,
         name: str,
-        kind: Optional[SpanKind] = None,
+        kind: SpanKind | None = None,
         attributes: Attributes = None,
-        links: Optional[Sequence[Link]] = None,
-        trace_state: Optional[TraceState] = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        result = self._delegate.should_sample(
-            parent_context, trace_id, name, kind, attributes, links, trace_state
-        )
+        result = self._delegate.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
         if result.decision is not Decision.DROP:
             return result
         try:
@@ -136,7 +139,7 @@ class RunRecordingSampler(Sampler):
     def get_description(self) -> str:
         return "RunRecordingSampler{%s}" % self._delegate.get_description()
 
-    def _belongs_to_run(self, parent_context: Optional[Context], trace_id: int) -> bool:
+    def _belongs_to_run(self, parent_context: Context | None, trace_id: int) -> bool:
         if parent_context is None:
             parent_context = otel_context.get_current()
         if parent_context.get(SCOPE_CONTEXT_KEY) is not None:

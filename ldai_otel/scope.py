@@ -12,8 +12,9 @@ import json
 import logging
 import uuid
 import weakref
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -31,10 +32,10 @@ SCOPE_CONTEXT_KEY = otel_context.create_key("ldai-otel.run-scope")
 _TRACER_NAME = "ldai_otel"
 
 
-_tracers: "weakref.WeakKeyDictionary[Any, trace.Tracer]" = weakref.WeakKeyDictionary()
+_tracers: weakref.WeakKeyDictionary[Any, trace.Tracer] = weakref.WeakKeyDictionary()
 
 
-def _tracer_for(tracer_provider: Optional[trace.TracerProvider]) -> trace.Tracer:
+def _tracer_for(tracer_provider: trace.TracerProvider | None) -> trace.Tracer:
     """ai_run's tracer on ``tracer_provider`` (the global one when None), made once.
 
     ``get_tracer`` builds a new tracer and instrumentation scope on every call,
@@ -68,8 +69,8 @@ class RunScope:
 
     def __init__(self, info: RunInfo):
         self.info = info
-        self.trace_id: Optional[int] = None
-        self.binding: Optional[Binding] = None
+        self.trace_id: int | None = None
+        self.binding: Binding | None = None
 
 
 def _tracker_token(tracker: Any) -> str:
@@ -174,9 +175,9 @@ class AIRun:
         context: Any,
         *,
         new_trace: bool = False,
-        tracer_provider: Optional[trace.TracerProvider] = None,
-        name: Optional[str] = None,
-        attributes: Optional[Mapping[str, Any]] = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        name: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
     ):
         self._config = config
         self._context = context
@@ -184,16 +185,16 @@ class AIRun:
         self._tracer_provider = tracer_provider
         self._name = name
         self._attributes = dict(attributes) if attributes else None
-        self._info: Optional[RunInfo] = None
-        self._span: Optional[Span] = None
-        self._token: Optional[object] = None
+        self._info: RunInfo | None = None
+        self._span: Span | None = None
+        self._token: object | None = None
         self.run_id: str = ""
         """The run's runId: the trace id written as UUID text."""
         self.resumption_token: str = ""
         """LaunchDarkly resumption token for this run (deferred feedback)."""
 
     @property
-    def span(self) -> Optional[Span]:
+    def span(self) -> Span | None:
         """The run's span, while the scope is open."""
         return self._span
 
@@ -202,7 +203,7 @@ class AIRun:
         """The AI Config key this run belongs to."""
         return self._info.config_key if self._info else str(getattr(self._config, "key", ""))
 
-    def __enter__(self) -> "AIRun":
+    def __enter__(self) -> AIRun:
         info = run_info_from_config(self._config, self._context)
         self._info = info
         scope = RunScope(info)
@@ -249,9 +250,9 @@ class AIRun:
 
     def __exit__(
         self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         span, token = self._span, self._token
         self._span, self._token = None, None
@@ -266,17 +267,16 @@ class AIRun:
             if token is not None:
                 otel_context.detach(token)
 
-    async def __aenter__(self) -> "AIRun":
+    async def __aenter__(self) -> AIRun:
         return self.__enter__()
 
     async def __aexit__(
         self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, tb)
-
 
 
 def ai_run(
@@ -284,9 +284,9 @@ def ai_run(
     context: Any,
     *,
     new_trace: bool = False,
-    tracer_provider: Optional[trace.TracerProvider] = None,
-    name: Optional[str] = None,
-    attributes: Optional[Mapping[str, Any]] = None,
+    tracer_provider: trace.TracerProvider | None = None,
+    name: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
 ) -> AIRun:
     """Binds a block of code to one run of an evaluated AI Config.
 
@@ -312,6 +312,10 @@ def ai_run(
         An :class:`AIRun`, usable with ``with`` and ``async with``.
     """
     return AIRun(
-        config, context, new_trace=new_trace, tracer_provider=tracer_provider,
-        name=name, attributes=attributes,
+        config,
+        context,
+        new_trace=new_trace,
+        tracer_provider=tracer_provider,
+        name=name,
+        attributes=attributes,
     )

@@ -19,7 +19,7 @@ import gzip
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Any
 
 AI_EVENT_PREFIX = "$ld:ai:"
 
@@ -87,6 +87,7 @@ class LDEventSink:
 
     def wait_for_event(self, predicate: Any, timeout_s: float = 10.0) -> bool:
         """Waits until an event matching ``predicate`` has arrived."""
+
         def found() -> bool:
             return any(predicate(event) for payload in self._payloads for event in payload)
 
@@ -98,7 +99,7 @@ class LDEventSink:
         with self._condition:
             return [event for payload in self._payloads for event in payload]
 
-    def ai_events(self, run_id: Optional[str] = None) -> list[dict[str, Any]]:
+    def ai_events(self, run_id: str | None = None) -> list[dict[str, Any]]:
         """Custom ``$ld:ai:*`` events that carry a runId (optionally one run's)."""
         found = []
         for event in self.events():
@@ -122,7 +123,7 @@ class LDEventSink:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "LDEventSink":
+    def __enter__(self) -> LDEventSink:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -138,7 +139,7 @@ def add_ai_config(
     model: str = "gpt-test",
     provider: str = "openai",
     enabled: bool = True,
-    messages: Optional[list[dict[str, str]]] = None,
+    messages: list[dict[str, str]] | None = None,
 ) -> None:
     """Adds an AI Config flag to an ``ldclient`` ``TestData`` source."""
     value = {

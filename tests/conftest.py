@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from ldai import LDAIClient
@@ -114,6 +114,8 @@ def tracer(provider):
 @pytest.fixture
 def collect(ld_client, sink, processor):
     """Flushes processor and client; returns the AI run events at the sink."""
+
     def collect_events():
         return flush_events(ld_client, sink, processor)
+
     return collect_events

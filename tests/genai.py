@@ -6,8 +6,9 @@ tests about the run model, not about any one instrumentation.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from opentelemetry.trace import Status, StatusCode
 
@@ -31,9 +32,18 @@ def values(events: list[dict]) -> dict[str, Any]:
     return out
 
 
-def chat(tracer, input_tokens: Optional[int] = 10, output_tokens: Optional[int] = 5, *,
-         model: str = "gpt-test", error: bool = False, ttft_s: Optional[float] = None,
-         extra: Optional[dict] = None, end: bool = True, context=None):
+def chat(
+    tracer,
+    input_tokens: int | None = 10,
+    output_tokens: int | None = 5,
+    *,
+    model: str = "gpt-test",
+    error: bool = False,
+    ttft_s: float | None = None,
+    extra: dict | None = None,
+    end: bool = True,
+    context=None,
+):
     """Starts (and by default ends) a chat span; returns the span."""
     attributes: dict[str, Any] = {
         "gen_ai.operation.name": "chat",

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import CHAT
+from genai import by_key, chat, tool, values
 from ldclient import Context
 from opentelemetry import baggage as otel_baggage
 from opentelemetry import context as otel_context
@@ -21,8 +23,6 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-from conftest import CHAT
-from genai import by_key, chat, tool, values
 from ldai_otel import LDAISpanProcessor, ai_run, current_run, track_feedback
 from ldai_otel.baggage import CONTEXT_BAGGAGE_KEY, TOKEN_BAGGAGE_KEY
 from ldai_otel.testing import flush_events, sink_client

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from genai import by_key, chat, values
+
 from ldai_otel import ai_run
 from ldai_otel.testing import flush_events
 
@@ -98,7 +99,9 @@ def test_opening_more_than_max_open_runs_evicts_the_oldest_without_losing_metric
     assert processor.tracked_spans == 0
 
 
-def test_force_flush_closes_open_segments_and_returns_true(provider, tracer, chat_config, user, processor, ld_client, sink):
+def test_force_flush_closes_open_segments_and_returns_true(
+    provider, tracer, chat_config, user, processor, ld_client, sink
+):
     scope = ai_run(chat_config, user, tracer_provider=provider)
     with scope:
         chat(tracer, 4, 4)

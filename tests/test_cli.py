@@ -9,7 +9,10 @@ import sys
 
 def test_demo_runs_offline_and_reports_every_run():
     result = subprocess.run(
-        [sys.executable, "-m", "ldai_otel.cli", "demo"], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "ldai_otel.cli", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout

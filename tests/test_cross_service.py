@@ -16,15 +16,15 @@ import os
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
 
 import pytest
-from opentelemetry import propagate, trace
-
 from conftest import CHAT
 from genai import by_key
+from opentelemetry import propagate, trace
+
 from ldai_otel import ai_run
 from ldai_otel.baggage import TOKEN_BAGGAGE_KEY, derive_signing_key
 from ldai_otel.testing import flush_events
@@ -42,9 +42,12 @@ class Service:
         self._stderr_path = stderr_path
         self.stdout_after_start = ""
 
-    def post(self, path: str, headers: Optional[dict] = None) -> tuple[int, str]:
+    def post(self, path: str, headers: dict | None = None) -> tuple[int, str]:
         request = urllib.request.Request(
-            "http://127.0.0.1:%d%s" % (self.port, path), data=b"{}", headers=headers or {}, method="POST",
+            "http://127.0.0.1:%d%s" % (self.port, path),
+            data=b"{}",
+            headers=headers or {},
+            method="POST",
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read().decode()
@@ -72,7 +75,11 @@ def start_service(argv: list[str], env: dict, tmp_path: Path) -> Iterator[Servic
     stderr_path = tmp_path / "service.stderr"
     with open(stderr_path, "w") as stderr:
         proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env={**os.environ, **env},
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env={**os.environ, **env},
         )
     try:
         line = proc.stdout.readline()  # "PORT <n>", or "" if it died
@@ -136,13 +143,21 @@ def assert_one_run_across_both(events: list[dict], run_id: str, b_context: dict)
         assert event["data"]["version"] == 3
         assert event["data"]["modelName"] == "gpt-4o-mini"  # from B's spans
         assert event["data"]["providerName"] == "openai"
-    assert sorted(grouped) == sorted([
-        "$ld:ai:duration:total", "$ld:ai:generation:success", "$ld:ai:tokens:input",
-        "$ld:ai:tokens:output", "$ld:ai:tokens:total", "$ld:ai:tool_call",
-    ])
+    assert sorted(grouped) == sorted(
+        [
+            "$ld:ai:duration:total",
+            "$ld:ai:generation:success",
+            "$ld:ai:tokens:input",
+            "$ld:ai:tokens:output",
+            "$ld:ai:tokens:total",
+            "$ld:ai:tool_call",
+        ]
+    )
 
 
-def run_through_b(provider, tracer, processor, chat_config, user, ld_client, sink, service: Service, b_name: str) -> str:
+def run_through_b(
+    provider, tracer, processor, chat_config, user, ld_client, sink, service: Service, b_name: str
+) -> str:
     """A runs ai_run and calls B; both flush; asserts the one run; returns its runId."""
     with ai_run(chat_config, user, tracer_provider=provider) as run:
         status, body = call_b(tracer, service)
@@ -151,13 +166,17 @@ def run_through_b(provider, tracer, processor, chat_config, user, ld_client, sin
     flush_events(ld_client, sink, processor)
     assert service.stop() == 0  # B flushes its events before it exits
     assert_one_run_across_both(
-        sink.ai_events(run.run_id), run.run_id, {"kind": "service", "key": b_name, "anonymous": True},
+        sink.ai_events(run.run_id),
+        run.run_id,
+        {"kind": "service", "key": b_name, "anonymous": True},
     )
     assert "Traceback" not in service.stderr
     return run.run_id
 
 
-def test_one_run_across_a_and_a_hand_written_b(provider, tracer, processor, chat_config, user, ld_client, sink, hand_written_b):
+def test_one_run_across_a_and_a_hand_written_b(
+    provider, tracer, processor, chat_config, user, ld_client, sink, hand_written_b
+):
     run_through_b(provider, tracer, processor, chat_config, user, ld_client, sink, hand_written_b, "model-service")
 
 
@@ -167,7 +186,9 @@ def test_one_run_across_a_and_a_zero_code_b_under_opentelemetry_instrument(
     flask_source = (SERVICES / "service_b_zero_code.py").read_text()
     assert "ldai_otel" not in flask_source and "LDAISpanProcessor" not in flask_source
 
-    run_id = run_through_b(provider, tracer, processor, chat_config, user, ld_client, sink, zero_code_b, "flask-service")
+    run_id = run_through_b(
+        provider, tracer, processor, chat_config, user, ld_client, sink, zero_code_b, "flask-service"
+    )
     # The distro's provider and console exporter are still the app's: the
     # processor was added beside them, and stamped the run onto B's spans.
     exported = zero_code_b.stdout_after_start
@@ -192,7 +213,8 @@ def test_adversarial_baggage_is_ignored_logged_once_and_requests_succeed(
         genuine_headers: dict[str, str] = {}
         propagate.inject(genuine_headers)
     genuine = next(
-        part.split("=", 1)[1] for part in genuine_headers["baggage"].split(",")
+        part.split("=", 1)[1]
+        for part in genuine_headers["baggage"].split(",")
         if part.startswith(TOKEN_BAGGAGE_KEY + "=")
     )
     token, _, signature = genuine.rpartition(".")
@@ -221,7 +243,8 @@ def test_adversarial_baggage_is_ignored_logged_once_and_requests_succeed(
     for name, value in cases.items():
         for _ in range(2):  # a second try must not log again
             status, body = hand_written_b.post(
-                "/answer", {"traceparent": other_trace, "baggage": "%s=%s" % (TOKEN_BAGGAGE_KEY, value)},
+                "/answer",
+                {"traceparent": other_trace, "baggage": "%s=%s" % (TOKEN_BAGGAGE_KEY, value)},
             )
             assert (status, body) == (200, "answered"), name
 
@@ -229,7 +252,9 @@ def test_adversarial_baggage_is_ignored_logged_once_and_requests_succeed(
     stderr = hand_written_b.stderr
     assert "Traceback" not in stderr
     for reason in set(reasons.values()):
-        lines = [line for line in stderr.splitlines() if "ignoring %s baggage: %s" % (TOKEN_BAGGAGE_KEY, reason) in line]
+        lines = [
+            line for line in stderr.splitlines() if "ignoring %s baggage: %s" % (TOKEN_BAGGAGE_KEY, reason) in line
+        ]
         assert len(lines) == 1, (reason, stderr)
     assert token not in stderr and signature not in stderr  # never prints a token
     # Nothing was attributed to any run by B.
@@ -239,7 +264,10 @@ def test_adversarial_baggage_is_ignored_logged_once_and_requests_succeed(
 @pytest.mark.parametrize("flags", [[], ["--zero-code"]])
 def test_two_services_example_runs_in_one_command(flags):
     result = subprocess.run(
-        [sys.executable, str(SERVICES / "run.py"), *flags], capture_output=True, text=True, timeout=180,
+        [sys.executable, str(SERVICES / "run.py"), *flags],
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "OK: one run across both services, no metric counted twice." in result.stdout

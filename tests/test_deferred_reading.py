@@ -12,12 +12,12 @@ import logging
 import threading
 import weakref
 
+from genai import by_key, chat, tool, values
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-from genai import by_key, chat, tool, values
+from ldai_otel import LDAISpanProcessor, ai_run
 from ldai_otel._dialects import Dialects
 from ldai_otel._emitter import SegmentEmitter
-from ldai_otel import LDAISpanProcessor, ai_run
 from ldai_otel._runs import ORIGIN, Binding, RunInfo, RunTable
 from ldai_otel.testing import flush_events
 
@@ -108,7 +108,9 @@ def test_the_emitter_reads_pending_spans_and_emits_exact_metrics(user, ld_client
     dialects = Dialects()
     emitted = []
     emitter = SegmentEmitter(
-        ld_client, tick=lambda: None, observe=dialects.observe,
+        ld_client,
+        tick=lambda: None,
+        observe=dialects.observe,
         on_emitted=lambda segment, summary: emitted.append(summary),
     )
     try:
@@ -207,7 +209,10 @@ def test_the_emitter_emits_a_lone_segment_without_being_flushed(user, ld_client,
 
     done = threading.Event()
     emitter = SegmentEmitter(
-        ld_client, tick=lambda: None, observe=Dialects().observe, batch_interval_s=0.05,
+        ld_client,
+        tick=lambda: None,
+        observe=Dialects().observe,
+        batch_interval_s=0.05,
         on_emitted=lambda segment, summary: done.set(),
     )
     try:

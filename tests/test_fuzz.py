@@ -14,9 +14,11 @@ import math
 import os
 import secrets
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from conftest import CHAT
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from ldai import LDAIClient
@@ -30,11 +32,10 @@ from opentelemetry.context import Context as OtelContext
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.sdk.trace.sampling import ParentBased, ALWAYS_OFF
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from conftest import CHAT
 from ldai_otel import LDAISpanProcessor, ai_run
 from ldai_otel import _attributes as A
 from ldai_otel._ratelimit import largest_table
@@ -53,22 +54,26 @@ FUZZ = settings(
 # Every dotted attribute key the dialects read, as they evolve, plus junk keys.
 KNOWN_KEYS = sorted({v for v in vars(A).values() if isinstance(v, str) and "." in v})
 CLASS_VALUES = sorted(
-    set(A.MODEL_CALL_OPERATIONS) | set(A.TOOL_OPERATIONS) | set(A.AGENT_OPERATIONS)
+    set(A.MODEL_CALL_OPERATIONS)
+    | set(A.TOOL_OPERATIONS)
+    | set(A.AGENT_OPERATIONS)
     | {"LLM", "EMBEDDING", "TOOL", "AGENT", "CHAIN", "tool", "workflow", "task", "agent", "chat", "log"}
 )
 CLASS_KEYS = [A.GEN_AI_OPERATION_NAME, "openinference.span.kind", A.TRACELOOP_SPAN_KIND, A.LLM_REQUEST_TYPE]
 
 numbers = st.one_of(
-    st.integers(min_value=-(2 ** 70), max_value=2 ** 70),
+    st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from([0, 1, -1, 2 ** 63, 1e308, -0.0, 0.5]),
+    st.sampled_from([0, 1, -1, 2**63, 1e308, -0.0, 0.5]),
 )
 otel_values = st.one_of(
-    st.none(), st.booleans(), numbers,
+    st.none(),
+    st.booleans(),
+    numbers,
     st.text(max_size=200),
     st.text(max_size=20).map(lambda s: s * 500),  # large strings
     st.sampled_from(CLASS_VALUES),
-    st.lists(st.integers(min_value=-(2 ** 63), max_value=2 ** 63 - 1), max_size=8),
+    st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=8),
     st.lists(st.floats(allow_nan=True), max_size=8),
     st.lists(st.text(max_size=30), max_size=8),
     st.lists(st.booleans(), max_size=4),
@@ -87,18 +92,22 @@ junk_values = st.one_of(
 attribute_keys = st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=40))
 attribute_maps = st.dictionaries(attribute_keys, otel_values, max_size=12)
 span_specs = st.lists(
-    st.fixed_dictionaries({
-        "classify": st.one_of(st.none(), st.tuples(st.sampled_from(CLASS_KEYS), st.sampled_from(CLASS_VALUES))),
-        "start": attribute_maps,
-        "later": attribute_maps,
-        "events": st.lists(
-            st.tuples(st.sampled_from([A.GEN_AI_CONTENT_COMPLETION_CHUNK_EVENT, "First Token Stream Event", "x"]),
-                      attribute_maps),
-            max_size=3,
-        ),
-        "error": st.booleans(),
-        "nested": st.booleans(),
-    }),
+    st.fixed_dictionaries(
+        {
+            "classify": st.one_of(st.none(), st.tuples(st.sampled_from(CLASS_KEYS), st.sampled_from(CLASS_VALUES))),
+            "start": attribute_maps,
+            "later": attribute_maps,
+            "events": st.lists(
+                st.tuples(
+                    st.sampled_from([A.GEN_AI_CONTENT_COMPLETION_CHUNK_EVENT, "First Token Stream Event", "x"]),
+                    attribute_maps,
+                ),
+                max_size=3,
+            ),
+            "error": st.booleans(),
+            "nested": st.booleans(),
+        }
+    ),
     max_size=6,
 )
 
@@ -158,7 +167,8 @@ class FuzzHarness:
         self.emitted = Emitted()
         self.processor = LDAISpanProcessor(self.ld_client, on_emitted=self.emitted)
         self.provider = TracerProvider(
-            sampler=RunRecordingSampler(ParentBased(ALWAYS_OFF)), id_generator=IndependentIds(),
+            sampler=RunRecordingSampler(ParentBased(ALWAYS_OFF)),
+            id_generator=IndependentIds(),
         )
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer("fuzz")
@@ -257,8 +267,10 @@ def test_span_attributes_of_every_type_and_size_never_escape_a_hook(harness, spe
 
 
 @FUZZ
-@given(attributes=st.dictionaries(attribute_keys, junk_values, max_size=12),
-       classify=st.tuples(st.sampled_from(CLASS_KEYS), st.one_of(st.sampled_from(CLASS_VALUES), junk_values)))
+@given(
+    attributes=st.dictionaries(attribute_keys, junk_values, max_size=12),
+    classify=st.tuples(st.sampled_from(CLASS_KEYS), st.one_of(st.sampled_from(CLASS_VALUES), junk_values)),
+)
 def test_ended_spans_carrying_values_the_sdk_would_never_allow_are_contained(harness, attributes, classify):
     # A ReadableSpan handed to on_end directly: no SDK validation in between,
     # so extractors see arbitrary Python objects (a buggy instrumentation or
@@ -269,8 +281,12 @@ def test_ended_spans_carrying_values_the_sdk_would_never_allow_are_contained(har
     with ai_run(h.config, h.user, tracer_provider=h.provider, new_trace=True):
         real = h.tracer.start_span("chat")
         forged = ReadableSpan(
-            name="chat", context=real.get_span_context(), parent=real.parent,
-            attributes=attributes, start_time=1, end_time=2,
+            name="chat",
+            context=real.get_span_context(),
+            parent=real.parent,
+            attributes=attributes,
+            start_time=1,
+            end_time=2,
         )
         h.processor.on_end(forged)
         real.end()  # already ended as far as the processor knows: ignored
@@ -279,6 +295,7 @@ def test_ended_spans_carrying_values_the_sdk_would_never_allow_are_contained(har
 
 
 # --- Baggage ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def genuine_headers(harness) -> dict[str, str]:
@@ -295,8 +312,11 @@ def serve_downstream(h: FuzzHarness, headers: dict[str, str]) -> bool:
     """A downstream request from ``headers``; returns whether its server span was recorded."""
     server = h.tracer.start_span("POST /downstream", context=h.propagator.extract(headers))
     recorded = server.is_recording()
-    child = h.tracer.start_span("chat", context=trace.set_span_in_context(server, OtelContext()),
-                                attributes={A.GEN_AI_OPERATION_NAME: "chat", A.GEN_AI_USAGE_INPUT_TOKENS: 5})
+    child = h.tracer.start_span(
+        "chat",
+        context=trace.set_span_in_context(server, OtelContext()),
+        attributes={A.GEN_AI_OPERATION_NAME: "chat", A.GEN_AI_USAGE_INPUT_TOKENS: 5},
+    )
     child.end()
     server.end()
     return recorded
@@ -304,9 +324,11 @@ def serve_downstream(h: FuzzHarness, headers: dict[str, str]) -> bool:
 
 baggage_text = st.one_of(
     st.text(max_size=3000),
-    st.builds(lambda v, rest: TOKEN_BAGGAGE_KEY + "=" + v + rest,
-              st.text(st.characters(min_codepoint=32, max_codepoint=0x2FFF), max_size=2500),
-              st.sampled_from(["", ",k=v", ";prop", "," + CONTEXT_BAGGAGE_KEY + "=abc.def", ",,=,"])),
+    st.builds(
+        lambda v, rest: TOKEN_BAGGAGE_KEY + "=" + v + rest,
+        st.text(st.characters(min_codepoint=32, max_codepoint=0x2FFF), max_size=2500),
+        st.sampled_from(["", ",k=v", ";prop", "," + CONTEXT_BAGGAGE_KEY + "=abc.def", ",,=,"]),
+    ),
     st.builds(lambda n: TOKEN_BAGGAGE_KEY + "=" + "A" * n + "." + "B" * 22, st.integers(0, 5000)),
 )
 
@@ -333,7 +355,7 @@ def test_any_change_to_a_genuine_token_is_rejected(harness, genuine_headers, dat
     position = data.draw(st.integers(0, len(token) - 1))
     replacement = data.draw(st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."))
     assume(token[position] != replacement)
-    mutated = header[:start] + token[:position] + replacement + token[position + 1:] + header[end:]
+    mutated = header[:start] + token[:position] + replacement + token[position + 1 :] + header[end:]
     assert serve_downstream(h, {"traceparent": genuine_headers["traceparent"], "baggage": mutated}) is False
     assert h.settle() == []
 

@@ -19,13 +19,13 @@ import subprocess
 import sys
 
 import pytest
+from conftest import CHAT, JUDGE
+from genai import chat, tool
 from google.protobuf.json_format import MessageToJson
 from opentelemetry.exporter.otlp.json.file import FileSpanExporter
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from conftest import CHAT, JUDGE
-from genai import chat, tool
 from ldai_otel import ai_run
 
 RUN_LINE = re.compile(r"^  run ([0-9a-f-]{36})  config (\S+)")
@@ -35,7 +35,10 @@ EVENT_LINE = re.compile(r"^      (\$ld:ai:\S+)\s+(\d+)(?:  toolKey (\S+))?$")
 def inspect_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "ldai_otel.cli", "inspect", *args],
-        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -59,7 +62,8 @@ def sent_events(events: list[dict]) -> dict[tuple[str, str], list[tuple]]:
     for event in events:
         data = event["data"]
         runs.setdefault((data["runId"], data["configKey"]), []).append(
-            (event["key"], event["metricValue"], data.get("toolKey")))
+            (event["key"], event["metricValue"], data.get("toolKey"))
+        )
     return runs
 
 
@@ -136,7 +140,12 @@ def test_send_delivers_the_same_events_through_a_real_client(recorded, tmp_path,
     sink.clear()
 
     result = inspect_cli(
-        str(path), "--send", "--events-uri", sink.uri, "--context-key", user.key,
+        str(path),
+        "--send",
+        "--events-uri",
+        sink.uri,
+        "--context-key",
+        user.key,
         env={"LAUNCHDARKLY_SDK_KEY": "sdk-inspect-test"},
     )
 
@@ -161,7 +170,10 @@ def test_send_without_an_sdk_key_is_refused(recorded, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "LAUNCHDARKLY_SDK_KEY"}
     result = subprocess.run(
         [sys.executable, "-m", "ldai_otel.cli", "inspect", str(path), "--send"],
-        capture_output=True, text=True, timeout=60, env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert result.returncode == 2
     assert "LAUNCHDARKLY_SDK_KEY" in result.stderr
@@ -220,7 +232,9 @@ def test_progress_is_drawn_on_a_terminal_only(recorded, tmp_path):
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "ldai_otel.cli", "inspect", str(path)],
-            stdout=subprocess.PIPE, stderr=slave, text=True,
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            text=True,
         )
         out, _ = process.communicate(timeout=60)
         os.close(slave)

@@ -6,9 +6,9 @@ import logging
 import math
 
 import pytest
+from genai import chat, values
 from opentelemetry.sdk.trace import TracerProvider
 
-from genai import chat, values
 from ldai_otel import LDAISpanProcessor, ai_run
 from ldai_otel.testing import flush_events
 
@@ -51,7 +51,9 @@ def test_exceptions_from_the_launchdarkly_client_never_reach_the_app(chat_config
 
 
 @pytest.mark.parametrize("bad", ["12", True, -5, math.nan, math.inf, [1, 2], 1e400])
-def test_wrong_typed_token_attributes_are_ignored_with_a_warning(provider, tracer, chat_config, user, collect, bad, caplog):
+def test_wrong_typed_token_attributes_are_ignored_with_a_warning(
+    provider, tracer, chat_config, user, collect, bad, caplog
+):
     with caplog.at_level(logging.WARNING, logger="ldai_otel"):
         with ai_run(chat_config, user, tracer_provider=provider):
             chat(tracer, 7, None, extra={"gen_ai.usage.output_tokens": bad, "gen_ai.response.time_to_first_chunk": bad})

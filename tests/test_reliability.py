@@ -17,10 +17,13 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+from conftest import CHAT
+from genai import by_key, chat, tool
 from ldai import LDAIClient
 from ldai.models import AICompletionConfigDefault
 from ldclient import Config, Context, LDClient
@@ -28,15 +31,17 @@ from ldclient.config import HTTPConfig
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
 
-from conftest import CHAT
-from genai import by_key, chat, tool
 from ldai_otel import LDAISpanProcessor, ai_run
 from ldai_otel.testing import LDEventSink, flush_events
 
 SDK_KEY = "sdk-ldai-otel-test"
 EXPECTED_KEYS = [
-    "$ld:ai:duration:total", "$ld:ai:generation:success", "$ld:ai:tokens:input",
-    "$ld:ai:tokens:output", "$ld:ai:tokens:total", "$ld:ai:tool_call",
+    "$ld:ai:duration:total",
+    "$ld:ai:generation:success",
+    "$ld:ai:tokens:input",
+    "$ld:ai:tokens:output",
+    "$ld:ai:tokens:total",
+    "$ld:ai:tool_call",
 ]
 
 
@@ -65,9 +70,7 @@ class Harness:
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer("tests")
         self.user = Context.create("user-reliability")
-        self.config = LDAIClient(ld_client).completion_config(
-            CHAT, self.user, AICompletionConfigDefault(enabled=False)
-        )
+        self.config = LDAIClient(ld_client).completion_config(CHAT, self.user, AICompletionConfigDefault(enabled=False))
 
     def close(self) -> None:
         self.provider.shutdown()
@@ -106,6 +109,7 @@ def assert_exact(runs: dict[str, dict[str, list[dict]]], expected: dict[str, tup
 # --------------------------------------------------------------------------
 # Concurrency
 # --------------------------------------------------------------------------
+
 
 def test_thousands_of_runs_on_threads_are_each_exact_with_no_duplicate_or_lost_event(roomy, sink):
     h = roomy
@@ -218,6 +222,7 @@ def test_thousands_of_interleaved_asyncio_runs_are_each_exact(roomy, sink):
 # --------------------------------------------------------------------------
 # Faults at the LaunchDarkly events endpoint
 # --------------------------------------------------------------------------
+
 
 def app_requests(h: Harness, count: int = 50) -> list[str]:
     """The app's request handler, run ``count`` times; returns its answers."""
@@ -369,6 +374,7 @@ def test_client_closed_mid_run_never_reaches_the_app(sink, test_data, caplog):
 # --------------------------------------------------------------------------
 # Pre-fork servers
 # --------------------------------------------------------------------------
+
 
 def _child_serves(h: Harness, runs: int, out_fd: int) -> None:
     """A forked worker's life: reinitialize the client, serve runs, report, exit."""

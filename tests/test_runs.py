@@ -13,11 +13,11 @@ import threading
 import uuid
 
 import pytest
+from conftest import CHAT, JUDGE
+from genai import by_key, chat, tool, values
 from ldai import LDAIClient
 from opentelemetry import trace
 
-from conftest import CHAT, JUDGE
-from genai import by_key, chat, tool, values
 from ldai_otel import ai_run
 from ldai_otel.testing import flush_events
 
@@ -38,10 +38,15 @@ def test_one_chat_call_emits_duration_tokens_and_success(provider, tracer, chat_
 
     trace_id = next(s for s in exporter.get_finished_spans() if s.name == "ai_run " + CHAT).context.trace_id
     assert run.run_id == str(uuid.UUID(int=trace_id))
-    assert sorted(e["key"] for e in events) == sorted([
-        "$ld:ai:duration:total", "$ld:ai:tokens:total", "$ld:ai:tokens:input",
-        "$ld:ai:tokens:output", "$ld:ai:generation:success",
-    ])
+    assert sorted(e["key"] for e in events) == sorted(
+        [
+            "$ld:ai:duration:total",
+            "$ld:ai:tokens:total",
+            "$ld:ai:tokens:input",
+            "$ld:ai:tokens:output",
+            "$ld:ai:generation:success",
+        ]
+    )
     got = values(events)
     assert got["$ld:ai:tokens:input"] == 12
     assert got["$ld:ai:tokens:output"] == 8
@@ -344,8 +349,9 @@ def test_agent_and_judge_configs_bind_runs_too(provider, tracer, ai_client, user
     }
 
 
-def test_alternating_configs_each_keep_their_variation_and_version(provider, tracer, chat_config, judge_config,
-                                                                     user, collect):
+def test_alternating_configs_each_keep_their_variation_and_version(
+    provider, tracer, chat_config, judge_config, user, collect
+):
     # ai_run reads variation and version from each new tracker's token and
     # keeps the decoded facts by the token's config part: alternating configs
     # must never borrow each other's.
@@ -372,10 +378,12 @@ def test_token_facts_decode_any_layout_and_cache_only_the_launchdarkly_layout():
     before = dict(_token_facts_cache)
     assert _token_facts(ours)["variationKey"] == "v1"
     assert _token_facts_cache == before
+
     # LaunchDarkly's layout ('{"runId": "<uuid>", ...') is cached by what follows the runId.
     def ld_token(run_id: str, variation: str) -> str:
         raw = json.dumps({"runId": run_id, "configKey": "cfg", "variationKey": variation, "version": 5})
         return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
     first, second = ld_token(str(uuid.uuid4()), "v-a"), ld_token(str(uuid.uuid4()), "v-b")
     assert _token_facts(first)["variationKey"] == "v-a"
     assert _token_facts(second)["variationKey"] == "v-b"

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from genai import by_key, chat, tool
 from opentelemetry import trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
@@ -20,7 +21,6 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from genai import by_key, chat, tool
 from ldai_otel import LDAISpanProcessor, ai_run
 from ldai_otel.baggage import TOKEN_BAGGAGE_KEY
 from ldai_otel.sampler import RunRecordingSampler
@@ -101,8 +101,12 @@ def test_every_run_is_measured_under_one_percent_head_sampling_while_one_percent
     for run_id, i in runs.items():
         grouped = by_key(per_run[run_id])
         assert sorted(grouped) == [
-            "$ld:ai:duration:total", "$ld:ai:generation:success", "$ld:ai:tokens:input",
-            "$ld:ai:tokens:output", "$ld:ai:tokens:total", "$ld:ai:tool_call",
+            "$ld:ai:duration:total",
+            "$ld:ai:generation:success",
+            "$ld:ai:tokens:input",
+            "$ld:ai:tokens:output",
+            "$ld:ai:tokens:total",
+            "$ld:ai:tool_call",
         ], run_id
         assert all(len(group) == 1 for group in grouped.values()), run_id
         assert grouped["$ld:ai:tokens:input"][0]["metricValue"] == i + 1000
@@ -169,7 +173,11 @@ def test_sampled_traces_are_unchanged(sampled_provider, chat_config, user, expor
     with ai_run(chat_config, user, tracer_provider=provider):
         chat(tracer, 1, 1)
     assert len(exporter.get_finished_spans()) == 2
-    assert provider.sampler.get_description() == "RunRecordingSampler{ParentBased{root:TraceIdRatioBased{1.0},remoteParentSampled:AlwaysOnSampler,remoteParentNotSampled:AlwaysOffSampler,localParentSampled:AlwaysOnSampler,localParentNotSampled:AlwaysOffSampler}}"
+    assert (
+        provider.sampler.get_description() == "RunRecordingSampler{ParentBased{root:TraceIdRatioBased{1.0},"
+        "remoteParentSampled:AlwaysOnSampler,remoteParentNotSampled:AlwaysOffSampler,"
+        "localParentSampled:AlwaysOnSampler,localParentNotSampled:AlwaysOffSampler}}"
+    )
 
 
 def test_a_downstream_service_records_runs_resumed_from_signed_baggage_only(
@@ -239,13 +247,14 @@ def test_the_sampler_named_by_environment_under_opentelemetry_instrument_keeps_e
     }
     result = subprocess.run(
         [str(instrument), sys.executable, str(SAMPLED_APP), str(ZERO_CODE_RUNS)],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["sampler"].startswith(
-        "RunRecordingSampler{ParentBased{root:TraceIdRatioBased{%s}" % float(ratio)
-    )
+    assert report["sampler"].startswith("RunRecordingSampler{ParentBased{root:TraceIdRatioBased{%s}" % float(ratio))
     assert report["exported"] == exported  # ai_run span + model span per exported run
 
     # The zero-code hook closes the processor's client at exit, which sends
@@ -262,13 +271,17 @@ def test_the_sampler_named_by_environment_under_opentelemetry_instrument_keeps_e
     assert len(events["$ld:ai:generation:success"]) == ZERO_CODE_RUNS
 
 
-@pytest.mark.parametrize("arg, rate", [("0.25", 0.25), (None, 1.0), ("", 1.0), ("abc", 1.0), ("1.5", 1.0), ("nan", 1.0)])
+@pytest.mark.parametrize(
+    "arg, rate", [("0.25", 0.25), (None, 1.0), ("", 1.0), ("abc", 1.0), ("1.5", 1.0), ("nan", 1.0)]
+)
 def test_sampler_factories_read_the_ratio_like_the_sdk_and_fall_back_to_1(arg, rate, caplog):
     from ldai_otel.sampler import parentbased_traceidratio, traceidratio
 
     assert traceidratio(arg).get_description() == "RunRecordingSampler{TraceIdRatioBased{%s}}" % rate
-    assert parentbased_traceidratio(arg).delegate.get_description().startswith(
-        "ParentBased{root:TraceIdRatioBased{%s}" % rate
+    assert (
+        parentbased_traceidratio(arg)
+        .delegate.get_description()
+        .startswith("ParentBased{root:TraceIdRatioBased{%s}" % rate)
     )
     warned = [r for r in caplog.records if "OTEL_TRACES_SAMPLER_ARG" in r.getMessage()]
     assert bool(warned) == (arg != "0.25")

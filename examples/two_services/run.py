@@ -38,10 +38,17 @@ SDK_KEY = "sdk-two-services-example"  # both services share the environment, hen
 def start_b(sink: LDEventSink, zero_code: bool) -> tuple[subprocess.Popen, int]:
     env = {**os.environ, "LAUNCHDARKLY_SDK_KEY": SDK_KEY, "LAUNCHDARKLY_EVENTS_URI": sink.uri}
     if zero_code:
-        env.update(OTEL_SERVICE_NAME="service-b", OTEL_TRACES_EXPORTER="none",
-                   OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none")
-        argv = [str(Path(sys.executable).parent / "opentelemetry-instrument"), sys.executable,
-                str(HERE / "service_b_zero_code.py")]
+        env.update(
+            OTEL_SERVICE_NAME="service-b",
+            OTEL_TRACES_EXPORTER="none",
+            OTEL_METRICS_EXPORTER="none",
+            OTEL_LOGS_EXPORTER="none",
+        )
+        argv = [
+            str(Path(sys.executable).parent / "opentelemetry-instrument"),
+            sys.executable,
+            str(HERE / "service_b_zero_code.py"),
+        ]
     else:
         argv = [sys.executable, str(HERE / "service_b.py")]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
@@ -74,7 +81,9 @@ def main() -> int:
         proc, port = start_b(sink, args.zero_code)
         try:
             user = Context.create("user-123")
-            config = LDAIClient(ld_client).completion_config("support-chat", user, AICompletionConfigDefault(enabled=False))
+            config = LDAIClient(ld_client).completion_config(
+                "support-chat", user, AICompletionConfigDefault(enabled=False)
+            )
             with ai_run(config, user, tracer_provider=provider) as run:
                 with tracer.start_as_current_span("POST /answer", kind=trace.SpanKind.CLIENT):
                     headers: dict[str, str] = {}
@@ -97,8 +106,16 @@ def main() -> int:
         extra = " toolKey=%s" % event["data"]["toolKey"] if "toolKey" in event["data"] else ""
         print("  %s  %-28s %6s%s" % (who, event["key"], event["metricValue"], extra))
     keys = sorted(e["key"] for e in events)
-    expected = sorted(["$ld:ai:duration:total", "$ld:ai:generation:success", "$ld:ai:tokens:input",
-                       "$ld:ai:tokens:output", "$ld:ai:tokens:total", "$ld:ai:tool_call"])
+    expected = sorted(
+        [
+            "$ld:ai:duration:total",
+            "$ld:ai:generation:success",
+            "$ld:ai:tokens:input",
+            "$ld:ai:tokens:output",
+            "$ld:ai:tokens:total",
+            "$ld:ai:tool_call",
+        ]
+    )
     if keys != expected:
         print("FAILED: expected one event per metric for the run, got %s" % keys)
         return 1

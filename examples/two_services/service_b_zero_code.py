@@ -14,8 +14,8 @@ import sys
 import threading
 
 from flask import Flask
-from werkzeug.serving import make_server
 from opentelemetry import trace
+from werkzeug.serving import make_server
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from genai_work import answer_question  # noqa: E402

@@ -11,7 +11,7 @@ LaunchDarkly events that reach the loopback sink.
 from __future__ import annotations
 
 from importlib import metadata
-from typing import Any, Optional
+from typing import Any
 
 import scenarios
 from combos import pinned_version
@@ -53,10 +53,10 @@ def expect(
     events: list[dict],
     run,
     *,
-    tokens: Optional[dict[str, int]],
+    tokens: dict[str, int] | None,
     success: bool,
     model: str,
-    ttft_ms: Optional[int] = None,
+    ttft_ms: int | None = None,
     tool_calls: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Asserts a run's events are exactly these, with LaunchDarkly's payload shape.
@@ -154,7 +154,7 @@ class Cases:
 class OpenAICases(Cases):
     """The real ``openai`` client, instrumented, inside ``ai_run``."""
 
-    ttft_source: Optional[tuple[str, str]] = None
+    ttft_source: tuple[str, str] | None = None
     """Where this instrumentation's time to first token comes from; None: nowhere."""
     response_tool_calls: bool = False
     """Whether it records the tool calls in model responses."""
@@ -163,7 +163,7 @@ class OpenAICases(Cases):
         scenarios.stream(stack.stub, include_usage=True)
         scenarios.tool_round_trip(stack.stub)
 
-    def expected_ttft(self, stack, run) -> Optional[int]:
+    def expected_ttft(self, stack, run) -> int | None:
         if self.ttft_source is None:
             return None
         return ttft_from_spans(stack.spans(run), self.ttft_source)
@@ -182,7 +182,11 @@ class OpenAICases(Cases):
         with stack.run() as run:
             assert scenarios.stream(stack.stub, include_usage=True)
         expect(
-            stack.events(run), run, tokens=ONE_CALL, success=True, model=scenarios.MODEL,
+            stack.events(run),
+            run,
+            tokens=ONE_CALL,
+            success=True,
+            model=scenarios.MODEL,
             ttft_ms=self.expected_ttft(stack, run),
         )
 
@@ -190,7 +194,11 @@ class OpenAICases(Cases):
         with stack.run() as run:
             assert scenarios.stream(stack.stub, include_usage=False)
         expect(
-            stack.events(run), run, tokens=None, success=True, model=scenarios.MODEL,
+            stack.events(run),
+            run,
+            tokens=None,
+            success=True,
+            model=scenarios.MODEL,
             ttft_ms=self.expected_ttft(stack, run),
         )
 
@@ -198,7 +206,11 @@ class OpenAICases(Cases):
         with stack.run() as run:
             assert scenarios.tool_round_trip(stack.stub)
         expect(
-            stack.events(run), run, tokens=TWO_CALLS, success=True, model=scenarios.MODEL,
+            stack.events(run),
+            run,
+            tokens=TWO_CALLS,
+            success=True,
+            model=scenarios.MODEL,
             tool_calls=(scenarios.TOOL,) if self.response_tool_calls else (),
         )
 
@@ -221,7 +233,7 @@ class OpenAICases(Cases):
 class AgentCases(Cases):
     """A pydantic-ai agent with one tool, inside ``ai_run``."""
 
-    ttft_source: Optional[tuple[str, str]] = None
+    ttft_source: tuple[str, str] | None = None
 
     def representative_run(self, stack) -> None:
         scenarios.agent_stream(stack.stub)
@@ -232,7 +244,11 @@ class AgentCases(Cases):
         # Two model calls, 11/7 each; the agent span's aggregate is not added,
         # and the tool call is counted once (tool span, not also the response).
         expect(
-            stack.events(run), run, tokens=TWO_CALLS, success=True, model=scenarios.MODEL,
+            stack.events(run),
+            run,
+            tokens=TWO_CALLS,
+            success=True,
+            model=scenarios.MODEL,
             tool_calls=(scenarios.TOOL,),
         )
 
@@ -240,7 +256,11 @@ class AgentCases(Cases):
         with stack.run() as run:
             assert scenarios.agent_stream(stack.stub)
         expect(
-            stack.events(run), run, tokens=TWO_CALLS, success=True, model=scenarios.MODEL,
+            stack.events(run),
+            run,
+            tokens=TWO_CALLS,
+            success=True,
+            model=scenarios.MODEL,
             tool_calls=(scenarios.TOOL,),
             ttft_ms=ttft_from_spans(stack.spans(run), self.ttft_source) if self.ttft_source else None,
         )

@@ -32,7 +32,8 @@ COMMON_PINS = (
 
 ENVIRONMENTS: dict[str, tuple[str, ...]] = {
     # Everything whose pins agree: one install, many combinations.
-    "current": COMMON_PINS + (
+    "current": COMMON_PINS
+    + (
         "opentelemetry-instrumentation-openai-v2==2.4b0",
         "opentelemetry-util-genai==1.1b0",
         "openinference-instrumentation-openai==0.1.66",
@@ -44,7 +45,8 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
         "logfire==5.2.0",
     ),
     # Older releases that write the legacy dialects.
-    "legacy": COMMON_PINS + (
+    "legacy": COMMON_PINS
+    + (
         "opentelemetry-instrumentation-openai-v2==2.4b0",
         "opentelemetry-util-genai==0.4b0",
         "opentelemetry-instrumentation-openai==0.52.6",
@@ -71,44 +73,64 @@ class Combo:
 
 COMBOS: dict[str, Combo] = {
     "openai-v2": Combo(
-        "current", "test_openai_v2.py", ("openai-v2",),
+        "current",
+        "test_openai_v2.py",
+        ("openai-v2",),
         ("openai", "opentelemetry-instrumentation-openai-v2", "opentelemetry-util-genai"),
     ),
     "openai-v2-content": Combo(
-        "current", "test_openai_v2_content.py", ("openai-v2",),
+        "current",
+        "test_openai_v2_content.py",
+        ("openai-v2",),
         ("openai", "opentelemetry-instrumentation-openai-v2", "opentelemetry-util-genai"),
         env={"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "span_only"},
     ),
     "openai-v2-legacy": Combo(
-        "legacy", "test_openai_v2_legacy.py", ("openai-v2",),
+        "legacy",
+        "test_openai_v2_legacy.py",
+        ("openai-v2",),
         ("openai", "opentelemetry-instrumentation-openai-v2", "opentelemetry-util-genai"),
     ),
     "openinference": Combo(
-        "current", "test_openinference.py", ("openinference",),
+        "current",
+        "test_openinference.py",
+        ("openinference",),
         ("openai", "openinference-instrumentation-openai"),
     ),
     "traceloop": Combo(
-        "current", "test_traceloop.py", ("traceloop",),
+        "current",
+        "test_traceloop.py",
+        ("traceloop",),
         ("openai", "opentelemetry-instrumentation-openai"),
     ),
     "traceloop-legacy": Combo(
-        "legacy", "test_traceloop_legacy.py", ("traceloop",),
+        "legacy",
+        "test_traceloop_legacy.py",
+        ("traceloop",),
         ("openai", "opentelemetry-instrumentation-openai"),
     ),
     "openai-v2+openinference": Combo(
-        "current", "test_openai_v2_and_openinference.py", ("openai-v2", "openinference"),
+        "current",
+        "test_openai_v2_and_openinference.py",
+        ("openai-v2", "openinference"),
         ("openai", "opentelemetry-instrumentation-openai-v2", "openinference-instrumentation-openai"),
     ),
     "pydantic-ai": Combo(
-        "current", "test_pydantic_ai.py", ("pydantic-ai",),
+        "current",
+        "test_pydantic_ai.py",
+        ("pydantic-ai",),
         ("openai", "pydantic-ai-slim"),
     ),
     "pydantic-ai+openai-v2": Combo(
-        "current", "test_pydantic_ai_and_openai_v2.py", ("pydantic-ai", "openai-v2"),
+        "current",
+        "test_pydantic_ai_and_openai_v2.py",
+        ("pydantic-ai", "openai-v2"),
         ("openai", "pydantic-ai-slim", "opentelemetry-instrumentation-openai-v2"),
     ),
     "logfire": Combo(
-        "current", "test_logfire.py", ("logfire",),
+        "current",
+        "test_logfire.py",
+        ("logfire",),
         ("openai", "logfire"),
     ),
 }

@@ -16,8 +16,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -40,8 +40,9 @@ if not _COMBO_NAME:
     # The main suite: conformance runs only under run.py, one combination per process.
     collect_ignore_glob = ["test_*.py"]
 elif _COMBO_NAME not in _combos.COMBOS:
-    raise RuntimeError("%s=%r names no combination; known: %s" % (
-        _combos.COMBO_ENV, _COMBO_NAME, ", ".join(_combos.COMBOS)))
+    raise RuntimeError(
+        "%s=%r names no combination; known: %s" % (_combos.COMBO_ENV, _COMBO_NAME, ", ".join(_combos.COMBOS))
+    )
 else:
     sys.path.insert(0, str(_HERE))
     collect_ignore = [c.module for c in _combos.COMBOS.values() if c.module != _combos.COMBOS[_COMBO_NAME].module]
@@ -56,19 +57,19 @@ def combo():
 
 @pytest.fixture(scope="session")
 def stack(combo) -> Iterator:
+    from combos import DUMP_ENV
+    from instrumentations import instrument, uninstrument
     from ldai import LDAIClient
     from ldai.models import AICompletionConfigDefault
     from ldclient import Context
     from ldclient.integrations.test_data import TestData
+    from openai_stub import OpenAIStub
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from stack import CONFIG_KEY, FIRST_CHUNK_DELAY_S, USER_KEY, VARIATION_KEY, VERSION, Stack
 
-    from combos import DUMP_ENV
-    from instrumentations import instrument, uninstrument
     from ldai_otel import LDAISpanProcessor
     from ldai_otel.testing import LDEventSink, add_ai_config, sink_client
-    from openai_stub import OpenAIStub
-    from stack import CONFIG_KEY, FIRST_CHUNK_DELAY_S, USER_KEY, VARIATION_KEY, VERSION, Stack
 
     os.environ.update(combo.env)
     stub = OpenAIStub(first_chunk_delay_s=FIRST_CHUNK_DELAY_S)

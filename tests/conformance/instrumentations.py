@@ -6,7 +6,7 @@ Imports happen here, at instrument time: a missing package raises
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider

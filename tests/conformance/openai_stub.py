@@ -240,17 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
                         )
                     ]
                 ),
-                chunk(
-                    [
-                        choice(
-                            {
-                                "tool_calls": [
-                                    {"index": 0, "function": {"arguments": TOOL_CALL_ARGUMENTS}}
-                                ]
-                            }
-                        )
-                    ]
-                ),
+                chunk([choice({"tool_calls": [{"index": 0, "function": {"arguments": TOOL_CALL_ARGUMENTS}}]})]),
                 chunk([choice({}, "tool_calls")]),
             ]
         else:
@@ -297,9 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
             200,
             {
                 "object": "list",
-                "data": [
-                    {"object": "embedding", "index": i, "embedding": vector} for i in range(count)
-                ],
+                "data": [{"object": "embedding", "index": i, "embedding": vector} for i in range(count)],
                 "model": model,
                 "usage": {
                     "prompt_tokens": EMBEDDING_PROMPT_TOKENS,
@@ -336,9 +324,7 @@ class OpenAIStub:
         self._server.stub = self  # type: ignore[attr-defined]
         host, port = self._server.server_address[:2]
         self.base_url = f"http://{host}:{port}/v1"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="openai-stub", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="openai-stub", daemon=True)
         self._thread.start()
 
     def _record(self, path: str, body: dict[str, Any]) -> None:

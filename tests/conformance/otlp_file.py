@@ -9,8 +9,8 @@ and inspect reads both).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 
 def write_otlp_json(spans: Sequence, path: Path, append: bool = False) -> Path:

@@ -69,8 +69,16 @@ def ensure_environment(environment: str, python: str) -> tuple[Path, str]:
     started = time.monotonic()
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
     command = [
-        str(venv_python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        *ENVIRONMENTS[environment], *TOOLING, "-e", str(ROOT) + "[inspect]",
+        str(venv_python),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        *ENVIRONMENTS[environment],
+        *TOOLING,
+        "-e",
+        str(ROOT) + "[inspect]",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
     if result.returncode != 0:
@@ -101,11 +109,24 @@ def run_combo(name: str, venv_python: Path, junit_dir: Path) -> tuple[str, int, 
     started = time.monotonic()
     result = subprocess.run(
         [
-            str(venv_python), "-m", "pytest", "tests/conformance", "-q", "-p", "no:cacheprovider",
+            str(venv_python),
+            "-m",
+            "pytest",
+            "tests/conformance",
+            "-q",
+            "-p",
+            "no:cacheprovider",
             # The main suite's conftest is not this suite's: stop looking for conftests here.
-            "--confcutdir", str(HERE), "--junitxml", str(junit),
+            "--confcutdir",
+            str(HERE),
+            "--junitxml",
+            str(junit),
         ],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=PYTEST_TIMEOUT_S,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PYTEST_TIMEOUT_S,
     )
     return name, result.returncode, result.stdout + result.stderr, count(junit), time.monotonic() - started
 
@@ -114,10 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the conformance suite in its environments.")
     parser.add_argument("--only", nargs="*", choices=sorted(COMBOS), help="run only these combinations")
     parser.add_argument("--junit-dir", type=Path, help="where to keep the JUnit XML reports")
-    parser.add_argument("--count-also", type=Path, action="append", default=[],
-                        help="JUnit XML of other test runs to add to the final count")
-    parser.add_argument("--python", default=os.environ.get("PYTHON", sys.executable),
-                        help="Python that creates the environments")
+    parser.add_argument(
+        "--count-also",
+        type=Path,
+        action="append",
+        default=[],
+        help="JUnit XML of other test runs to add to the final count",
+    )
+    parser.add_argument(
+        "--python", default=os.environ.get("PYTHON", sys.executable), help="Python that creates the environments"
+    )
     args = parser.parse_args(argv)
     names = args.only or list(COMBOS)
     junit_dir = args.junit_dir or Path(tempfile.mkdtemp(prefix="ldai-otel-conformance-"))
@@ -164,12 +191,16 @@ def main(argv: list[str] | None = None) -> int:
                 problems.append(name)
                 failed += 0 if bad or counts["skipped"] else 1
                 print(output, flush=True)
-            print("conformance %-24s %-8s %3d passed, %d failed, %d skipped in %.1f s  %s" % (
-                name, COMBOS[name].environment, ok, bad, counts["skipped"], seconds, verdict), flush=True)
+            print(
+                "conformance %-24s %-8s %3d passed, %d failed, %d skipped in %.1f s  %s"
+                % (name, COMBOS[name].environment, ok, bad, counts["skipped"], seconds, verdict),
+                flush=True,
+            )
 
-    print("conformance: %d combination(s) in %.0f s%s" % (
-        len(names), time.monotonic() - started,
-        "; failed: " + ", ".join(problems) if problems else ""))
+    print(
+        "conformance: %d combination(s) in %.0f s%s"
+        % (len(names), time.monotonic() - started, "; failed: " + ", ".join(problems) if problems else "")
+    )
     print("conformance: %d passed, %d failed" % (passed, failed))
     if args.count_also:
         for path in args.count_also:

@@ -8,7 +8,8 @@ the LaunchDarkly sink.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from openai_stub import OpenAIStub
 
@@ -42,7 +43,10 @@ def client(stub: OpenAIStub):
 
 def chat(stub: OpenAIStub) -> str:
     response = client(stub).chat.completions.create(
-        model=MODEL, messages=MESSAGES, temperature=0.2, max_tokens=50,
+        model=MODEL,
+        messages=MESSAGES,
+        temperature=0.2,
+        max_tokens=50,
     )
     return response.choices[0].message.content
 
@@ -73,7 +77,7 @@ def stream(stub: OpenAIStub, include_usage: bool) -> str:
     return "".join(pieces)
 
 
-def tool_round_trip(stub: OpenAIStub, run_tool: Optional[Callable[[str], str]] = None) -> str:
+def tool_round_trip(stub: OpenAIStub, run_tool: Callable[[str], str] | None = None) -> str:
     """The model asks for a tool, the app runs it, the model answers: two calls.
 
     Args:
@@ -107,6 +111,7 @@ def embeddings(stub: OpenAIStub) -> int:
 
 
 # --- pydantic-ai ----------------------------------------------------------------
+
 
 def agent(stub: OpenAIStub, model_name: str = MODEL):
     """A pydantic-ai agent with one tool, on ``OpenAIChatModel`` pointed at the stub."""

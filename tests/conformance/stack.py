@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from combos import Combo
 
@@ -42,14 +42,16 @@ class Stack:
         from ldai_otel.testing import flush_events
 
         return [
-            e for e in flush_events(self.ld_client, self.sink, self.processor)
-            if e["data"].get("runId") == run.run_id
+            e for e in flush_events(self.ld_client, self.sink, self.processor) if e["data"].get("runId") == run.run_id
         ]
 
     def spans(self, run) -> list:
         """The finished spans of ``run``, as exported (oldest first)."""
         return sorted(
-            (s for s in self.exporter.get_finished_spans()
-             if (s.attributes or {}).get("ld.ai_config.run_id") == run.run_id),
+            (
+                s
+                for s in self.exporter.get_finished_spans()
+                if (s.attributes or {}).get("ld.ai_config.run_id") == run.run_id
+            ),
             key=lambda s: s.start_time or 0,
         )

@@ -14,10 +14,9 @@ class TestOpenInference(OpenAICases):
 
     def test_chain_agent_and_tool_spans_from_openinference_decorators(self, stack):
         """OpenInference's own CHAIN / AGENT / TOOL spans (``OITracer`` decorators) around real calls."""
+        import scenarios
         from openinference.instrumentation import OITracer, TraceConfig
         from opentelemetry import trace
-
-        import scenarios
 
         tracer = OITracer(trace.get_tracer("app"), TraceConfig())
 
@@ -36,7 +35,11 @@ class TestOpenInference(OpenAICases):
         with stack.run() as run:
             assert pipeline()
         got = expect(
-            stack.events(run), run, tokens=TWO_CALLS, success=True, model=scenarios.MODEL,
+            stack.events(run),
+            run,
+            tokens=TWO_CALLS,
+            success=True,
+            model=scenarios.MODEL,
             tool_calls=(scenarios.TOOL,),  # the TOOL span; the response's request is not counted again
         )
         assert got[TOOL_CALL] == [scenarios.TOOL]

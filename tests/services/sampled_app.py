@@ -41,10 +41,15 @@ def main(runs: int) -> None:
         with ai_run(config, user):
             with tracer.start_as_current_span("chat gpt-test", attributes=CHAT_START) as span:
                 span.set_attributes({"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 5})
-    print(json.dumps({
-        "sampler": provider.sampler.get_description(),
-        "exported": len(exporter.get_finished_spans()),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "sampler": provider.sampler.get_description(),
+                "exported": len(exporter.get_finished_spans()),
+            }
+        ),
+        flush=True,
+    )
     client.close()
 
 
