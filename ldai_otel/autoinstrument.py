@@ -84,10 +84,10 @@ def install_from_environment(env: Mapping[str, str]) -> object | None:
 
     from ldai_otel.processor import LDAISpanProcessor
 
-    options = {"sdk_key": sdk_key, "use_ldd": True}
-    if env.get("LAUNCHDARKLY_EVENTS_URI"):
-        options["events_uri"] = env["LAUNCHDARKLY_EVENTS_URI"]
-    ld_client = LDClient(config=Config(**options), start_wait=0)
+    events_uri = env.get("LAUNCHDARKLY_EVENTS_URI")
+    # Daemon mode: the processor's client only sends events, no flag connection.
+    config = Config(sdk_key, use_ldd=True, events_uri=events_uri) if events_uri else Config(sdk_key, use_ldd=True)
+    ld_client = LDClient(config=config, start_wait=0)
     processor = LDAISpanProcessor(
         ld_client,
         signing_key=env.get("LDAI_OTEL_SIGNING_KEY") or None,
@@ -99,7 +99,7 @@ def install_from_environment(env: Mapping[str, str]) -> object | None:
     def close() -> None:
         # Emit every open segment before the client's final flush.
         processor.shutdown()
-        ld_client.close()
+        ld_client.close()  # type: ignore[no-untyped-call]  # ldclient leaves close() unannotated
 
     atexit.register(close)
     _logger.info("ldai-otel: LDAISpanProcessor added to the global TracerProvider")

@@ -20,7 +20,7 @@ from opentelemetry import trace
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._runs import run_id_for_trace
 from ldai_otel.baggage import TOKEN_BAGGAGE_KEY, active_codec
-from ldai_otel.scope import SCOPE_CONTEXT_KEY, resumption_token_for
+from ldai_otel.scope import SCOPE_CONTEXT_KEY, RunScope, resumption_token_for
 
 _logger = logging.getLogger(__name__)
 _warn = RateLimitedLogger(_logger)
@@ -43,7 +43,7 @@ def current_run() -> RunRef | None:
     the run resumed from (verified) baggage.
     """
     scope = otel_context.get_value(SCOPE_CONTEXT_KEY)
-    if scope is not None and scope.trace_id:
+    if isinstance(scope, RunScope) and scope.trace_id:
         run_id = run_id_for_trace(scope.trace_id)
         return RunRef(run_id, scope.info.config_key, resumption_token_for(run_id, scope.info))
     value = otel_baggage.get_baggage(TOKEN_BAGGAGE_KEY)
@@ -99,10 +99,11 @@ def track_feedback(
         return False
     try:
         result = LDAIConfigTracker.from_resumption_token(resumption_token, ld_client, context)
-        if not result.is_success():
+        tracker = result.value
+        if not result.is_success() or tracker is None:
             _warn.warning("ldai-otel: feedback ignored: %s", "unreadable resumption token")
             return False
-        result.value.track_feedback({"kind": feedback})
+        tracker.track_feedback({"kind": feedback})
         return True
     except Exception as exc:  # forged tokens can make LaunchDarkly's parser raise
         _warn.warning("ldai-otel: feedback ignored: %s", "tracking failed (%s)" % type(exc).__name__)

@@ -71,8 +71,7 @@ class LDEventSink:
     @property
     def uri(self) -> str:
         """The base URI to give ``ldclient.Config(events_uri=...)``."""
-        host, port = self._server.server_address[:2]
-        return "http://%s:%d" % (host, port)
+        return "http://127.0.0.1:%d" % self._server.server_port
 
     @property
     def post_count(self) -> int:
@@ -175,7 +174,9 @@ _marker_lock = threading.Lock()
 _marker_seq = 0
 
 
-def flush_events(ld_client: Any, sink: LDEventSink, processor: Any = None, timeout_s: float = 10.0) -> list[dict]:
+def flush_events(
+    ld_client: Any, sink: LDEventSink, processor: Any = None, timeout_s: float = 10.0
+) -> list[dict[str, Any]]:
     """Flushes the processor and the client, waits for delivery, returns AI run events.
 
     Delivery is confirmed with a marker: a custom event tracked just before
