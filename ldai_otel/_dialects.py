@@ -44,6 +44,8 @@ _errors = RateLimitedLogger(_logger)
 MODEL = "model"
 TOOL = "tool"
 AGENT = "agent"
+HANDOFF = "handoff"
+"""A handoff between agents: an agent-graph edge, never a tool call."""
 
 # Which dialect marked the span's class (Observation.dialect).
 OTEL_GENAI = "otel-genai"
@@ -71,7 +73,7 @@ class Observation:
     """
 
     kind: str
-    """One of ``"model"`` (inference or embeddings), ``"tool"``, ``"agent"``."""
+    """One of ``"model"`` (inference or embeddings), ``"tool"``, ``"agent"``, ``"handoff"``."""
     input_tokens: int | None = None
     output_tokens: int | None = None
     total_tokens: int | None = None
@@ -96,7 +98,16 @@ class Observation:
     reported_duration_ms: float | None = None
     """The call's length when an attribute reports it and the span's own
     interval is not the call's (logfire's zero-length stream log span)."""
+    response_id: str | None = None
+    """For model spans: the provider's response id (``gen_ai.response.id``), when written."""
+    agent_name: str | None = None
+    """For agent spans: ``gen_ai.agent.name``, OpenInference ``agent.name`` / ``graph.node.id``."""
+    handoff_from: str | None = None
+    handoff_to: str | None = None
+    """For handoff spans: the agents handing off and taking over, when written."""
     # Filled in by Dialects.observe from the span itself, not by extractors.
+    scope: str = ""
+    """The instrumentation scope's name: spans of one scope are never one call."""
     span_id: int = 0
     parent_id: int = 0
     start_ns: int = 0
@@ -271,7 +282,12 @@ _MARKERS = (
     (
         A.GEN_AI_OPERATION_NAME,
         OTEL_GENAI,
-        ((A.MODEL_CALL_OPERATIONS, MODEL), (A.TOOL_OPERATIONS, TOOL), (A.AGENT_OPERATIONS, AGENT)),
+        (
+            (A.MODEL_CALL_OPERATIONS, MODEL),
+            (A.TOOL_OPERATIONS, TOOL),
+            (A.AGENT_OPERATIONS, AGENT),
+            (A.HANDOFF_OPERATIONS, HANDOFF),
+        ),
     ),
     (
         A.OPENINFERENCE_SPAN_KIND,
@@ -283,7 +299,11 @@ _MARKERS = (
         ),
     ),
     (A.LLM_REQUEST_TYPE, OPENLLMETRY_LEGACY, ((A.LEGACY_MODEL_REQUEST_TYPES, MODEL),)),
-    (A.TRACELOOP_SPAN_KIND, OPENLLMETRY, ((A.TRACELOOP_TOOL_KINDS, TOOL), (A.TRACELOOP_AGENT_KINDS, AGENT))),
+    (
+        A.TRACELOOP_SPAN_KIND,
+        OPENLLMETRY,
+        ((A.TRACELOOP_TOOL_KINDS, TOOL), (A.TRACELOOP_AGENT_KINDS, AGENT), (A.HANDOFF_OPERATIONS, HANDOFF)),
+    ),
     (
         A.AI_OPERATION_ID,
         VERCEL_AI,
@@ -378,7 +398,9 @@ def _time_to_first_token_ms(span: ReadableSpan, attrs: Mapping[str, Any]) -> flo
     )
     if ms is not None:
         return ms
-    ms = first_milliseconds(attrs, A.AI_RESPONSE_MS_TO_FIRST_CHUNK, A.AI_STREAM_MS_TO_FIRST_CHUNK)
+    ms = first_milliseconds(
+        attrs, A.AI_RESPONSE_MS_TO_FIRST_CHUNK, A.AI_STREAM_MS_TO_FIRST_CHUNK, A.GEN_AI_SERVER_TIME_TO_FIRST_TOKEN
+    )
     if ms is not None:
         return ms
     events = span.events
@@ -551,6 +573,27 @@ def _reported_duration_ms(attrs: Mapping[str, Any]) -> float | None:
     return seconds_as_ms(attrs, A.LOGFIRE_DURATION)
 
 
+def _cache_inclusive_input(observation: Observation, span: ReadableSpan) -> None:
+    """Adds the prompt cache back into input where the instrumentation left it out.
+
+    Decided by instrumentation scope and provider, never from the numbers
+    (see ``A.CACHE_EXCLUSIVE_INPUT_SCOPES``): LaunchDarkly's input is every
+    prompt token, cached reads and writes included.
+    """
+    if observation.input_tokens is None or observation.provider not in A.CACHE_EXCLUSIVE_INPUT_PROVIDERS:
+        return
+    scope = span.instrumentation_scope
+    name = scope.name if scope is not None else ""
+    if not any(name == s or (s.endswith(".") and name.startswith(s)) for s in A.CACHE_EXCLUSIVE_INPUT_SCOPES):
+        return
+    cached = (observation.cache_read_tokens or 0) + (observation.cache_write_tokens or 0)
+    if observation.input_tokens + cached > MAX_COUNT:
+        return
+    observation.input_tokens += cached
+    # Traceloop's total is its cache-exclusive input plus output: recompute it.
+    observation.total_tokens = None
+
+
 def _model_call(span: ReadableSpan, attrs: Mapping[str, Any], dialect: str) -> Observation:
     observation = Observation(
         kind=MODEL,
@@ -563,6 +606,8 @@ def _model_call(span: ReadableSpan, attrs: Mapping[str, Any], dialect: str) -> O
         provider=_fact(_provider, "the provider", attrs),
     )
     _fact(_read_subsets, "cache and reasoning tokens", observation, attrs)
+    observation.response_id = _fact(text, "the response id", attrs, A.GEN_AI_RESPONSE_ID)
+    _fact(_cache_inclusive_input, "cache-exclusive input", observation, span)
     observation.response_tool_calls = _fact(_response_tool_calls, "response tool calls", attrs, dialect) or ()
     observation.reported_duration_ms = _fact(_reported_duration_ms, "the stream's duration", attrs)
     return observation
@@ -607,10 +652,27 @@ def genai_span(span: ReadableSpan, attrs: Mapping[str, Any]) -> Observation | No
         return _model_call(span, attrs, dialect)
     if kind == TOOL:
         name = first_text(attrs, A.GEN_AI_TOOL_NAME, A.TOOL_NAME, A.AI_TOOL_CALL_NAME, A.TRACELOOP_ENTITY_NAME)
-        if name is None and isinstance(span.name, str) and len(span.name) <= MAX_NAME_CHARS:
-            name = span.name
-        return Observation(kind=TOOL, dialect=dialect, tool_name=name or None)
-    return _agent(attrs, dialect)
+        span_name = span.name if isinstance(span.name, str) and len(span.name) <= MAX_NAME_CHARS else None
+        if name is None and span_name is not None and dialect == OPENINFERENCE:
+            if span_name.startswith(A.OPENINFERENCE_HANDOFF_PREFIX):
+                # OpenInference openai-agents: a handoff written as a TOOL span.
+                return Observation(
+                    kind=HANDOFF,
+                    dialect=dialect,
+                    handoff_from=text(attrs, A.INPUT_VALUE),
+                    handoff_to=text(attrs, A.OUTPUT_VALUE) or span_name[len(A.OPENINFERENCE_HANDOFF_PREFIX) :] or None,
+                )
+        return Observation(kind=TOOL, dialect=dialect, tool_name=name or span_name or None)
+    if kind == HANDOFF:
+        return Observation(
+            kind=HANDOFF,
+            dialect=dialect,
+            handoff_from=text(attrs, A.GEN_AI_HANDOFF_FROM_AGENT),
+            handoff_to=text(attrs, A.GEN_AI_HANDOFF_TO_AGENT),
+        )
+    observation = _agent(attrs, dialect)
+    observation.agent_name = first_text(attrs, A.GEN_AI_AGENT_NAME, A.AGENT_NAME, A.GRAPH_NODE_ID)
+    return observation
 
 
 BUILTIN_EXTRACTORS: tuple[Extractor, ...] = (genai_span,)
@@ -656,6 +718,9 @@ class Dialects:
 
 
 def _stamp(observation: Observation, span: ReadableSpan, attrs: Mapping[str, Any]) -> None:
+    scope = span.instrumentation_scope
+    name = scope.name if scope is not None else None
+    observation.scope = name if isinstance(name, str) else ""
     ctx = span.context
     observation.span_id = ctx.span_id if ctx is not None else 0
     parent = span.parent

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ldai_otel._calls import model_calls
 from ldai_otel._dialects import AGENT, MAX_COUNT, MAX_TIME_MS, MODEL, TOOL, Observation
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._runs import RESUMED_PLAIN, Segment
@@ -67,7 +68,6 @@ class _View:
         return None
 
 
-_MODEL_KIND = frozenset({MODEL})
 _AGENT_KIND = frozenset({AGENT})
 _GENAI_KINDS = frozenset({MODEL, TOOL, AGENT})
 
@@ -109,29 +109,8 @@ def summarize(segment: Segment) -> Summary:
 
 
 def _model_calls(view: _View) -> list[list[Observation]]:
-    """The segment's model calls, each the list of spans that saw it, innermost first, in call order."""
-    # Nested model-call spans are one call wrapped by two instrumentations:
-    # group them under their outermost model-call span and count once.
-    groups: dict[int, list[Observation]] = {}
-    for obs in view.observations:
-        if obs.kind != MODEL:
-            continue
-        top = obs
-        for _ in range(_MAX_ANCESTORS):
-            outer = view.ancestor_of_kind(top, _MODEL_KIND)
-            if outer is None:
-                break
-            top = outer
-        groups.setdefault(top.span_id, []).append(obs)
-    calls = [sorted(members, key=_innermost_first) for members in groups.values()]
-    calls.sort(key=lambda call: (call[0].start_ns, call[0].end_ns))
-    return calls
-
-
-def _innermost_first(obs: Observation) -> tuple[int, int]:
-    # Spans of one call contain one another: the shortest is the one closest
-    # to the HTTP call, which wins when they disagree.
-    return (obs.end_ns - obs.start_ns, -obs.start_ns)
+    """The segment's model calls, each the spans that saw it, innermost first, in call order."""
+    return model_calls(view.observations, view.parents)
 
 
 def _first(call: list[Observation], has: Callable[[Observation], bool]) -> Observation | None:
