@@ -220,8 +220,10 @@ class LDAISpanProcessor(SpanProcessor):
         span_id = span_context.span_id
         local_root = False
         if scope is not None and scope.trace_id is None:
-            # The ai_run span itself: it opens (or rejoins) the run.
-            binding = Binding.create(run_id_for_trace(span_context.trace_id), scope.info, ORIGIN)
+            # The ai_run span itself: it opens (or rejoins) the run. ai_run
+            # made the binding when it knew the trace, and writes its identity
+            # on its span itself.
+            binding = scope.binding or Binding.create(run_id_for_trace(span_context.trace_id), scope.info, ORIGIN)
             local_root = True
         elif segment is not None:
             # The parent span is a run span: innermost run wins, and children
@@ -242,10 +244,13 @@ class LDAISpanProcessor(SpanProcessor):
             if binding is None:
                 return
             local_root = True
-        binding, evicted = self._table.start(span_id, parent.span_id if parent is not None else 0, binding, local_root)
+        used, evicted = self._table.start(span_id, parent.span_id if parent is not None else 0, binding, local_root)
         if local_root and scope is not None and scope.trace_id is None:
-            scope.binding = binding  # ai_run reads the runId from it
-        span.set_attributes(binding.span_attributes)
+            scope.binding = used  # ai_run reads the runId from it
+            if used is not binding:  # an open segment's binding won: its identity on the span
+                span.set_attributes(used.span_attributes)
+        else:
+            span.set_attributes(used.span_attributes)
         if evicted:
             self._emitter.submit(evicted)
 
