@@ -41,7 +41,7 @@ def _span(exporter: InMemorySpanExporter, name: str):
 
 
 @pytest.mark.parametrize("under_a_request", [True, False], ids=["under a request span", "new trace"])
-def test_ai_run_span_has_the_run_identity_without_a_processor(bare, chat_config, user, ld_client, sink, under_a_request):
+def test_ai_run_span_has_the_identity_without_a_processor(bare, chat_config, user, ld_client, sink, under_a_request):
     provider, exporter = bare
     tracer = provider.get_tracer("app")
     if under_a_request:
