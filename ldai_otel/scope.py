@@ -22,7 +22,7 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from ldai_otel import _attributes as A
 from ldai_otel._runs import ORIGIN, Binding, RunInfo, run_id_for_trace
-from ldai_otel.baggage import with_run_baggage
+from ldai_otel.baggage import active_codec, with_run_baggage
 
 _logger = logging.getLogger(__name__)
 
@@ -126,23 +126,69 @@ def _token_facts(token: str) -> dict:
     return facts
 
 
-def run_info_from_config(config: Any, context: Any) -> RunInfo:
-    """Reads a run's AI Config facts through ``ldai``'s public API.
+# ``ldai`` configs carry their facts only inside their tracker factory, a
+# closure over (key, variation_key, version, graph_key, ...). Minting a
+# tracker to read them (a UUIDv4, the tracker, its encoded token) was the
+# largest part of ai_run's own cost, so the closure's cells are read when the
+# factory has exactly that shape (checked once per code object); any other
+# factory, or values of another type, take the public path.
+_FACT_NAMES = ("key", "variation_key", "version", "graph_key")
+_fact_cells: dict[Any, tuple[int, ...] | None] = {}
+_MAX_FACT_CODES = 64
 
-    Variation key, version and graph key come from the resumption token of a
+
+def _factory_facts(config: Any) -> tuple[str, str, int, str | None] | None:
+    """``(config key, variation key, version, graph key)`` read from the tracker factory's closure, or None."""
+    factory = getattr(config, "create_tracker", None)
+    code = getattr(factory, "__code__", None)
+    if code is None:
+        return None
+    cells = _fact_cells.get(code, ())
+    if cells == ():
+        names = code.co_freevars
+        cells = tuple(names.index(n) for n in _FACT_NAMES) if all(n in names for n in _FACT_NAMES) else None
+        if len(_fact_cells) < _MAX_FACT_CODES:  # bounded; dict ops are atomic under the GIL
+            _fact_cells[code] = cells
+    if cells is None:
+        return None
+    try:
+        closure = factory.__closure__  # type: ignore[union-attr]
+        key, variation_key, version, graph_key = (closure[i].cell_contents for i in cells)
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    if (
+        type(key) is str
+        and type(variation_key) is str
+        and type(version) is int
+        and (graph_key is None or type(graph_key) is str)
+    ):
+        return key, variation_key, version, graph_key or None
+    return None
+
+
+def run_info_from_config(config: Any, context: Any) -> RunInfo:
+    """Reads a run's AI Config facts.
+
+    Variation key, version and graph key come from the config's tracker
+    factory (see ``_factory_facts``), else from the resumption token of a
     tracker made by ``config.create_tracker()`` (a documented format); model
     and provider names from ``config.model`` and ``config.provider``.
     """
-    payload = _token_facts(_tracker_token(config.create_tracker()))
     model = getattr(config, "model", None)
     provider = getattr(config, "provider", None)
+    model_name = (getattr(model, "name", "") or "") if model is not None else ""
+    provider_name = (getattr(provider, "name", "") or "") if provider is not None else ""
+    facts = _factory_facts(config)
+    if facts is not None:
+        return RunInfo(facts[0], facts[1], facts[2], context, model_name, provider_name, facts[3])
+    payload = _token_facts(_tracker_token(config.create_tracker()))
     return RunInfo(
         config_key=str(payload.get("configKey") or config.key),
         variation_key=str(payload.get("variationKey") or ""),
         version=int(payload.get("version") or 0),
         context=context,
-        model_name=(getattr(model, "name", "") or "") if model is not None else "",
-        provider_name=(getattr(provider, "name", "") or "") if provider is not None else "",
+        model_name=model_name,
+        provider_name=provider_name,
         graph_key=payload.get("graphKey") or None,
     )
 
@@ -206,8 +252,18 @@ class AIRun:
         self._token: object | None = None
         self.run_id: str = ""
         """The run's runId: the trace id written as UUID text."""
-        self.resumption_token: str = ""
-        """LaunchDarkly resumption token for this run (deferred feedback)."""
+        self._resumption_token = ""
+
+    @property
+    def resumption_token(self) -> str:
+        """LaunchDarkly resumption token for this run (deferred feedback).
+
+        Encoded when first read (or when the run goes into baggage): most
+        runs never need it.
+        """
+        if not self._resumption_token and self.run_id and self._info is not None:
+            self._resumption_token = resumption_token_for(self.run_id, self._info)
+        return self._resumption_token
 
     @property
     def span(self) -> Span | None:
@@ -275,9 +331,10 @@ class AIRun:
         else:
             scope.trace_id = trace_id
             self.run_id = scope.binding.run_id  # type: ignore[union-attr]
-        self.resumption_token = resumption_token_for(self.run_id, info)
         # Downstream services resume the run from baggage (signed; see baggage.py).
-        ctx = with_run_baggage(ctx, self.run_id, self.resumption_token, self._context)
+        codec = active_codec()
+        if codec is not None and codec.propagate:
+            ctx = with_run_baggage(ctx, self.run_id, self.resumption_token, self._context)
         self._span = span
         self._token = otel_context.attach(trace.set_span_in_context(span, ctx))
         return self

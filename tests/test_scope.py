@@ -6,6 +6,8 @@ deployment: no LDAISpanProcessor in the app); assertions on exported spans.
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 
 import pytest
@@ -16,6 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ldai_otel import ai_run
+from ldai_otel.scope import _factory_facts, run_info_from_config
 from ldai_otel.testing import flush_events
 
 IDENTITY = {
@@ -113,3 +116,64 @@ def test_with_the_processor_the_span_has_the_same_identity(make_provider, chat_c
     assert dict(first_span.attributes) == {**IDENTITY, "ld.ai_config.run_id": run.run_id}
     assert dict(second_span.attributes) == {**IDENTITY, "ld.ai_config.run_id": second.run_id}
     assert run.run_id != second.run_id
+
+
+def _token_path(config, user):
+    class Opaque:
+        """The same config behind a factory of another shape: the public path."""
+
+        key = config.key
+        model = config.model
+        provider = config.provider
+
+        def create_tracker(self):
+            return config.create_tracker()
+
+    return run_info_from_config(Opaque(), user)
+
+
+def test_config_facts_from_the_factory_equal_the_tracker_token_facts(ai_client, user):
+    from ldai.models import AIAgentConfigDefault, AICompletionConfigDefault, AIJudgeConfigDefault
+
+    configs = [
+        ai_client.completion_config(CHAT, user, AICompletionConfigDefault(enabled=False)),
+        ai_client.agent_config(CHAT, user, AIAgentConfigDefault(enabled=False)),
+        ai_client.judge_config("judge-config", user, AIJudgeConfigDefault(enabled=False)),
+        ai_client.completion_config("no-such-config", user, AICompletionConfigDefault(enabled=False)),
+    ]
+    for config in configs:
+        assert _factory_facts(config) is not None  # this ldai's factories have the known shape
+        fast, public = run_info_from_config(config, user), _token_path(config, user)
+        assert (fast.config_key, fast.variation_key, fast.version, fast.graph_key) == (
+            public.config_key,
+            public.variation_key,
+            public.version,
+            public.graph_key,
+        )
+        assert (fast.model_name, fast.provider_name) == (public.model_name, public.provider_name)
+    assert run_info_from_config(configs[0], user).variation_key == "v-chat"
+    assert run_info_from_config(configs[0], user).version == 3
+
+
+def test_a_factory_of_another_shape_or_with_odd_values_takes_the_public_path(chat_config, user):
+    key, variation_key, version, graph_key = "k", "v", "3", None  # version of the wrong type
+
+    def create_tracker():
+        return (key, variation_key, version, graph_key)
+
+    class Odd:
+        pass
+
+    odd = Odd()
+    odd.create_tracker = create_tracker
+    assert _factory_facts(odd) is None
+    assert _factory_facts(object()) is None
+
+
+def test_the_resumption_token_is_made_when_read(bare, chat_config, user):
+    provider, _ = bare
+    with ai_run(chat_config, user, tracer_provider=provider) as run:
+        assert run._resumption_token == ""  # no processor: no baggage, nothing encoded yet
+        token = run.resumption_token
+    assert json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["runId"] == run.run_id
+    assert run.resumption_token == token
