@@ -28,6 +28,13 @@ LD_AI_CONFIG_PROVIDER_NAME = "ld.ai_config.provider_name"
 # both as string arrays, one item per individual context.
 LD_AI_CONFIG_CONTEXT_KIND = "ld.ai_config.context.kind"
 LD_AI_CONFIG_CONTEXT_KEY = "ld.ai_config.context.key"
+# Stamped by LDAISpanProcessor with the other ld.ai_config.* keys: this run's
+# spans were emitted in process, so `ldai-otel serve` does not count them again.
+LD_AI_CONFIG_EMITTER = "ld.ai_config.emitter"
+LD_AI_CONFIG_EMITTER_VALUE = "ldai-otel"
+
+# --- Written by LaunchDarkly's own AI SDKs, which send their own events. ---
+LAUNCHDARKLY_RUN_ID = "launchdarkly.run.id"
 
 # --- OpenTelemetry GenAI semantic conventions (current). -------------------
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"

@@ -19,6 +19,7 @@ from ldai_otel._dialects import MARKER_KEYS, Dialects, Extractor
 from ldai_otel._emitter import SegmentEmitter
 from ldai_otel._rules import Summary
 from ldai_otel._runs import (
+    IDENTITY_KEYS,
     ORIGIN,
     RESUMED,
     RESUMED_PLAIN,
@@ -144,7 +145,7 @@ class LDAISpanProcessor(SpanProcessor):
         propagate_context: bool = False,
         context_provider: Callable[[Context | None], Any] | None = None,
         fallback_context: Any = None,
-        stamp_all_spans: bool = True,
+        stamp_all_spans: bool = False,
     ):
         if max_open_runs < 1:
             raise ValueError("max_open_runs must be at least 1")
@@ -260,6 +261,9 @@ class LDAISpanProcessor(SpanProcessor):
             scope.binding = used  # ai_run reads the runId from it
             if used is not binding:  # an open segment's binding won: its identity on the span
                 span.set_attributes(used.span_attributes)
+            elif len(used.span_attributes) > len(IDENTITY_KEYS) - (not used.info.variation_key):
+                # ai_run wrote the identity; add what only the processor stamps.
+                span.set_attributes({k: v for k, v in used.span_attributes.items() if k not in IDENTITY_KEYS})
         elif local_root or self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes):
             # The span that resumed a run, and GenAI spans (marked at start).
             span.set_attributes(used.span_attributes)
