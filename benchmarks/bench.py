@@ -952,6 +952,7 @@ def memory_child(args: argparse.Namespace) -> None:
         user = Context.create("user-memory")
         config = ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
         print(json.dumps(per_open_run(processor, provider, config, user, min(2000, max(args.memory_runs // 10, 10)))))
+        emitted.clear()  # the checkpoints below count the main loop's runs only
         runs, spans_per_run, leak_every = args.memory_runs, args.memory_spans_per_run, args.leak_every
         checkpoint = max(runs // 20, 1)
         spans = 0
