@@ -306,8 +306,7 @@ class LDAISpanProcessor(SpanProcessor):
         return self._service_context(service if isinstance(service, str) and service else "unknown_service")
 
     def _service_context(self, service: str) -> Any:
-        with self._service_lock:
-            context = self._service_contexts.get(service)
+        context = self._service_contexts.get(service)  # one atomic lookup: the lock is for the writes
         if context is None:
             from ldclient import Context as LDContext
 
