@@ -9,11 +9,12 @@ fix-up is OTLP's JSON encoding of trace and span ids as hex, where protobuf
 expects base64 (files written with ``MessageToJson`` carry base64 and are read
 as they are).
 
-Spans become ``ReadableSpan`` objects and go through the same
-:class:`~ldai_otel._dialects.Dialects` as in the processor. Runs are found by
-the ``ld.ai_config.*`` attributes the processor stamps on run spans, one
-segment per (run, service); each segment is summarized and emitted by the
-processor's own code (:func:`~ldai_otel._emitter.emit_segment`, which drives
+Spans are decoded by ``_otlp.SpanDecoder`` (shared with ``serve``) through the
+same :class:`~ldai_otel._dialects.Dialects` as in the processor. Runs are found
+by the trace assembler's rule (``_assembler.resolve``): a span is in the run of
+its nearest ancestor-or-self carrying the ``ld.ai_config.*`` identity, and one
+segment is made per (run, service), as each service's processor sees it; each
+segment is summarized and emitted by the processor's own code (:func:`~ldai_otel._emitter.emit_segment`, which drives
 ``ldai``'s ``LDAIConfigTracker``) into a client that records the events,
 or, with ``--send``, into a real ``ldclient.LDClient``.
 
@@ -25,7 +26,6 @@ like GenAI but no dialect recognizes.
 from __future__ import annotations
 
 import argparse
-import base64
 import gzip
 import importlib
 import json
@@ -37,17 +37,25 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Any, TextIO
 
 from ldai_otel import _attributes as A
+from ldai_otel._assembler import (
+    AI_RUN_SCOPE,
+    LD_TRACKED,
+    RunMark,
+    SpanFacts,
+    make_segment,
+    pick_root,
+    resolve,
+    run_info,
+)
 from ldai_otel._dialects import AGENT, MODEL, TOOL, Dialects, Extractor, Observation
+from ldai_otel._otlp import SpanDecoder, fix_json_ids, load_proto
 from ldai_otel._rules import Summary
-from ldai_otel._runs import ORIGIN, RESUMED, Binding, RunInfo, Segment
+from ldai_otel._runs import ORIGIN, RESUMED, Segment
 
 SDK_KEY_ENV = "LAUNCHDARKLY_SDK_KEY"
 """Environment variable ``--send`` reads the LaunchDarkly SDK key from."""
 DEFAULT_CONTEXT_KEY = "ldai-otel-inspect"
 """Context the events are attributed to (the run's own context is not in spans)."""
-AI_RUN_SCOPE = "ldai_otel"
-"""Instrumentation scope of the ``ai_run`` span: a run's origin."""
-UNKNOWN_SERVICE = "unknown_service"
 PROGRESS_INTERVAL_S = 0.5
 MAX_LISTED = 20
 """Most model calls or spans listed per run or trace; the rest are counted."""
@@ -73,7 +81,6 @@ _TOKEN_KEYS = (
     A.AI_USAGE_TOKENS,
 )
 _STREAMING_FLAGS = (A.GEN_AI_IS_STREAMING, A.LLM_IS_STREAMING, A.GEN_AI_REQUEST_STREAM)
-_HEX = frozenset("0123456789abcdefABCDEF")
 
 INSTALL_HINT = "ldai-otel inspect needs opentelemetry-proto: pip install 'ldai-otel[inspect]'"
 
@@ -89,43 +96,13 @@ class UsageError(InspectError):
 # --- Reading ---------------------------------------------------------------------
 
 
-class SpanRecord:
-    """What inspect keeps of one span: ids, run stamps, its observation, diagnostics."""
+class SpanRecord(SpanFacts):
+    """What inspect keeps of a run span or GenAI span: the run model's facts and diagnostics."""
 
-    __slots__ = (
-        "trace_id",
-        "span_id",
-        "parent_id",
-        "name",
-        "scope",
-        "service",
-        "start_ns",
-        "end_ns",
-        "error",
-        "run",
-        "observation",
-        "genai_keys",
-        "junk",
-        "streaming",
-        "logfire_span",
-        "logfire_log",
-        "config_model",
-        "config_provider",
-    )
+    __slots__ = ("genai_keys", "junk", "streaming", "logfire_span", "logfire_log")
 
-    def __init__(self) -> None:
-        self.trace_id = 0
-        self.span_id = 0
-        self.parent_id = 0
-        self.name = ""
-        self.scope = ""
-        self.service = UNKNOWN_SERVICE
-        self.start_ns = 0
-        self.end_ns = 0
-        self.error = False
-        self.run: tuple[str, str, str, int] | None = None
-        """(run_id, config_key, variation_key, version) from the ld.ai_config.* stamps."""
-        self.observation: Observation | None = None
+    def __init__(self, trace_id: int, span_id: int, parent_id: int) -> None:
+        super().__init__(trace_id, span_id, parent_id)
         self.genai_keys: tuple[str, ...] = ()
         """GenAI-looking attribute keys of a span no dialect recognized."""
         self.junk: tuple[str, ...] = ()
@@ -135,19 +112,18 @@ class SpanRecord:
         """A logfire span (``logfire.span_type`` span)."""
         self.logfire_log = False
         """A logfire log span: for a model call, a consumed stream's usage and length."""
-        self.config_model = ""
-        self.config_provider = ""
-        """The AI Config's model and provider, when a run span is stamped with them."""
 
 
 class TraceRecord:
-    """The spans of one trace that matter: run spans and GenAI spans."""
+    """One trace: every span's parent (for the chains), and the spans that matter (marked or GenAI)."""
 
-    __slots__ = ("trace_id", "spans", "other_spans", "services")
+    __slots__ = ("trace_id", "spans", "parents", "marks", "other_spans", "services")
 
     def __init__(self, trace_id: int) -> None:
         self.trace_id = trace_id
         self.spans: list[SpanRecord] = []
+        self.parents: dict[int, int] = {}
+        self.marks: dict[int, Any] = {}
         self.other_spans = 0
         self.services: set[str] = set()
 
@@ -164,11 +140,10 @@ class Reading:
 
 def _load_proto() -> tuple[Any, Any]:
     try:
-        from google.protobuf import json_format
-        from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+        json_format, traces_data, _ = load_proto()
     except ImportError as exc:  # pragma: no cover - exercised without the extra
         raise InspectError(INSTALL_HINT) from exc
-    return json_format, TracesData
+    return json_format, traces_data
 
 
 def _open(path: str) -> tuple[IO[bytes], IO[bytes]]:
@@ -217,64 +192,6 @@ def _documents(stream: IO[bytes]) -> Iterator[tuple[dict | None, str]]:
             yield None, "not a JSON object"
 
 
-def _id_to_base64(value: Any, hex_length: int) -> Any:
-    """OTLP JSON writes ids as hex; protobuf's JSON reads bytes as base64."""
-    if isinstance(value, str) and len(value) == hex_length and not (set(value) - _HEX):
-        return base64.b64encode(bytes.fromhex(value)).decode("ascii")
-    return value
-
-
-def _fix_ids(document: dict) -> None:
-    for resource_spans in document.get("resourceSpans") or document.get("resource_spans") or ():
-        if not isinstance(resource_spans, dict):
-            continue
-        for scope_spans in resource_spans.get("scopeSpans") or resource_spans.get("scope_spans") or ():
-            if not isinstance(scope_spans, dict):
-                continue
-            for span in scope_spans.get("spans") or ():
-                if not isinstance(span, dict):
-                    continue
-                for key, length in (
-                    ("traceId", 32),
-                    ("spanId", 16),
-                    ("parentSpanId", 16),
-                    ("trace_id", 32),
-                    ("span_id", 16),
-                    ("parent_span_id", 16),
-                ):
-                    if key in span:
-                        span[key] = _id_to_base64(span[key], length)
-                for link in span.get("links") or ():
-                    if isinstance(link, dict):
-                        for key, length in (("traceId", 32), ("spanId", 16)):
-                            if key in link:
-                                link[key] = _id_to_base64(link[key], length)
-
-
-def _any_value(value: Any) -> Any:
-    """An OTLP ``AnyValue`` as the Python value the SDK would hold."""
-    which = value.WhichOneof("value")
-    if which == "string_value":
-        return value.string_value
-    if which == "int_value":
-        return value.int_value
-    if which == "double_value":
-        return value.double_value
-    if which == "bool_value":
-        return value.bool_value
-    if which == "array_value":
-        return tuple(_any_value(v) for v in value.array_value.values)
-    if which == "bytes_value":
-        return bytes(value.bytes_value)
-    if which == "kvlist_value":
-        return {kv.key: _any_value(kv.value) for kv in value.kvlist_value.values}
-    return None
-
-
-def _attributes(key_values: Any) -> dict[str, Any]:
-    return {kv.key: _any_value(kv.value) for kv in key_values}
-
-
 def _junk_token_keys(attrs: dict[str, Any]) -> tuple[str, ...]:
     """Token attributes that are present but hold no valid count."""
     junk = []
@@ -292,126 +209,43 @@ def _junk_token_keys(attrs: dict[str, Any]) -> tuple[str, ...]:
     return tuple(junk)
 
 
-class _Reader:
-    """Turns parsed ``TracesData`` into :class:`SpanRecord` objects."""
-
-    def __init__(self, dialects: Dialects, reading: Reading):
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import Event, ReadableSpan
-        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-        from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
-
-        self._dialects = dialects
-        self._reading = reading
-        self._Event = Event
-        self._ReadableSpan = ReadableSpan
-        self._Resource = Resource
-        self._Scope = InstrumentationScope
-        self._SpanContext = SpanContext
-        self._kinds = {
-            1: SpanKind.INTERNAL,
-            2: SpanKind.SERVER,
-            3: SpanKind.CLIENT,
-            4: SpanKind.PRODUCER,
-            5: SpanKind.CONSUMER,
-        }
-        self._internal = SpanKind.INTERNAL
-        self._statuses = {0: Status(StatusCode.UNSET), 1: Status(StatusCode.OK)}
-        self._Status = Status
-        self._error = StatusCode.ERROR
-
-    def add(self, traces_data: Any) -> None:
-        for resource_spans in traces_data.resource_spans:
-            resource_attrs = _attributes(resource_spans.resource.attributes)
-            service = resource_attrs.get(A.SERVICE_NAME)
-            service = service if isinstance(service, str) and service else UNKNOWN_SERVICE
-            resource = self._Resource(resource_attrs)
-            for scope_spans in resource_spans.scope_spans:
-                scope = self._Scope(scope_spans.scope.name, scope_spans.scope.version or None)
-                for span in scope_spans.spans:
-                    self._add_span(span, service, resource, scope)
-
-    def _add_span(self, span: Any, service: str, resource: Any, scope: Any) -> None:
-        self._reading.span_count += 1
-        trace_id = int.from_bytes(span.trace_id, "big") if len(span.trace_id) == 16 else 0
-        span_id = int.from_bytes(span.span_id, "big") if len(span.span_id) == 8 else 0
-        parent_id = int.from_bytes(span.parent_span_id, "big") if len(span.parent_span_id) == 8 else 0
-        trace = self._reading.traces.get(trace_id)
-        if trace is None:
-            trace = self._reading.traces[trace_id] = TraceRecord(trace_id)
-        trace.services.add(service)
-        attrs = _attributes(span.attributes)
-        if span.status.code == 2:
-            status = self._Status(self._error, span.status.message or None)
-        else:
-            status = self._statuses.get(span.status.code, self._statuses[0])
-        readable = self._ReadableSpan(
-            name=span.name,
-            context=self._SpanContext(trace_id, span_id, is_remote=False),
-            parent=self._SpanContext(trace_id, parent_id, is_remote=False) if parent_id else None,
-            resource=resource,
-            attributes=attrs,
-            events=[
-                self._Event(event.name, _attributes(event.attributes), event.time_unix_nano) for event in span.events
-            ],
-            kind=self._kinds.get(span.kind, self._internal),
-            status=status,
-            start_time=span.start_time_unix_nano,
-            end_time=span.end_time_unix_nano,
-            instrumentation_scope=scope,
+def _with_diagnostics(facts: SpanFacts, attrs: dict[str, Any]) -> SpanFacts:
+    """The decoder's hook: the span's facts as a :class:`SpanRecord`, with why metrics may be missing."""
+    record = SpanRecord(facts.trace_id, facts.span_id, facts.parent_id)
+    for name in SpanFacts.__slots__:
+        setattr(record, name, getattr(facts, name))
+    if record.mark is LD_TRACKED:
+        # The processor counts such spans when they are in a run; inspect predicts it.
+        record.mark = None
+    observation = record.observation
+    if observation is None:
+        record.genai_keys = tuple(k for k in attrs if k.startswith(_GENAI_PREFIXES))
+    elif observation.kind == MODEL:
+        record.junk = _junk_token_keys(attrs)
+        span_type = attrs.get(A.LOGFIRE_SPAN_TYPE)
+        record.logfire_log = span_type == A.LOGFIRE_SPAN_TYPE_LOG
+        record.logfire_span = span_type == A.LOGFIRE_SPAN_TYPE_SPAN
+        record.streaming = (
+            record.logfire_log
+            or observation.time_to_first_token_ms is not None
+            or any(attrs.get(flag) is True for flag in _STREAMING_FLAGS)
         )
-        observation = self._dialects.observe(readable)
-        run = _run_stamps(attrs)
-        genai_keys: tuple[str, ...] = ()
-        if observation is None:
-            genai_keys = tuple(k for k in attrs if k.startswith(_GENAI_PREFIXES))
-            if run is None and not genai_keys:
-                trace.other_spans += 1
-                return
-        record = SpanRecord()
-        record.trace_id = trace_id
-        record.span_id = span_id
-        record.parent_id = parent_id
-        record.name = span.name
-        record.scope = scope.name
-        record.service = service
-        record.start_ns = span.start_time_unix_nano
-        record.end_ns = span.end_time_unix_nano
-        record.error = status.status_code is self._error
-        record.run = run
-        if run is not None:
-            model = attrs.get(A.LD_AI_CONFIG_MODEL_NAME)
-            provider = attrs.get(A.LD_AI_CONFIG_PROVIDER_NAME)
-            record.config_model = model if isinstance(model, str) else ""
-            record.config_provider = provider if isinstance(provider, str) else ""
-        record.observation = observation
-        record.genai_keys = genai_keys
-        if observation is not None and observation.kind == MODEL:
-            record.junk = _junk_token_keys(attrs)
-            span_type = attrs.get(A.LOGFIRE_SPAN_TYPE)
-            record.logfire_log = span_type == A.LOGFIRE_SPAN_TYPE_LOG
-            record.logfire_span = span_type == A.LOGFIRE_SPAN_TYPE_SPAN
-            record.streaming = (
-                record.logfire_log
-                or observation.time_to_first_token_ms is not None
-                or any(attrs.get(flag) is True for flag in _STREAMING_FLAGS)
-            )
-        trace.spans.append(record)
+    return record
 
 
-def _run_stamps(attrs: dict[str, Any]) -> tuple[str, str, str, int] | None:
-    config_key = attrs.get(A.LD_AI_CONFIG_KEY)
-    run_id = attrs.get(A.LD_AI_CONFIG_RUN_ID)
-    if not isinstance(config_key, str) or not config_key or not isinstance(run_id, str) or not run_id:
-        return None
-    variation = attrs.get(A.LD_AI_CONFIG_VARIATION_KEY)
-    version = attrs.get(A.LD_AI_CONFIG_VERSION)
-    return (
-        run_id,
-        config_key,
-        variation if isinstance(variation, str) else "",
-        version if isinstance(version, int) and not isinstance(version, bool) else 0,
-    )
+def _add(reading: Reading, record: SpanRecord) -> None:
+    reading.span_count += 1
+    trace = reading.traces.get(record.trace_id)
+    if trace is None:
+        trace = reading.traces[record.trace_id] = TraceRecord(record.trace_id)
+    trace.services.add(record.service)
+    trace.parents[record.span_id] = record.parent_id
+    if record.mark is not None:
+        trace.marks[record.span_id] = record.mark
+    if record.mark is None and record.observation is None and not record.genai_keys:
+        trace.other_spans += 1
+        return
+    trace.spans.append(record)
 
 
 def read_file(
@@ -434,7 +268,7 @@ def read_file(
     """
     json_format, traces_data_class = _load_proto()
     reading = Reading()
-    reader = _Reader(Dialects(extractors), reading)
+    decoder = SpanDecoder(Dialects(extractors), hook=_with_diagnostics)
     try:
         stream, raw = _open(path)
     except OSError as exc:
@@ -448,7 +282,7 @@ def read_file(
                     reading.bad_lines += 1
                     reading.first_error = reading.first_error or error
                     continue
-                _fix_ids(document)
+                fix_json_ids(document)
                 message = traces_data_class()
                 try:
                     json_format.ParseDict(document, message, ignore_unknown_fields=True)
@@ -456,7 +290,8 @@ def read_file(
                     reading.bad_lines += 1
                     reading.first_error = reading.first_error or str(exc)
                     continue
-                reader.add(message)
+                for record in decoder.decode(message):
+                    _add(reading, record)  # type: ignore[arg-type]
                 if progress is not None:
                     now = time.monotonic()
                     if now - last_draw >= PROGRESS_INTERVAL_S:
@@ -491,47 +326,35 @@ class RunReport:
 
 
 def build_runs(trace: TraceRecord, context: Any) -> tuple[list[RunReport], list[SpanRecord]]:
-    """The trace's run segments, one per (run, config, service), and its GenAI spans in no run.
+    """The trace's run segments, one per (run, service), and its GenAI spans in no run.
 
-    The segment's root is its span whose parent is not in it; the run's
-    origin when that is the ``ai_run`` span, else a segment resumed from
-    baggage (which leaves duration and outcome to the origin).
+    A span is in the run of its nearest ancestor-or-self carrying the
+    ``ld.ai_config.*`` identity (the trace assembler's rule, shared with
+    ``serve``). A process's processor emits the spans whose run root is in
+    the same service: the ``ai_run`` span (the origin) or the span that
+    resumed the run from baggage (a resumed segment, which leaves duration and
+    outcome to the origin). Spans whose nearest root is in another service were
+    in no processor's run: they are listed as outside.
     """
-    grouped: dict[tuple[str, str, str], list[SpanRecord]] = {}
+    memo: dict[int, Any] = {}
+    grouped: dict[tuple[tuple[str, str], str], list[SpanRecord]] = {}
+    marks: dict[tuple[str, str], RunMark] = {}
     outside: list[SpanRecord] = []
     for record in trace.spans:
-        if record.run is None:
-            if record.observation is not None or record.genai_keys:
-                outside.append(record)
-            continue
-        grouped.setdefault((record.run[0], record.run[1], record.service), []).append(record)
+        found = resolve(record.span_id, trace.parents, trace.marks, memo)
+        if isinstance(found, RunMark) and found.service == record.service:
+            grouped.setdefault((found.key, record.service), []).append(record)
+            marks.setdefault(found.key, found)
+        elif record.observation is not None or record.genai_keys:
+            outside.append(record)
     reports = []
-    for (run_id, config_key, service), spans in grouped.items():
-        _, _, variation_key, version = spans[0].run  # type: ignore[misc]
-        ids = {s.span_id for s in spans}
-        roots = sorted(
-            (s for s in spans if s.parent_id not in ids),
-            key=lambda s: (s.scope != AI_RUN_SCOPE, s.start_ns),
-        )
-        root = roots[0] if roots else None
+    for (key, service), spans in grouped.items():
+        root = pick_root(spans)
         role = ORIGIN if root is not None and root.scope == AI_RUN_SCOPE else RESUMED
-        info = RunInfo(
-            config_key=config_key,
-            variation_key=variation_key,
-            version=version,
-            context=context,
-            model_name=next((s.config_model for s in spans if s.config_model), ""),
-            provider_name=next((s.config_provider for s in spans if s.config_provider), ""),
-        )
-        segment = Segment(Binding.create(run_id, info, role), role, root.span_id if root else 0)
-        segment.parents = {s.span_id: s.parent_id for s in spans}
-        segment.observations = [s.observation for s in spans if s.observation is not None]
-        if root is not None:
-            segment.root_ended = True
-            segment.root_error = root.error
-            segment.root_start_ns = root.start_ns
-            segment.root_end_ns = root.end_ns
-        segment.closed = True
+        info = run_info(marks[key], context, spans)
+        segment = make_segment(info, key[0], role, spans, root)
+        # Every span's parent, so nested model calls are found through spans that are no run's.
+        segment.parents = trace.parents
         reports.append(RunReport(segment, spans, service))
     reports.sort(key=lambda r: min(s.start_ns for s in r.spans))
     return reports, outside

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import pty
 import re
@@ -361,3 +362,68 @@ def test_config_model_and_provider_stamped_on_run_spans_are_used(make_provider, 
     path.write_text(stream.getvalue())
     out = inspect_cli(str(path)).stdout
     assert "modelName 'judge-model', providerName 'anthropic'\n" in out
+
+
+def _stamps_only_on_ai_run_spans(lines: str) -> str:
+    """The OTLP JSON lines with ld.ai_config.* removed from every span but the ai_run spans.
+
+    The processor stamps a run's local root and its GenAI spans, not the
+    other spans of the run; with the stamps left on the roots alone, inspect
+    must find every member through its parent chain.
+    """
+    out = []
+    stripped = 0
+    for line in lines.splitlines():
+        document = json.loads(line)
+        for resource_spans in document["resourceSpans"]:
+            for scope_spans in resource_spans["scopeSpans"]:
+                if scope_spans["scope"]["name"] == "ldai_otel":
+                    continue
+                for span in scope_spans["spans"]:
+                    kept = [a for a in span.get("attributes", []) if not a["key"].startswith("ld.ai_config.")]
+                    stripped += len(span.get("attributes", [])) - len(kept)
+                    span["attributes"] = kept
+        out.append(json.dumps(document))
+    assert stripped  # the file had stamped non-GenAI run spans to strip
+    return "\n".join(out) + "\n"
+
+
+def test_membership_comes_from_parent_chains_not_from_stamps(
+    make_provider, chat_config, judge_config, user, ld_client, sink, tmp_path
+):
+    from ldai_otel.testing import flush_events
+
+    provider, processor = make_provider()
+    stream = io.StringIO()
+    provider.add_span_processor(SimpleSpanProcessor(FileSpanExporter(stream=stream)))
+    tracer = provider.get_tracer("app")
+    with ai_run(chat_config, user, tracer_provider=provider):
+        with tracer.start_as_current_span("handler"):
+            with tracer.start_as_current_span("retrieval"):
+                chat(tracer, 12, 8)
+            with tool(tracer, "get_weather"):
+                pass
+            # An inner run under a plain span: its spans are its own, not the outer run's.
+            with ai_run(judge_config, user, tracer_provider=provider):
+                with tracer.start_as_current_span("judge step"):
+                    chat(tracer, 3, 1, model="judge-model")
+        chat(tracer, 5, 5)
+    with tracer.start_as_current_span("request"):
+        with tracer.start_as_current_span("inner"):
+            chat(tracer, 40, 2)  # GenAI, but in no run
+    events = flush_events(ld_client, sink, processor)
+    path = tmp_path / "chains.jsonl"
+    path.write_text(_stamps_only_on_ai_run_spans(stream.getvalue()))
+
+    result = inspect_cli(str(path))
+
+    assert result.returncode == 0, result.stderr
+    predicted = printed_events(result.stdout)
+    assert len(predicted) == 2
+    assert same(predicted, sent_events(events))
+    by_config = {
+        config: dict((k, v) for k, v, _ in evs if k != "$ld:ai:tool_call") for (_, config), evs in predicted.items()
+    }
+    assert by_config[CHAT]["$ld:ai:tokens:total"] == 30
+    assert by_config[JUDGE]["$ld:ai:tokens:total"] == 4
+    assert "not in any run: 1 GenAI span(s)" in result.stdout
