@@ -9,6 +9,7 @@ run's root) and what the dialects observe in it. The span itself is not kept.
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -16,6 +17,9 @@ from typing import Any
 from ldai_otel import _attributes as A
 from ldai_otel._assembler import LD_TRACKED, RunMark, SpanFacts
 from ldai_otel._dialects import Dialects
+from ldai_otel._ratelimit import RateLimitedLogger
+
+_warn = RateLimitedLogger(logging.getLogger(__name__))
 
 UNKNOWN_SERVICE = "unknown_service"
 INSTALL_HINT = "this needs opentelemetry-proto: pip install 'ldai-otel[inspect]' (or '[serve]')"
@@ -66,21 +70,28 @@ def _id_to_base64(value: Any, hex_length: int) -> Any:
     return value
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def fix_json_ids(document: dict[str, Any]) -> None:
-    """Rewrites OTLP JSON's hex ids as base64 in place, so protobuf's JSON parser reads them."""
-    for resource_spans in document.get("resourceSpans") or document.get("resource_spans") or ():
+    """Rewrites OTLP JSON's hex ids as base64 in place, so protobuf's JSON parser reads them.
+
+    Anything not shaped like OTLP is left as it is, for the parser to reject.
+    """
+    for resource_spans in _list(document.get("resourceSpans") or document.get("resource_spans")):
         if not isinstance(resource_spans, dict):
             continue
-        for scope_spans in resource_spans.get("scopeSpans") or resource_spans.get("scope_spans") or ():
+        for scope_spans in _list(resource_spans.get("scopeSpans") or resource_spans.get("scope_spans")):
             if not isinstance(scope_spans, dict):
                 continue
-            for span in scope_spans.get("spans") or ():
+            for span in _list(scope_spans.get("spans")):
                 if not isinstance(span, dict):
                     continue
                 for key, length in _ID_KEYS:
                     if key in span:
                         span[key] = _id_to_base64(span[key], length)
-                for link in span.get("links") or ():
+                for link in _list(span.get("links")):
                     if isinstance(link, dict):
                         for key, length in (("traceId", 32), ("spanId", 16)):
                             if key in link:
@@ -163,7 +174,7 @@ class SpanDecoder:
     def decode(self, message: Any) -> Iterator[SpanFacts]:
         """Every span of a ``TracesData`` or ``ExportTraceServiceRequest``, as facts.
 
-        Spans without a valid trace id or span id are skipped (see :attr:`rejected`).
+        A span that cannot be read comes out with trace id and span id 0.
         """
         for resource_spans in message.resource_spans:
             resource_attrs = attributes(resource_spans.resource.attributes)
@@ -173,7 +184,13 @@ class SpanDecoder:
             for scope_spans in resource_spans.scope_spans:
                 scope = self._Scope(scope_spans.scope.name, scope_spans.scope.version or None)
                 for span in scope_spans.spans:
-                    yield self._facts(span, service, resource, scope)
+                    try:
+                        yield self._facts(span, service, resource, scope)
+                    except Exception as exc:
+                        # A span no reader can take (a dialect choking on it): an
+                        # invalid one, which receivers reject and count.
+                        _warn.warning("ldai-otel: a span could not be read (%s); rejecting it", type(exc).__name__)
+                        yield SpanFacts(0, 0, 0)
 
     def _facts(self, span: Any, service: str, resource: Any, scope: Any) -> SpanFacts:
         trace_id = int.from_bytes(span.trace_id, "big") if len(span.trace_id) == 16 else 0

@@ -90,6 +90,8 @@ class Binding:
             A.LD_AI_CONFIG_KEY: info.config_key,
             A.LD_AI_CONFIG_VERSION: info.version,
             A.LD_AI_CONFIG_RUN_ID: run_id,
+            # This process emits the run: `ldai-otel serve` must not count it again.
+            A.LD_AI_CONFIG_EMITTER: A.LD_AI_CONFIG_EMITTER_VALUE,
         }
         if info.variation_key:
             attrs[A.LD_AI_CONFIG_VARIATION_KEY] = info.variation_key
