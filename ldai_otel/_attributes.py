@@ -12,7 +12,7 @@ real spans each key was read from.
 SERVICE_NAME = "service.name"
 """Resource attribute: which service wrote a span (``ldai-otel inspect``)."""
 
-# --- Written by ldai-otel onto every span of a run (on_start). -------------
+# --- Written by ldai-otel onto run spans (ai_run's own span, on_start). -----
 # The ``ld.ai_config.`` prefix follows LaunchDarkly's own naming.
 LD_AI_CONFIG_KEY = "ld.ai_config.key"
 LD_AI_CONFIG_VARIATION_KEY = "ld.ai_config.variation_key"
@@ -22,8 +22,10 @@ LD_AI_CONFIG_RUN_ID = "ld.ai_config.run_id"
 # are not otherwise in spans).
 LD_AI_CONFIG_MODEL_NAME = "ld.ai_config.model_name"
 LD_AI_CONFIG_PROVIDER_NAME = "ld.ai_config.provider_name"
-# The LaunchDarkly context of the run, on its root only, when the app opts in
-# (often personal data): `ldai-otel serve` attributes the run's events to it.
+# Written on the ai_run span only with ai_run(..., record_context=True), for
+# `ldai-otel serve`, which sees no OTel context: the LaunchDarkly context's
+# kind and key (often personal data: off by default). A multi-context writes
+# both as string arrays, one item per individual context.
 LD_AI_CONFIG_CONTEXT_KIND = "ld.ai_config.context.kind"
 LD_AI_CONFIG_CONTEXT_KEY = "ld.ai_config.context.key"
 # Stamped by LDAISpanProcessor with the other ld.ai_config.* keys: this run's

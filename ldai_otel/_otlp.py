@@ -98,6 +98,15 @@ def fix_json_ids(document: dict[str, Any]) -> None:
                                 link[key] = _id_to_base64(link[key], length)
 
 
+def _strings(value: Any) -> tuple[str, ...]:
+    """A string, or an array of strings (a multi-context), as a tuple; anything else as ()."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return ()
+
+
 def run_mark(attrs: dict[str, Any], trace_id: int, service: str) -> RunMark | object | None:
     """The run mark a span's attributes carry: a :class:`RunMark`, :data:`LD_TRACKED`, or None.
 
@@ -122,8 +131,10 @@ def run_mark(attrs: dict[str, Any], trace_id: int, service: str) -> RunMark | ob
     version = attrs.get(A.LD_AI_CONFIG_VERSION)
     model = attrs.get(A.LD_AI_CONFIG_MODEL_NAME)
     provider = attrs.get(A.LD_AI_CONFIG_PROVIDER_NAME)
-    context_kind = attrs.get(A.LD_AI_CONFIG_CONTEXT_KIND)
-    context_key = attrs.get(A.LD_AI_CONFIG_CONTEXT_KEY)
+    context_kinds = _strings(attrs.get(A.LD_AI_CONFIG_CONTEXT_KIND))
+    context_keys = _strings(attrs.get(A.LD_AI_CONFIG_CONTEXT_KEY))
+    if len(context_kinds) != len(context_keys):
+        context_kinds = context_keys = ()
     return RunMark(
         run_id=run_id,
         config_key=config_key,
@@ -131,8 +142,8 @@ def run_mark(attrs: dict[str, Any], trace_id: int, service: str) -> RunMark | ob
         version=version if isinstance(version, int) and not isinstance(version, bool) else 0,
         model_name=model if isinstance(model, str) else "",
         provider_name=provider if isinstance(provider, str) else "",
-        context_kind=context_kind if isinstance(context_kind, str) else "",
-        context_key=context_key if isinstance(context_key, str) else "",
+        context_kinds=context_kinds,
+        context_keys=context_keys,
         emitted_in_process=attrs.get(A.LD_AI_CONFIG_EMITTER) == A.LD_AI_CONFIG_EMITTER_VALUE,
         service=service,
     )

@@ -15,7 +15,8 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
-from ldai_otel._dialects import Dialects, Extractor
+from ldai_otel import _attributes as A
+from ldai_otel._dialects import MARKER_KEYS, Dialects, Extractor
 from ldai_otel._emitter import SegmentEmitter
 from ldai_otel._rules import Summary
 from ldai_otel._runs import (
@@ -81,7 +82,9 @@ class LDAISpanProcessor(SpanProcessor):
 
     A span belongs to a run when its parent context carries one (set by
     :func:`~ldai_otel.ai_run`) or its parent span belongs to one. Run spans
-    are stamped with ``ld.ai_config.*`` attributes at start; at end, GenAI
+    are stamped with ``ld.ai_config.*`` attributes at start (the run's local
+    root and its GenAI spans, or every run span with ``stamp_all_spans``);
+    at end, GenAI
     spans are normalized and aggregated per segment, and a closed segment is
     emitted through ``ldai.tracker.LDAIConfigTracker`` on a background thread.
     A span outside any run costs a context lookup and three checks (run key,
@@ -120,6 +123,12 @@ class LDAISpanProcessor(SpanProcessor):
             when neither ``context_provider`` nor baggage gives one. By
             default one anonymous context of kind ``service`` keyed by the
             span resource's ``service.name``: never one context per run.
+        stamp_all_spans: Stamp the ``ld.ai_config.*`` attributes on every
+            span of a run. By default only the run's local root (the
+            ``ai_run`` span, or the span that resumed the run) and its GenAI
+            spans (marked as such by the attributes their instrumentation
+            passes at start) are stamped; turn this on for backends where
+            runs are queried by attribute on any span.
     """
 
     def __init__(
@@ -136,6 +145,7 @@ class LDAISpanProcessor(SpanProcessor):
         propagate_context: bool = False,
         context_provider: Callable[[Context | None], Any] | None = None,
         fallback_context: Any = None,
+        stamp_all_spans: bool = True,
     ):
         if max_open_runs < 1:
             raise ValueError("max_open_runs must be at least 1")
@@ -179,6 +189,7 @@ class LDAISpanProcessor(SpanProcessor):
         # Fallback contexts by service name; a lock of its own, taken only on resume.
         self._service_lock = threading.Lock()
         self._service_contexts: dict[str, Any] = {}
+        self._stamp_all = stamp_all_spans
         self._shut_down = False
         set_active_codec(self._codec)
 
@@ -220,8 +231,10 @@ class LDAISpanProcessor(SpanProcessor):
         span_id = span_context.span_id
         local_root = False
         if scope is not None and scope.trace_id is None:
-            # The ai_run span itself: it opens (or rejoins) the run.
-            binding = Binding.create(run_id_for_trace(span_context.trace_id), scope.info, ORIGIN)
+            # The ai_run span itself: it opens (or rejoins) the run. ai_run
+            # made the binding when it knew the trace, and writes its identity
+            # on its span itself.
+            binding = scope.binding or Binding.create(run_id_for_trace(span_context.trace_id), scope.info, ORIGIN)
             local_root = True
         elif segment is not None:
             # The parent span is a run span: innermost run wins, and children
@@ -229,7 +242,8 @@ class LDAISpanProcessor(SpanProcessor):
             # The common case of every run span but the first: no new segment.
             binding = self._table.join(span_id, parent.span_id, segment)
             if binding is not None:
-                span.set_attributes(binding.span_attributes)
+                if self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes):
+                    span.set_attributes(binding.span_attributes)
                 return
             binding = segment.binding  # closed meanwhile: open the next segment
         elif scope is not None:
@@ -242,10 +256,15 @@ class LDAISpanProcessor(SpanProcessor):
             if binding is None:
                 return
             local_root = True
-        binding, evicted = self._table.start(span_id, parent.span_id if parent is not None else 0, binding, local_root)
+        used, evicted = self._table.start(span_id, parent.span_id if parent is not None else 0, binding, local_root)
         if local_root and scope is not None and scope.trace_id is None:
-            scope.binding = binding  # ai_run reads the runId from it
-        span.set_attributes(binding.span_attributes)
+            scope.binding = used  # ai_run reads the runId from it
+            span.set_attribute(A.LD_AI_CONFIG_EMITTER, A.LD_AI_CONFIG_EMITTER_VALUE)  # emitted here, not by serve
+            if used is not binding:  # an open segment's binding won: its identity on the span
+                span.set_attributes(used.span_attributes)
+        elif local_root or self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes):
+            # The span that resumed a run, and GenAI spans (marked at start).
+            span.set_attributes(used.span_attributes)
         if evicted:
             self._emitter.submit(evicted)
 

@@ -1,7 +1,7 @@
 """``ai_run``: bind a block of code to an evaluated AI Config.
 
-The scope only binds: it starts the run's span and puts the run in the OTel
-context. Emission is the processor's job (:class:`~ldai_otel.LDAISpanProcessor`);
+The scope only binds: it starts the run's span, writes the run's identity on
+it, and puts the run in the OTel context. Emission is the processor's job (:class:`~ldai_otel.LDAISpanProcessor`);
 with no processor installed nothing is sent.
 """
 
@@ -21,8 +21,8 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from ldai_otel import _attributes as A
-from ldai_otel._runs import Binding, RunInfo, run_id_for_trace
-from ldai_otel.baggage import with_run_baggage
+from ldai_otel._runs import ORIGIN, Binding, RunInfo, run_id_for_trace
+from ldai_otel.baggage import active_codec, with_run_baggage
 
 _logger = logging.getLogger(__name__)
 
@@ -73,6 +73,20 @@ class RunScope:
         self.binding: Binding | None = None
 
 
+def _add_context_attributes(attributes: dict[str, Any], context: Any) -> None:
+    """Writes the LaunchDarkly context's kind and key (string arrays for a multi-context)."""
+    try:
+        if getattr(context, "multiple", False):
+            parts = [context.get_individual_context(i) for i in range(context.individual_context_count)]
+            attributes[A.LD_AI_CONFIG_CONTEXT_KIND] = [str(c.kind) for c in parts]
+            attributes[A.LD_AI_CONFIG_CONTEXT_KEY] = [str(c.key) for c in parts]
+        elif context is not None:
+            attributes[A.LD_AI_CONFIG_CONTEXT_KIND] = str(context.kind)
+            attributes[A.LD_AI_CONFIG_CONTEXT_KEY] = str(context.key)
+    except Exception:  # not an ldclient.Context: nothing recorded
+        _logger.debug("ldai-otel: context kind and key not recorded", exc_info=True)
+
+
 def _tracker_token(tracker: Any) -> str:
     """The resumption token of a new tracker, without encoding it again.
 
@@ -112,23 +126,69 @@ def _token_facts(token: str) -> dict:
     return facts
 
 
-def run_info_from_config(config: Any, context: Any) -> RunInfo:
-    """Reads a run's AI Config facts through ``ldai``'s public API.
+# ``ldai`` configs carry their facts only inside their tracker factory, a
+# closure over (key, variation_key, version, graph_key, ...). Minting a
+# tracker to read them (a UUIDv4, the tracker, its encoded token) was the
+# largest part of ai_run's own cost, so the closure's cells are read when the
+# factory has exactly that shape (checked once per code object); any other
+# factory, or values of another type, take the public path.
+_FACT_NAMES = ("key", "variation_key", "version", "graph_key")
+_fact_cells: dict[Any, tuple[int, ...] | None] = {}
+_MAX_FACT_CODES = 64
 
-    Variation key, version and graph key come from the resumption token of a
+
+def _factory_facts(config: Any) -> tuple[str, str, int, str | None] | None:
+    """``(config key, variation key, version, graph key)`` read from the tracker factory's closure, or None."""
+    factory = getattr(config, "create_tracker", None)
+    code = getattr(factory, "__code__", None)
+    if code is None:
+        return None
+    cells = _fact_cells.get(code, ())
+    if cells == ():
+        names = code.co_freevars
+        cells = tuple(names.index(n) for n in _FACT_NAMES) if all(n in names for n in _FACT_NAMES) else None
+        if len(_fact_cells) < _MAX_FACT_CODES:  # bounded; dict ops are atomic under the GIL
+            _fact_cells[code] = cells
+    if cells is None:
+        return None
+    try:
+        closure = factory.__closure__  # type: ignore[union-attr]
+        key, variation_key, version, graph_key = (closure[i].cell_contents for i in cells)
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    if (
+        type(key) is str
+        and type(variation_key) is str
+        and type(version) is int
+        and (graph_key is None or type(graph_key) is str)
+    ):
+        return key, variation_key, version, graph_key or None
+    return None
+
+
+def run_info_from_config(config: Any, context: Any) -> RunInfo:
+    """Reads a run's AI Config facts.
+
+    Variation key, version and graph key come from the config's tracker
+    factory (see ``_factory_facts``), else from the resumption token of a
     tracker made by ``config.create_tracker()`` (a documented format); model
     and provider names from ``config.model`` and ``config.provider``.
     """
-    payload = _token_facts(_tracker_token(config.create_tracker()))
     model = getattr(config, "model", None)
     provider = getattr(config, "provider", None)
+    model_name = (getattr(model, "name", "") or "") if model is not None else ""
+    provider_name = (getattr(provider, "name", "") or "") if provider is not None else ""
+    facts = _factory_facts(config)
+    if facts is not None:
+        return RunInfo(facts[0], facts[1], facts[2], context, model_name, provider_name, facts[3])
+    payload = _token_facts(_tracker_token(config.create_tracker()))
     return RunInfo(
         config_key=str(payload.get("configKey") or config.key),
         variation_key=str(payload.get("variationKey") or ""),
         version=int(payload.get("version") or 0),
         context=context,
-        model_name=(getattr(model, "name", "") or "") if model is not None else "",
-        provider_name=(getattr(provider, "name", "") or "") if provider is not None else "",
+        model_name=model_name,
+        provider_name=provider_name,
         graph_key=payload.get("graphKey") or None,
     )
 
@@ -178,8 +238,10 @@ class AIRun:
         tracer_provider: trace.TracerProvider | None = None,
         name: str | None = None,
         attributes: Mapping[str, Any] | None = None,
+        record_context: bool = False,
     ):
         self._config = config
+        self._record_context = record_context
         self._context = context
         self._new_trace = new_trace
         self._tracer_provider = tracer_provider
@@ -190,8 +252,18 @@ class AIRun:
         self._token: object | None = None
         self.run_id: str = ""
         """The run's runId: the trace id written as UUID text."""
-        self.resumption_token: str = ""
-        """LaunchDarkly resumption token for this run (deferred feedback)."""
+        self._resumption_token = ""
+
+    @property
+    def resumption_token(self) -> str:
+        """LaunchDarkly resumption token for this run (deferred feedback).
+
+        Encoded when first read (or when the run goes into baggage): most
+        runs never need it.
+        """
+        if not self._resumption_token and self.run_id and self._info is not None:
+            self._resumption_token = resumption_token_for(self.run_id, self._info)
+        return self._resumption_token
 
     @property
     def span(self) -> Span | None:
@@ -207,43 +279,63 @@ class AIRun:
         info = run_info_from_config(self._config, self._context)
         self._info = info
         scope = RunScope(info)
-        ctx = otel_context.set_value(SCOPE_CONTEXT_KEY, scope)
+        current = otel_context.get_current()
+        ctx = otel_context.set_value(SCOPE_CONTEXT_KEY, scope, current)
+        parent = trace.get_current_span(current).get_span_context()
         links = None
+        trace_id = 0
         if self._new_trace:
-            current = trace.get_current_span().get_span_context()
-            links = [Link(current)] if current.is_valid else None
+            links = [Link(parent)] if parent.is_valid else None
             # An invalid current span makes the tracer start a new trace.
             ctx = trace.set_span_in_context(trace.INVALID_SPAN, ctx)
-        tracer = _tracer_for(self._tracer_provider)
-        # The config's model and provider go on the run's own span only (the
-        # processor stamps the other ld.ai_config.* keys on every run span),
-        # so offline tools such as `ldai-otel inspect` see what the config said.
-        attributes: dict[str, Any] = {}
+        elif parent.is_valid:
+            trace_id = parent.trace_id
+        # The run's identity goes on its own span, processor or not, so that
+        # readers of exported spans (`ldai-otel inspect`, `ldai-otel serve`)
+        # see it; with the trace known before the span starts it is passed to
+        # start_span (cheaper than set_attributes after, and seen by samplers).
+        if trace_id:
+            binding = Binding.create(run_id_for_trace(trace_id), info, ORIGIN)
+            scope.binding = binding  # the processor uses it for the run
+            attributes = dict(binding.span_attributes)
+        else:
+            attributes = Binding.create("", info, ORIGIN).span_attributes
+            del attributes[A.LD_AI_CONFIG_RUN_ID]  # known once the span has started
+        attributes.pop(A.LD_AI_CONFIG_EMITTER, None)  # the processor's stamp, when there is one
         if info.model_name:
             attributes[A.LD_AI_CONFIG_MODEL_NAME] = info.model_name
         if info.provider_name:
             attributes[A.LD_AI_CONFIG_PROVIDER_NAME] = info.provider_name
+        if self._record_context:
+            _add_context_attributes(attributes, self._context)
         if self._attributes:
             attributes.update(self._attributes)
-        span = tracer.start_span(
+        span = _tracer_for(self._tracer_provider).start_span(
             self._name or "ai_run " + info.config_key,
             context=ctx,
             kind=SpanKind.INTERNAL,
             links=links,
             attributes=attributes,
         )
-        trace_id = span.get_span_context().trace_id
-        scope.trace_id = trace_id
-        binding = scope.binding  # set by the processor when it saw the span start
-        if binding is not None:
-            self.run_id = binding.run_id
+        if not trace_id:
+            trace_id = span.get_span_context().trace_id
+            scope.trace_id = trace_id
+            binding = scope.binding  # set by the processor when it saw the span start
+            if binding is not None:
+                self.run_id = binding.run_id
+            else:
+                # Without an SDK the span is invalid (trace id 0): still give the
+                # run a unique id so resumption tokens never collide.
+                self.run_id = run_id_for_trace(trace_id) if trace_id else str(uuid.uuid4())
+            if trace_id:
+                span.set_attribute(A.LD_AI_CONFIG_RUN_ID, self.run_id)
         else:
-            # Without an SDK the span is invalid (trace id 0): still give the
-            # run a unique id so resumption tokens never collide.
-            self.run_id = run_id_for_trace(trace_id) if trace_id else str(uuid.uuid4())
-        self.resumption_token = resumption_token_for(self.run_id, info)
+            scope.trace_id = trace_id
+            self.run_id = scope.binding.run_id  # type: ignore[union-attr]
         # Downstream services resume the run from baggage (signed; see baggage.py).
-        ctx = with_run_baggage(ctx, self.run_id, self.resumption_token, self._context)
+        codec = active_codec()
+        if codec is not None and codec.propagate:
+            ctx = with_run_baggage(ctx, self.run_id, self.resumption_token, self._context)
         self._span = span
         self._token = otel_context.attach(trace.set_span_in_context(span, ctx))
         return self
@@ -287,6 +379,7 @@ def ai_run(
     tracer_provider: trace.TracerProvider | None = None,
     name: str | None = None,
     attributes: Mapping[str, Any] | None = None,
+    record_context: bool = False,
 ) -> AIRun:
     """Binds a block of code to one run of an evaluated AI Config.
 
@@ -307,6 +400,11 @@ def ai_run(
         tracer_provider: Start the span on this provider instead of the global one.
         name: The span's name; ``"ai_run <config key>"`` by default.
         attributes: Extra attributes for the run's span.
+        record_context: Also write the LaunchDarkly context's kind and key on
+            the run's span (``ld.ai_config.context.kind`` / ``.key``), for
+            ``ldai-otel serve``, which reads exported spans only. Context keys
+            are often personal data, and they then reach your tracing
+            backend: off by default.
 
     Returns:
         An :class:`AIRun`, usable with ``with`` and ``async with``.
@@ -318,4 +416,5 @@ def ai_run(
         tracer_provider=tracer_provider,
         name=name,
         attributes=attributes,
+        record_context=record_context,
     )

@@ -58,19 +58,39 @@ def test_one_chat_call_emits_duration_tokens_and_success(provider, tracer, chat_
         assert event["context"] == {"kind": "user", "key": "user-42"}
 
 
-def test_run_spans_are_stamped_with_ld_ai_config_attributes(provider, tracer, chat_config, user, collect, exporter):
+def _stamped_with(span, run_id: str) -> bool:
+    stamp = {k: v for k, v in span.attributes.items() if k.startswith("ld.ai_config.") and "_name" not in k}
+    if not stamp:
+        return False
+    assert stamp == {
+        "ld.ai_config.key": CHAT,
+        "ld.ai_config.variation_key": "v-chat",
+        "ld.ai_config.version": 3,
+        "ld.ai_config.run_id": run_id,
+        "ld.ai_config.emitter": "ldai-otel",  # the processor's: serve does not count the run again
+    }
+    return True
+
+
+@pytest.mark.parametrize("stamp_all_spans", [False, True])
+def test_run_root_and_genai_spans_are_stamped_others_on_request(
+    make_provider, chat_config, user, ld_client, sink, exporter, stamp_all_spans
+):
+    provider, processor = make_provider(stamp_all_spans=stamp_all_spans)
+    tracer = provider.get_tracer("tests")
     with ai_run(chat_config, user, tracer_provider=provider) as run:
-        chat(tracer)
         with tracer.start_as_current_span("plain work"):
+            chat(tracer, 3, 4)  # a GenAI span under a plain one
+        with tool(tracer, "search"):
             pass
-    collect()
-    spans = exporter.get_finished_spans()
-    assert len(spans) == 3
-    for span in spans:
-        assert span.attributes["ld.ai_config.key"] == CHAT
-        assert span.attributes["ld.ai_config.variation_key"] == "v-chat"
-        assert span.attributes["ld.ai_config.version"] == 3
-        assert span.attributes["ld.ai_config.run_id"] == run.run_id
+        with tracer.start_as_current_span("SELECT", attributes={"db.system": "postgresql"}):
+            pass
+    with tracer.start_as_current_span("outside"):
+        pass
+    assert sum(e["key"] == "$ld:ai:tokens:total" for e in flush_events(ld_client, sink, processor)) == 1
+    stamped = {s.name for s in exporter.get_finished_spans() if _stamped_with(s, run.run_id)}
+    genai = {"ai_run " + CHAT, "chat gpt-test", "execute_tool search"}
+    assert stamped == (genai | {"plain work", "SELECT"} if stamp_all_spans else genai)
 
 
 def test_spans_outside_a_run_are_untouched_and_emit_nothing(provider, tracer, chat_config, user, collect, exporter):

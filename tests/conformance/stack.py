@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -51,7 +52,7 @@ class Stack:
             (
                 s
                 for s in self.exporter.get_finished_spans()
-                if (s.attributes or {}).get("ld.ai_config.run_id") == run.run_id
+                if s.context.trace_id == uuid.UUID(run.run_id).int  # the runId is the trace id
             ),
             key=lambda s: s.start_time or 0,
         )
