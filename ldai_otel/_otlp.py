@@ -118,7 +118,8 @@ def run_mark(attrs: dict[str, Any], trace_id: int, service: str) -> RunMark | ob
     which send their own events.
     """
     if A.LAUNCHDARKLY_RUN_ID in attrs:
-        return LD_TRACKED
+        tracked: object = LD_TRACKED
+        return tracked
     config_key = attrs.get(A.LD_AI_CONFIG_KEY)
     if not isinstance(config_key, str) or not config_key:
         return None
@@ -248,7 +249,7 @@ def load_proto() -> tuple[Any, Any, Any]:
         ImportError: opentelemetry-proto is not installed (message: :data:`INSTALL_HINT`).
     """
     try:
-        from google.protobuf import json_format
+        from google.protobuf import json_format  # type: ignore[import-untyped,unused-ignore]
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
         from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
     except ImportError as exc:  # pragma: no cover - exercised without the extra

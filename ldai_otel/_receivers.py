@@ -126,7 +126,7 @@ class Ingest:
 
 def start_grpc(ingest: Ingest, address: str, max_request_bytes: int, tls: tuple[bytes, bytes] | None) -> Any:
     """Starts the gRPC receiver; returns (server, bound port)."""
-    import grpc
+    import grpc  # type: ignore[import-untyped,unused-ignore]
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
     class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
@@ -187,11 +187,11 @@ def start_grpc(ingest: Ingest, address: str, max_request_bytes: int, tls: tuple[
 
 
 def _status_body(ingest: Ingest, code: int, message: str, content_type: str) -> bytes:
-    from google.rpc import status_pb2
+    from google.rpc import status_pb2  # type: ignore[import-untyped,unused-ignore]
 
     status = status_pb2.Status(code=code, message=message)
     if content_type == JSON:
-        return ingest.json_format.MessageToJson(status, indent=None).encode("utf-8")
+        return str(ingest.json_format.MessageToJson(status, indent=None)).encode("utf-8")
     return bytes(status.SerializeToString())
 
 

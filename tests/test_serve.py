@@ -352,3 +352,47 @@ def test_serve_without_an_sdk_key_refuses_to_start(tmp_path):
         env=env,
     )
     assert result.returncode == 2 and "LAUNCHDARKLY_SDK_KEY" in result.stderr
+
+
+def test_a_downstream_service_without_a_processor_is_counted_by_serve_and_nothing_twice(
+    make_provider, chat_config, user, ld_client, sink, tmp_path
+):
+    from opentelemetry import propagate
+
+    from ldai_otel import ai_run
+
+    provider_a, processor = make_provider()  # A: LDAISpanProcessor
+    memory = InMemorySpanExporter()
+    provider_a.add_span_processor(SimpleSpanProcessor(memory))
+    provider_b = TracerProvider(resource=Resource.create({"service.name": "model-service"}))  # B: none
+    provider_b.add_span_processor(SimpleSpanProcessor(memory))
+    tracer_a, tracer_b = provider_a.get_tracer("app"), provider_b.get_tracer("model-service")
+    with start_serve(sink, tmp_path, "--decision-wait", "0.3") as serve:
+        with ai_run(chat_config, user, tracer_provider=provider_a) as run:
+            with tracer_a.start_as_current_span("POST /answer"):
+                headers: dict[str, str] = {}
+                propagate.inject(headers)
+            with tracer_b.start_as_current_span("POST /answer", context=propagate.extract(headers)):
+                chat(tracer_b, 120, 30)
+                with tool(tracer_b, "search_kb"):
+                    pass
+                chat(tracer_b, 80, 25)
+        in_process = flush_events(ld_client, sink, processor)
+        assert sorted(e["key"] for e in in_process) == ["$ld:ai:duration:total", "$ld:ai:generation:success"]
+        export(serve.http_exporter(), memory.get_finished_spans())
+        assert serve.terminate() == 0
+    provider_b.shutdown()
+    events = sink.ai_events(run.run_id)
+    # A's processor: duration and outcome. Serve: B's share, as B's processor would have sent it.
+    assert sorted((e["key"], e["metricValue"], e["data"].get("toolKey")) for e in events) == sorted(
+        [(e["key"], e["metricValue"], None) for e in in_process]
+        + [
+            ("$ld:ai:tokens:input", 200, None),
+            ("$ld:ai:tokens:output", 55, None),
+            ("$ld:ai:tokens:total", 255, None),
+            ("$ld:ai:tool_call", 1, "search_kb"),
+        ]
+    )
+    for event in events:
+        if event["key"].startswith(("$ld:ai:tokens", "$ld:ai:tool")):
+            assert event["context"] == {"kind": "service", "key": "model-service", "anonymous": True}
