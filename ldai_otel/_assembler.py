@@ -59,8 +59,9 @@ class RunMark:
     version: int = 0
     model_name: str = ""
     provider_name: str = ""
-    context_kind: str = ""
-    context_key: str = ""
+    context_kinds: tuple[str, ...] = ()
+    context_keys: tuple[str, ...] = ()
+    """The LaunchDarkly context's kinds and keys (several for a multi-context), when recorded."""
     emitted_in_process: bool = False
     """An ``LDAISpanProcessor`` stamped it: that process emitted its share of the run."""
     service: str = ""
@@ -237,10 +238,12 @@ class ServiceContexts:
 
 def run_context(mark: RunMark, service: str, fallback: ServiceContexts) -> Any:
     """The root's own context (``ld.ai_config.context.kind``/``.key``) when valid, else the service's."""
-    if mark.context_key:
+    if mark.context_keys:
         from ldclient import Context
 
-        context = Context.builder(mark.context_key).kind(mark.context_kind or "user").build()
+        pairs = zip(mark.context_kinds, mark.context_keys, strict=True)
+        parts = [Context.builder(key).kind(kind).build() for kind, key in pairs]
+        context = parts[0] if len(parts) == 1 else Context.create_multi(*parts)
         if context.valid:
             return context
     return fallback.get(service)

@@ -34,7 +34,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from typing import IO, Any, TextIO
+from typing import IO, Any, TextIO, cast
 
 from ldai_otel import _attributes as A
 from ldai_otel._assembler import (
@@ -152,11 +152,11 @@ def _open(path: str) -> tuple[IO[bytes], IO[bytes]]:
     head = raw.read(2)
     raw.seek(0)
     if head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw), raw
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw)), raw
     return raw, raw
 
 
-def _documents(stream: IO[bytes]) -> Iterator[tuple[dict | None, str]]:
+def _documents(stream: IO[bytes]) -> Iterator[tuple[dict[str, Any] | None, str]]:
     """JSON objects from JSON Lines; a whole pretty-printed document as one object.
 
     Yields:
@@ -322,7 +322,7 @@ class RunReport:
         self.spans = spans
         self.service = service
         self.summary: Summary | None = None
-        self.events: list[tuple[str, Any, dict]] = []
+        self.events: list[tuple[str, Any, dict[str, Any]]] = []
 
 
 def build_runs(trace: TraceRecord, context: Any) -> tuple[list[RunReport], list[SpanRecord]]:
@@ -370,7 +370,7 @@ class RecordingClient:
 
     def __init__(self, forward: Any = None) -> None:
         self.forward = forward
-        self.tracked: list[tuple[str, Any, dict]] = []
+        self.tracked: list[tuple[str, Any, dict[str, Any]]] = []
 
     def track(self, event_name: str, context: Any, data: Any = None, metric_value: Any = None) -> None:
         """Records an event (``LDClient.track``'s signature), and sends it when forwarding."""
@@ -497,13 +497,9 @@ def diagnose(report: RunReport) -> list[str]:
     if (
         summary is not None
         and summary.has_tokens
-        and not any(
-            s.observation.has_usage
-            for call in calls
-            for s in call  # type: ignore[union-attr]
-        )
-        and any(s.observation.has_usage for s in agents)
-    ):  # type: ignore[union-attr]
+        and not any(s.observation is not None and s.observation.has_usage for call in calls for s in call)
+        and any(s.observation is not None and s.observation.has_usage for s in agents)
+    ):
         notes.append("tokens come from agent spans' aggregate usage: no model-call span had usage")
     if any(len(call) > 1 for call in calls):
         notes.append("nested model-call spans (two instrumentations on one call) are counted once")
@@ -596,7 +592,8 @@ def _load_extractor(spec: str) -> Extractor:
         raise UsageError("--extractor wants module:function, got %r" % spec)
     try:
         module = importlib.import_module(module_name)
-        return getattr(module, attribute)
+        extractor: Extractor = getattr(module, attribute)
+        return extractor
     except (ImportError, AttributeError) as exc:
         raise UsageError("cannot load extractor %s: %s" % (spec, exc)) from exc
 

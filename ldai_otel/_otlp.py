@@ -9,6 +9,7 @@ run's root) and what the dialects observe in it. The span itself is not kept.
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -16,6 +17,9 @@ from typing import Any
 from ldai_otel import _attributes as A
 from ldai_otel._assembler import LD_TRACKED, RunMark, SpanFacts
 from ldai_otel._dialects import Dialects
+from ldai_otel._ratelimit import RateLimitedLogger
+
+_warn = RateLimitedLogger(logging.getLogger(__name__))
 
 UNKNOWN_SERVICE = "unknown_service"
 INSTALL_HINT = "this needs opentelemetry-proto: pip install 'ldai-otel[inspect]' (or '[serve]')"
@@ -66,25 +70,41 @@ def _id_to_base64(value: Any, hex_length: int) -> Any:
     return value
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def fix_json_ids(document: dict[str, Any]) -> None:
-    """Rewrites OTLP JSON's hex ids as base64 in place, so protobuf's JSON parser reads them."""
-    for resource_spans in document.get("resourceSpans") or document.get("resource_spans") or ():
+    """Rewrites OTLP JSON's hex ids as base64 in place, so protobuf's JSON parser reads them.
+
+    Anything not shaped like OTLP is left as it is, for the parser to reject.
+    """
+    for resource_spans in _list(document.get("resourceSpans") or document.get("resource_spans")):
         if not isinstance(resource_spans, dict):
             continue
-        for scope_spans in resource_spans.get("scopeSpans") or resource_spans.get("scope_spans") or ():
+        for scope_spans in _list(resource_spans.get("scopeSpans") or resource_spans.get("scope_spans")):
             if not isinstance(scope_spans, dict):
                 continue
-            for span in scope_spans.get("spans") or ():
+            for span in _list(scope_spans.get("spans")):
                 if not isinstance(span, dict):
                     continue
                 for key, length in _ID_KEYS:
                     if key in span:
                         span[key] = _id_to_base64(span[key], length)
-                for link in span.get("links") or ():
+                for link in _list(span.get("links")):
                     if isinstance(link, dict):
                         for key, length in (("traceId", 32), ("spanId", 16)):
                             if key in link:
                                 link[key] = _id_to_base64(link[key], length)
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    """A string, or an array of strings (a multi-context), as a tuple; anything else as ()."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return ()
 
 
 def run_mark(attrs: dict[str, Any], trace_id: int, service: str) -> RunMark | object | None:
@@ -98,7 +118,8 @@ def run_mark(attrs: dict[str, Any], trace_id: int, service: str) -> RunMark | ob
     which send their own events.
     """
     if A.LAUNCHDARKLY_RUN_ID in attrs:
-        return LD_TRACKED
+        tracked: object = LD_TRACKED
+        return tracked
     config_key = attrs.get(A.LD_AI_CONFIG_KEY)
     if not isinstance(config_key, str) or not config_key:
         return None
@@ -111,8 +132,10 @@ def run_mark(attrs: dict[str, Any], trace_id: int, service: str) -> RunMark | ob
     version = attrs.get(A.LD_AI_CONFIG_VERSION)
     model = attrs.get(A.LD_AI_CONFIG_MODEL_NAME)
     provider = attrs.get(A.LD_AI_CONFIG_PROVIDER_NAME)
-    context_kind = attrs.get(A.LD_AI_CONFIG_CONTEXT_KIND)
-    context_key = attrs.get(A.LD_AI_CONFIG_CONTEXT_KEY)
+    context_kinds = _strings(attrs.get(A.LD_AI_CONFIG_CONTEXT_KIND))
+    context_keys = _strings(attrs.get(A.LD_AI_CONFIG_CONTEXT_KEY))
+    if len(context_kinds) != len(context_keys):
+        context_kinds = context_keys = ()
     return RunMark(
         run_id=run_id,
         config_key=config_key,
@@ -120,8 +143,8 @@ def run_mark(attrs: dict[str, Any], trace_id: int, service: str) -> RunMark | ob
         version=version if isinstance(version, int) and not isinstance(version, bool) else 0,
         model_name=model if isinstance(model, str) else "",
         provider_name=provider if isinstance(provider, str) else "",
-        context_kind=context_kind if isinstance(context_kind, str) else "",
-        context_key=context_key if isinstance(context_key, str) else "",
+        context_kinds=context_kinds,
+        context_keys=context_keys,
         emitted_in_process=attrs.get(A.LD_AI_CONFIG_EMITTER) == A.LD_AI_CONFIG_EMITTER_VALUE,
         service=service,
     )
@@ -163,7 +186,7 @@ class SpanDecoder:
     def decode(self, message: Any) -> Iterator[SpanFacts]:
         """Every span of a ``TracesData`` or ``ExportTraceServiceRequest``, as facts.
 
-        Spans without a valid trace id or span id are skipped (see :attr:`rejected`).
+        A span that cannot be read comes out with trace id and span id 0.
         """
         for resource_spans in message.resource_spans:
             resource_attrs = attributes(resource_spans.resource.attributes)
@@ -173,7 +196,13 @@ class SpanDecoder:
             for scope_spans in resource_spans.scope_spans:
                 scope = self._Scope(scope_spans.scope.name, scope_spans.scope.version or None)
                 for span in scope_spans.spans:
-                    yield self._facts(span, service, resource, scope)
+                    try:
+                        yield self._facts(span, service, resource, scope)
+                    except Exception as exc:
+                        # A span no reader can take (a dialect choking on it): an
+                        # invalid one, which receivers reject and count.
+                        _warn.warning("ldai-otel: a span could not be read (%s); rejecting it", type(exc).__name__)
+                        yield SpanFacts(0, 0, 0)
 
     def _facts(self, span: Any, service: str, resource: Any, scope: Any) -> SpanFacts:
         trace_id = int.from_bytes(span.trace_id, "big") if len(span.trace_id) == 16 else 0
@@ -220,7 +249,7 @@ def load_proto() -> tuple[Any, Any, Any]:
         ImportError: opentelemetry-proto is not installed (message: :data:`INSTALL_HINT`).
     """
     try:
-        from google.protobuf import json_format
+        from google.protobuf import json_format  # type: ignore[import-untyped,unused-ignore]
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
         from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
     except ImportError as exc:  # pragma: no cover - exercised without the extra

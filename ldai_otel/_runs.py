@@ -88,6 +88,8 @@ class Binding:
     def create(cls, run_id: str, info: RunInfo, role: str) -> Binding:
         """The binding of a run, with the attributes the processor stamps on its spans."""
         attrs = identity_attributes(run_id, info)
+        # This process emits the run: `ldai-otel serve` must not count it again.
+        attrs[A.LD_AI_CONFIG_EMITTER] = A.LD_AI_CONFIG_EMITTER_VALUE
         return cls(run_id, info, role, attrs)
 
 

@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ldai_otel._inspect import add_parser as add_inspect_parser
 
     add_inspect_parser(verbs)
+    from ldai_otel._serve import add_parser as add_serve_parser
+
+    add_serve_parser(verbs)
     return parser
 
 
@@ -34,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ldai-otel`` console script."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
-    if not args.verbose:
+    if not args.verbose and args.verb != "serve":
         # The offline demo's LaunchDarkly client has no account to talk to.
         logging.getLogger("ldclient").setLevel(logging.ERROR)
     return int(args.func(args))

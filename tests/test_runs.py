@@ -67,6 +67,7 @@ def _stamped_with(span, run_id: str) -> bool:
         "ld.ai_config.variation_key": "v-chat",
         "ld.ai_config.version": 3,
         "ld.ai_config.run_id": run_id,
+        "ld.ai_config.emitter": "ldai-otel",  # the processor's: serve does not count the run again
     }
     return True
 

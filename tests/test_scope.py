@@ -113,8 +113,10 @@ def test_with_the_processor_the_span_has_the_same_identity(make_provider, chat_c
     with ai_run(chat_config, user, tracer_provider=provider, new_trace=True) as second:
         pass
     first_span, second_span = (s for s in exporter.get_finished_spans() if s.name == "ai_run " + CHAT)
-    assert dict(first_span.attributes) == {**IDENTITY, "ld.ai_config.run_id": run.run_id}
-    assert dict(second_span.attributes) == {**IDENTITY, "ld.ai_config.run_id": second.run_id}
+    # The processor adds its stamp: this process emitted the run (serve skips it).
+    emitted = {"ld.ai_config.emitter": "ldai-otel"}
+    assert dict(first_span.attributes) == {**IDENTITY, **emitted, "ld.ai_config.run_id": run.run_id}
+    assert dict(second_span.attributes) == {**IDENTITY, **emitted, "ld.ai_config.run_id": second.run_id}
     assert run.run_id != second.run_id
 
 

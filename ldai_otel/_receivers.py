@@ -1,0 +1,334 @@
+"""OTLP trace receivers for ``ldai-otel serve``: gRPC ``TraceService/Export`` and HTTP ``POST /v1/traces``.
+
+Both answer as the OTLP specification says:
+
+* success: an ``ExportTraceServiceResponse``, with ``partial_success``
+  (``rejected_spans`` and an ``error_message``) when some spans were rejected
+  (no valid trace id or span id, or unreadable);
+* HTTP: 400 with a ``google.rpc.Status`` for a body that cannot be decoded
+  (bad protobuf, bad JSON, a broken gzip stream), 415 for a content type
+  other than ``application/x-protobuf`` and ``application/json``, 413 for a
+  body over the size limit, 401 without the bearer token when one is set,
+  503 (retryable) while shutting down; the response body in the request's
+  encoding;
+* gRPC: ``INVALID_ARGUMENT``, ``RESOURCE_EXHAUSTED`` (too large),
+  ``UNAUTHENTICATED``, ``UNAVAILABLE`` (shutting down) likewise.
+
+HTTP runs on aiohttp in a thread with its own event loop; gRPC on grpcio's
+thread pool. ``GET /healthz`` and ``GET /metrics`` (Prometheus text) sit
+beside ``/v1/traces`` on the HTTP port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import threading
+import zlib
+from collections.abc import Callable
+from concurrent import futures
+from typing import Any
+
+from ldai_otel._otlp import SpanDecoder, fix_json_ids, load_proto
+from ldai_otel._ratelimit import RateLimitedLogger
+from ldai_otel._traces import TraceBuffer
+
+_logger = logging.getLogger(__name__)
+_warn = RateLimitedLogger(_logger)
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+TRACES_PATH = "/v1/traces"
+SERVICE_NAME = "opentelemetry.proto.collector.trace.v1.TraceService"
+
+
+class Ingest:
+    """Decodes an export request and hands its spans to the trace buffer.
+
+    Args:
+        decoder: OTLP spans to facts.
+        buffer: Where the facts go.
+        token: Bearer token the requests must carry; empty for none.
+    """
+
+    def __init__(self, decoder: SpanDecoder, buffer: TraceBuffer, token: str = ""):
+        self._decoder = decoder
+        self._buffer = buffer
+        self._token = token
+        self._lock = threading.Lock()  # the decoder is shared by the receivers' threads
+        self.accepting = True
+        self.json_format, _, self.request_class = load_proto()
+
+    def authorized(self, header: str | None) -> bool:
+        """Whether an ``Authorization`` header value carries the token (always, when none is set)."""
+        if not self._token:
+            return True
+        expected = "Bearer " + self._token
+        return header is not None and hmac.compare_digest(header.encode("utf-8"), expected.encode("utf-8"))
+
+    def export(self, request: Any) -> tuple[int, str]:
+        """Takes one ``ExportTraceServiceRequest``; returns (rejected span count, message)."""
+        with self._lock:
+            facts = list(self._decoder.decode(request))
+        valid = [f for f in facts if f.trace_id and f.span_id]
+        rejected = len(facts) - len(valid)
+        self._buffer.add(valid)
+        if rejected:
+            _warn.warning("ldai-otel serve: rejected %d span(s) without a valid trace id or span id", rejected)
+            return rejected, "%d span(s) without a valid trace id and span id were rejected" % rejected
+        return 0, ""
+
+    def parse(self, body: bytes, content_type: str) -> Any:
+        """A request body (already decompressed) as an ``ExportTraceServiceRequest``.
+
+        Raises:
+            ValueError: It cannot be decoded.
+        """
+        request = self.request_class()
+        if content_type == PROTOBUF:
+            try:
+                request.ParseFromString(body)
+            except Exception as exc:  # protobuf's DecodeError, and worse on garbage
+                raise ValueError("undecodable protobuf: %s" % exc) from exc
+            return request
+        try:
+            document = json.loads(body)
+        except ValueError as exc:
+            raise ValueError("undecodable JSON: %s" % exc) from exc
+        if not isinstance(document, dict):
+            raise ValueError("the JSON body is not an object")
+        fix_json_ids(document)
+        try:
+            self.json_format.ParseDict(document, request, ignore_unknown_fields=True)
+        except Exception as exc:
+            raise ValueError("not an OTLP JSON export request: %s" % str(exc)[:200]) from exc
+        return request
+
+    def response(self, rejected: int, message: str) -> Any:
+        """The ``ExportTraceServiceResponse`` for an export."""
+        response = self._response_class()
+        if rejected:
+            response.partial_success.rejected_spans = rejected
+            response.partial_success.error_message = message
+        return response
+
+    @property
+    def _response_class(self) -> Any:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+        return ExportTraceServiceResponse
+
+
+# --- gRPC ------------------------------------------------------------------------------
+
+
+def start_grpc(ingest: Ingest, address: str, max_request_bytes: int, tls: tuple[bytes, bytes] | None) -> Any:
+    """Starts the gRPC receiver; returns (server, bound port)."""
+    import grpc  # type: ignore[import-untyped,unused-ignore]
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 - the service's method name
+            if not ingest.accepting:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "shutting down")
+            metadata = dict(context.invocation_metadata())
+            if not ingest.authorized(metadata.get("authorization")):
+                context.abort(grpc.StatusCode.UNAUTHENTICATED, "a bearer token is required")
+            if isinstance(request, Exception):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "undecodable request: %s" % str(request)[:200])
+            try:
+                rejected, message = ingest.export(request)
+            except Exception:
+                _logger.exception("ldai-otel serve: export failed")
+                context.abort(grpc.StatusCode.INTERNAL, "export failed")
+            return ingest.response(rejected, message)
+
+    def lenient(data: bytes) -> Any:
+        # grpcio answers a request its deserializer rejects with INTERNAL; OTLP
+        # wants INVALID_ARGUMENT, so the error is handed to Export to answer.
+        request = ingest.request_class()
+        try:
+            request.ParseFromString(data)
+        except Exception as exc:
+            return ValueError(str(exc))
+        return request
+
+    servicer = TraceService()
+    # The stubs' add_TraceServiceServicer_to_server, with the lenient deserializer.
+    handler = grpc.method_handlers_generic_handler(
+        SERVICE_NAME,
+        {
+            "Export": grpc.unary_unary_rpc_method_handler(
+                servicer.Export,
+                request_deserializer=lenient,
+                response_serializer=lambda response: response.SerializeToString(),
+            )
+        },
+    )
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="ldai-otel-grpc"),
+        handlers=[handler],
+        options=[("grpc.max_receive_message_length", max_request_bytes), ("grpc.so_reuseport", 0)],
+    )
+    if tls is not None:
+        credentials = grpc.ssl_server_credentials([(tls[1], tls[0])])
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
+    if not port:
+        raise OSError("cannot listen on %s (gRPC)" % address)
+    server.start()
+    return server, port
+
+
+# --- HTTP ------------------------------------------------------------------------------
+
+
+def _status_body(ingest: Ingest, code: int, message: str, content_type: str) -> bytes:
+    from google.rpc import status_pb2  # type: ignore[import-untyped,unused-ignore]
+
+    status = status_pb2.Status(code=code, message=message)
+    if content_type == JSON:
+        return str(ingest.json_format.MessageToJson(status, indent=None)).encode("utf-8")
+    return bytes(status.SerializeToString())
+
+
+def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
+    """The body as sent, decompressed within ``limit`` bytes (a zip bomb stops at the limit)."""
+    if encoding in ("", "identity"):
+        return body
+    if encoding == "gzip":
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        inflater = zlib.decompressobj()
+    else:
+        raise LookupError(encoding)
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise ValueError("broken %s stream: %s" % (encoding, exc)) from exc
+    if len(data) > limit:
+        raise OverflowError
+    if not inflater.eof:
+        raise ValueError("truncated %s stream" % encoding)
+    return data
+
+
+class HttpReceiver:
+    """``POST /v1/traces`` (and health, metrics) on aiohttp, in a thread of its own."""
+
+    def __init__(
+        self,
+        ingest: Ingest,
+        address: tuple[str, int],
+        max_request_bytes: int,
+        metrics: Callable[[], dict[str, int]],
+        ssl_context: Any = None,
+    ):
+        self._ingest = ingest
+        self._address = address
+        self._max = max_request_bytes
+        self._metrics = metrics
+        self._ssl = ssl_context
+        self._loop = asyncio.new_event_loop()
+        self._runner: Any = None
+        self._thread = threading.Thread(target=self._loop.run_forever, name="ldai-otel-http", daemon=True)
+        self.port = 0
+
+    def start(self) -> int:
+        """Binds and starts serving; returns the bound port."""
+        self._thread.start()
+        self.port = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
+        return self.port
+
+    async def _start(self) -> int:
+        from aiohttp import web
+
+        # The raw body is read by the handler (with its own limit, compressed
+        # bodies included), so aiohttp's own limit is only a backstop.
+        app = web.Application(client_max_size=self._max + 1)
+        app.router.add_post(TRACES_PATH, self._traces)
+        app.router.add_get("/healthz", self._health)
+        app.router.add_get("/metrics", self._prometheus)
+        # auto_decompress off: the handler inflates gzip itself, within the size limit.
+        self._runner = web.AppRunner(app, access_log=None, auto_decompress=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._address[0], self._address[1], ssl_context=self._ssl)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or ()
+        return int(sockets[0].getsockname()[1]) if sockets else self._address[1]
+
+    def stop(self) -> None:
+        """Stops accepting and closes the listener; in-flight requests finish first."""
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+
+    async def _health(self, request: Any) -> Any:
+        from aiohttp import web
+
+        if self._ingest.accepting:
+            return web.Response(text="ok\n")
+        return web.Response(text="stopping\n", status=503)
+
+    async def _prometheus(self, request: Any) -> Any:
+        from aiohttp import web
+
+        lines = []
+        for name, value in self._metrics().items():
+            lines.append("# TYPE ldai_otel_serve_%s %s" % (name, "gauge" if name in ("traces", "spans") else "counter"))
+            lines.append("ldai_otel_serve_%s %d" % (name, value))
+        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+    async def _traces(self, request: Any) -> Any:
+        from aiohttp import web
+
+        ingest = self._ingest
+        content_type = request.content_type  # lower-cased, without parameters
+        answer_type = content_type if content_type in (PROTOBUF, JSON) else PROTOBUF
+
+        def fail(status: int, code: int, message: str) -> Any:
+            return web.Response(
+                status=status,
+                body=_status_body(ingest, code, message, answer_type),
+                content_type=answer_type,
+            )
+
+        if not ingest.accepting:
+            response = fail(503, 14, "shutting down")
+            response.headers["Retry-After"] = "5"
+            return response
+        if not ingest.authorized(request.headers.get("Authorization")):
+            return fail(401, 16, "a bearer token is required")
+        if content_type not in (PROTOBUF, JSON):
+            return fail(415, 3, "unsupported content type %r: use %s or %s" % (content_type[:60], PROTOBUF, JSON))
+        if request.content_length is not None and request.content_length > self._max:
+            return fail(413, 8, "request body over %d bytes" % self._max)
+        try:
+            raw = await request.content.read(self._max + 1)
+            if len(raw) > self._max:
+                return fail(413, 8, "request body over %d bytes" % self._max)
+            body = _decompress(raw, request.headers.get("Content-Encoding", "").strip().lower(), self._max)
+            message = ingest.parse(body, content_type)
+        except OverflowError:
+            return fail(413, 8, "decompressed request body over %d bytes" % self._max)
+        except LookupError as exc:
+            return fail(415, 3, "unsupported content encoding %r" % str(exc)[:40])
+        except ValueError as exc:
+            return fail(400, 3, str(exc)[:300])
+        loop = asyncio.get_running_loop()
+        try:
+            rejected, text = await loop.run_in_executor(None, ingest.export, message)
+        except Exception:
+            _logger.exception("ldai-otel serve: export failed")
+            return fail(500, 13, "export failed")
+        response = ingest.response(rejected, text)
+        if content_type == JSON:
+            body_out = ingest.json_format.MessageToJson(response, indent=None).encode("utf-8")
+        else:
+            body_out = response.SerializeToString()
+        return web.Response(status=200, body=body_out, content_type=content_type)

@@ -1,0 +1,273 @@
+"""``ldai-otel serve``: AI Config metrics computed centrally from OTLP traces (DESIGN.md section 9).
+
+An OTLP receiver (gRPC and HTTP, ``_receivers``) feeds a trace buffer
+(``_traces.TraceBuffer``) that finds runs through parent chains
+(``_assembler``); closed segments are emitted by the processor's own code
+(``_emitter.SegmentEmitter`` / ``emit_segment``, the rule book in ``_rules``)
+through an events-only ``ldclient.LDClient``.
+
+Every flag has an environment variable (``LDAI_OTEL_SERVE_*``); the flag wins.
+``SIGTERM``/``SIGINT``: stop accepting, decide and emit every buffered trace,
+flush the LaunchDarkly client, exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import ssl
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
+
+SDK_KEY_ENV = "LAUNCHDARKLY_SDK_KEY"
+EVENTS_URI_ENV = "LAUNCHDARKLY_EVENTS_URI"
+TOKEN_ENV = "LDAI_OTEL_SERVE_TOKEN"
+DEFAULT_DECISION_WAIT_S = 30.0
+"""Like the Collector's ``tail_sampling`` ``decision_wait`` default: spans of a trace
+exported by batching SDKs and Collectors (5 s batches, retries) meet within it."""
+INSTALL_HINT = "ldai-otel serve needs its extra: pip install 'ldai-otel[serve]'"
+
+_logger = logging.getLogger(__name__)
+
+
+class _Option:
+    __slots__ = ("flag", "env", "default", "kind", "help")
+
+    def __init__(self, flag: str, env: str, default: Any, kind: Callable[[str], Any], help: str):
+        self.flag = flag
+        self.env = env
+        self.default = default
+        self.kind = kind
+        self.help = help
+
+
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError("must be positive: %r" % text)
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+OPTIONS = (
+    _Option("--grpc", "LDAI_OTEL_SERVE_GRPC", "127.0.0.1:4317", str, "OTLP/gRPC listen address; 'off' for none"),
+    _Option("--http", "LDAI_OTEL_SERVE_HTTP", "127.0.0.1:4318", str, "OTLP/HTTP listen address; 'off' for none"),
+    _Option(
+        "--decision-wait",
+        "LDAI_OTEL_SERVE_DECISION_WAIT",
+        DEFAULT_DECISION_WAIT_S,
+        _positive(float),
+        "seconds a trace must be quiet before its runs are emitted",
+    ),
+    _Option(
+        "--retention",
+        "LDAI_OTEL_SERVE_RETENTION",
+        600.0,
+        _positive(float),
+        "seconds a quiet trace is remembered, so late spans form a continuation segment",
+    ),
+    _Option("--max-traces", "LDAI_OTEL_SERVE_MAX_TRACES", 10_000, _positive(int), "most traces buffered"),
+    _Option(
+        "--max-spans-per-trace", "LDAI_OTEL_SERVE_MAX_SPANS_PER_TRACE", 10_000, _positive(int), "most spans per trace"
+    ),
+    _Option("--max-spans", "LDAI_OTEL_SERVE_MAX_SPANS", 500_000, _positive(int), "most spans buffered in all"),
+    _Option(
+        "--max-request-bytes",
+        "LDAI_OTEL_SERVE_MAX_REQUEST_BYTES",
+        16 * 1024 * 1024,
+        _positive(int),
+        "largest request body, after decompression",
+    ),
+    _Option(
+        "--flush-interval",
+        "LDAI_OTEL_SERVE_FLUSH_INTERVAL",
+        5.0,
+        _positive(float),
+        "seconds between the LaunchDarkly client's event flushes",
+    ),
+    _Option("--tls-cert", "LDAI_OTEL_SERVE_TLS_CERT", "", str, "PEM certificate: serve both ports over TLS"),
+    _Option("--tls-key", "LDAI_OTEL_SERVE_TLS_KEY", "", str, "PEM private key for --tls-cert"),
+)
+
+
+class ServeError(Exception):
+    """serve cannot start."""
+
+
+def _address(text: str, what: str) -> tuple[str, int] | None:
+    if text.strip().lower() in ("", "off", "none"):
+        return None
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ServeError("%s wants HOST:PORT, got %r" % (what, text))
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _ld_client(env: Mapping[str, str], flush_interval: float) -> Any:
+    """An events-only LaunchDarkly client (daemon mode: no flag connection), like the zero-code hook's."""
+    from ldclient import Config, LDClient
+
+    sdk_key = env.get(SDK_KEY_ENV, "").strip()
+    if not sdk_key:
+        raise ServeError("$%s is required" % SDK_KEY_ENV)
+    options: dict[str, Any] = {"use_ldd": True, "send_events": True, "flush_interval": flush_interval}
+    if env.get(EVENTS_URI_ENV):
+        options["events_uri"] = env[EVENTS_URI_ENV]
+    return LDClient(config=Config(sdk_key, **options), start_wait=0)
+
+
+def run_serve(
+    args: argparse.Namespace,
+    env: Mapping[str, str] = os.environ,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    stop: threading.Event | None = None,
+) -> int:
+    """The ``serve`` subcommand: runs until SIGTERM/SIGINT (or ``stop``), then drains.
+
+    Returns:
+        0 after a clean drain, 2 when it cannot start.
+    """
+    try:
+        from ldai_otel._dialects import Dialects
+        from ldai_otel._emitter import SegmentEmitter
+        from ldai_otel._inspect import _load_extractor
+        from ldai_otel._otlp import SpanDecoder
+        from ldai_otel._receivers import HttpReceiver, Ingest, start_grpc
+        from ldai_otel._traces import TraceBuffer
+    except ImportError as exc:  # pragma: no cover - exercised without the extra
+        err.write("ldai-otel serve: %s (%s)\n" % (INSTALL_HINT, exc))
+        return 2
+    try:
+        grpc_address = _address(args.grpc, "--grpc")
+        http_address = _address(args.http, "--http")
+        if grpc_address is None and http_address is None:
+            raise ServeError("both listeners are off")
+        tls = None
+        ssl_context = None
+        if bool(args.tls_cert) != bool(args.tls_key):
+            raise ServeError("--tls-cert and --tls-key go together")
+        if args.tls_cert:
+            with open(args.tls_cert, "rb") as cert, open(args.tls_key, "rb") as key:
+                tls = (cert.read(), key.read())
+            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
+        extractors = [_load_extractor(spec) for spec in args.extractor or ()]
+        ld_client = _ld_client(env, args.flush_interval)
+    except Exception as exc:
+        err.write("ldai-otel serve: %s\n" % exc)
+        return 2
+
+    buffer_holder: list[TraceBuffer] = []
+    emitter = SegmentEmitter(
+        ld_client,
+        tick=lambda: buffer_holder[0].tick() if buffer_holder else None,
+        tick_interval_s=min(1.0, args.decision_wait / 4),
+    )
+    buffer = TraceBuffer(
+        emitter.submit,
+        decision_wait_s=args.decision_wait,
+        retention_s=args.retention,
+        max_traces=args.max_traces,
+        max_spans_per_trace=args.max_spans_per_trace,
+        max_spans=args.max_spans,
+    )
+    buffer_holder.append(buffer)
+    ingest = Ingest(SpanDecoder(Dialects(extractors)), buffer, token=env.get(TOKEN_ENV, ""))
+
+    def metrics() -> dict[str, int]:
+        values = buffer.stats.as_dict()
+        values["traces"] = buffer.traces
+        values["spans"] = buffer.spans
+        return values
+
+    grpc_server = http = None
+    stop = stop or threading.Event()
+    try:
+        listening = []
+        if grpc_address is not None:
+            grpc_server, port = start_grpc(ingest, "%s:%d" % grpc_address, args.max_request_bytes, tls)
+            listening.append("grpc %s:%d" % (grpc_address[0], port))
+        if http_address is not None:
+            http = HttpReceiver(ingest, http_address, args.max_request_bytes, metrics, ssl_context)
+            port = http.start()
+            listening.append("http %s:%d" % (http_address[0], port))
+    except Exception as exc:
+        err.write("ldai-otel serve: cannot listen: %s\n" % exc)
+        if grpc_server is not None:
+            grpc_server.stop(0)
+        emitter.shutdown(5.0)
+        ld_client.close()
+        return 2
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    out.write(
+        "ldai-otel serve: listening on %s (decision wait %gs, max traces %d, max spans per trace %d)\n"
+        % (", ".join(listening), args.decision_wait, args.max_traces, args.max_spans_per_trace)
+    )
+    out.flush()
+    stop.wait()
+
+    # Stop accepting first, so nothing arrives after the drain.
+    ingest.accepting = False
+    if grpc_server is not None:
+        grpc_server.stop(grace=10).wait(15)
+    if http is not None:
+        http.stop()
+    buffer.drain()
+    emitter.shutdown(timeout_s=30.0)
+    ld_client.flush()
+    ld_client.close()
+    stats = metrics()
+    out.write(
+        "ldai-otel serve: stopped; %d span(s) received, %d segment(s) emitted\n"
+        % (stats["spans_received"], stats["segments_emitted"])
+    )
+    out.flush()
+    return 0
+
+
+def add_parser(verbs: Any) -> None:
+    """Registers ``serve`` on the CLI's subcommands."""
+    parser = verbs.add_parser(
+        "serve",
+        help="receive OTLP traces and send the AI Config metrics of the runs in them",
+        description=(
+            "An OTLP traces receiver (gRPC and HTTP, protobuf and JSON, gzip) that finds AI Config runs "
+            "through parent chains and sends their metrics to LaunchDarkly, as LDAISpanProcessor would. "
+            "Environment: $%s (required), $%s, $%s (bearer token; unset = no auth). "
+            "Each flag also reads the variable shown." % (SDK_KEY_ENV, EVENTS_URI_ENV, TOKEN_ENV)
+        ),
+    )
+    for option in OPTIONS:
+        default = os.environ.get(option.env)
+        try:
+            value = option.kind(default) if default not in (None, "") else option.default
+        except (ValueError, argparse.ArgumentTypeError):
+            value = option.default  # argparse reports a bad flag; a bad variable falls back, logged below
+            _logger.warning("ldai-otel serve: ignoring $%s=%r", option.env, default)
+        parser.add_argument(
+            option.flag,
+            type=option.kind,
+            default=value,
+            help="%s (default %s; $%s)" % (option.help, option.default, option.env),
+        )
+    parser.add_argument(
+        "--extractor",
+        action="append",
+        metavar="MODULE:FUNCTION",
+        help="extra extractor for an in-house dialect (repeatable)",
+    )
+    parser.set_defaults(func=run_serve)

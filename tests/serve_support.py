@@ -1,0 +1,109 @@
+"""``ldai-otel serve`` as a subprocess on 127.0.0.1, and what tests send it with the real OTLP exporters."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+SDK_KEY = "sdk-ldai-otel-test"
+LISTENING = re.compile(r"listening on (.*) \(decision wait")
+
+
+class Serve:
+    """A running ``ldai-otel serve``: its ports, and how to stop it."""
+
+    def __init__(self, proc: subprocess.Popen, grpc_port: int, http_port: int, stderr_path: Path):
+        self.proc = proc
+        self.grpc_port = grpc_port
+        self.http_port = http_port
+        self._stderr_path = stderr_path
+        self.output = ""
+
+    @property
+    def http_url(self) -> str:
+        return "http://127.0.0.1:%d/v1/traces" % self.http_port
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return "127.0.0.1:%d" % self.grpc_port
+
+    def grpc_exporter(self) -> GrpcExporter:
+        """The real OTLP/gRPC exporter, pointed at serve."""
+        return GrpcExporter(endpoint=self.grpc_endpoint, insecure=True, timeout=10)
+
+    def http_exporter(self, gzip: bool = False) -> HttpExporter:
+        """The real OTLP/HTTP (protobuf) exporter, pointed at serve."""
+        return HttpExporter(
+            endpoint=self.http_url,
+            timeout=10,
+            compression=Compression.Gzip if gzip else Compression.NoCompression,
+        )
+
+    def terminate(self) -> int:
+        """SIGTERM, then waits for the drain; returns the exit code."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        self.output = self.proc.stdout.read()
+        return code
+
+    @property
+    def stderr(self) -> str:
+        return self._stderr_path.read_text()
+
+
+@contextmanager
+def start_serve(sink, tmp_path: Path, *flags: str, env: dict | None = None) -> Iterator[Serve]:
+    """Starts ``ldai-otel serve`` on ephemeral loopback ports, its events going to ``sink``."""
+    stderr_path = tmp_path / ("serve-%d.stderr" % len(list(tmp_path.glob("serve-*.stderr"))))
+    argv = [
+        sys.executable,
+        "-m",
+        "ldai_otel.cli",
+        "serve",
+        "--grpc",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--flush-interval",
+        "0.2",
+        *flags,
+    ]
+    environment = {**os.environ, "LAUNCHDARKLY_SDK_KEY": SDK_KEY, "LAUNCHDARKLY_EVENTS_URI": sink.uri, **(env or {})}
+    with open(stderr_path, "w") as stderr:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=environment)
+    try:
+        line = proc.stdout.readline()
+        match = LISTENING.search(line)
+        assert match, "serve did not start: %r\n%s" % (line, stderr_path.read_text())
+        ports = dict(part.split(" ") for part in match.group(1).split(", "))
+        yield Serve(
+            proc,
+            int(ports["grpc"].rsplit(":", 1)[1]),
+            int(ports["http"].rsplit(":", 1)[1]),
+            stderr_path,
+        )
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        proc.stdout.close()
+
+
+def export(exporter, spans) -> None:
+    """Exports ``spans`` in one request; asserts serve took them."""
+    assert exporter.export(list(spans)) == SpanExportResult.SUCCESS
