@@ -177,6 +177,13 @@ COMBOS: dict[str, Combo] = {
         ("traceloop-anthropic",),
         ("anthropic", "opentelemetry-instrumentation-anthropic"),
     ),
+    "openinference-anthropic+traceloop-anthropic": Combo(
+        "anthropic",
+        "test_openinference_and_traceloop_anthropic.py",
+        ("openinference-anthropic", "traceloop-anthropic"),
+        ("anthropic", "openinference-instrumentation-anthropic", "opentelemetry-instrumentation-anthropic"),
+        env={"ANTHROPIC_OPEN_TELEMETRY": "false"},
+    ),
 }
 
 
