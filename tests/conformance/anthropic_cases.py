@@ -160,6 +160,23 @@ class AnthropicCases(Cases):
             ttft_ms=self.expected_ttft(stack, run),
         )
 
+    def test_async_chat(self, stack):
+        with stack.run() as run:
+            assert scenarios.async_chat(self.stub) == "Hello from the stub."
+        expect(stack.events(run), run, tokens=ONE_CALL, success=True, model=scenarios.MODEL)
+
+    def test_async_stream_helper(self, stack):
+        with stack.run() as run:
+            assert scenarios.async_stream_helper(self.stub) == ("Hello from the stub.", OUTPUT_TOKENS)
+        expect(
+            stack.events(run),
+            run,
+            tokens=ONE_CALL,
+            success=True,
+            model=scenarios.MODEL,
+            ttft_ms=self.expected_ttft(stack, run),
+        )
+
     def test_tool_use_round_trip(self, stack):
         """tool_use -> tool_result -> answer: two calls; the requested tool once where recorded."""
         with stack.run() as run:

@@ -6,6 +6,7 @@ events that reach the LaunchDarkly sink.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from anthropic_stub import AnthropicStub
@@ -55,6 +56,31 @@ def stream_helper(stub: AnthropicStub) -> tuple[str, int]:
         text = "".join(helper.text_stream)
         final = helper.get_final_message()
     return text, final.usage.output_tokens
+
+
+def async_chat(stub: AnthropicStub) -> str:
+    import anthropic
+
+    async def run() -> str:
+        async with anthropic.AsyncAnthropic(base_url=stub.base_url, api_key="test-key", max_retries=0) as client:
+            message = await client.messages.create(model=MODEL, max_tokens=50, messages=MESSAGES)
+            return message.content[0].text
+
+    return asyncio.run(run())
+
+
+def async_stream_helper(stub: AnthropicStub) -> tuple[str, int]:
+    """``AsyncAnthropic().messages.stream()``: the async helper, consumed to the end."""
+    import anthropic
+
+    async def run() -> tuple[str, int]:
+        async with anthropic.AsyncAnthropic(base_url=stub.base_url, api_key="test-key", max_retries=0) as client:
+            async with client.messages.stream(model=MODEL, max_tokens=50, messages=MESSAGES) as helper:
+                text = "".join([piece async for piece in helper.text_stream])
+                final = await helper.get_final_message()
+            return text, final.usage.output_tokens
+
+    return asyncio.run(run())
 
 
 def tool_round_trip(stub: AnthropicStub) -> str:
