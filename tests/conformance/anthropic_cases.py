@@ -195,6 +195,18 @@ class AnthropicCases(Cases):
             assert scenarios.cached_chat(self.stub) == (5, 100, 20)  # the API's own usage fields
         expect(stack.events(run), run, tokens=CACHED_CALL, success=True, model=scenarios.MODEL)
 
+    def test_prompt_caching_on_a_stream(self, stack):
+        with stack.run() as run:
+            assert scenarios.cached_stream(self.stub) == (5, 100, 20, OUTPUT_TOKENS)
+        expect(
+            stack.events(run),
+            run,
+            tokens=CACHED_CALL,
+            success=True,
+            model=scenarios.MODEL,
+            ttft_ms=self.expected_ttft(stack, run),
+        )
+
     def test_http_500_is_an_error(self, stack):
         import anthropic
 

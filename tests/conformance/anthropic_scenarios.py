@@ -111,6 +111,16 @@ def cached_chat(stub: AnthropicStub) -> tuple[int, int, int]:
     return usage.input_tokens, usage.cache_read_input_tokens, usage.cache_creation_input_tokens
 
 
+def cached_stream(stub: AnthropicStub) -> tuple[int, int, int, int]:
+    """A prompt-cached ``messages.stream()``; returns the final message's usage (input, read, write, output)."""
+    system = [{"type": "text", "text": LONG_SYSTEM, "cache_control": {"type": "ephemeral"}}]
+    with client(stub).messages.stream(model=MODEL, max_tokens=50, system=system, messages=MESSAGES) as helper:
+        for _ in helper.text_stream:
+            pass
+        usage = helper.get_final_message().usage
+    return usage.input_tokens, usage.cache_read_input_tokens, usage.cache_creation_input_tokens, usage.output_tokens
+
+
 def failing_chat(stub: AnthropicStub, model: str = "fail-500") -> Exception:
     """A call the stub fails with HTTP 500; the app catches the error."""
     try:

@@ -130,7 +130,12 @@ class _Handler(BaseHTTPRequestHandler):
             error = {"type": kind, "message": message}
             self._send_json(status, {"type": "error", "error": error, "request_id": request_id}, request_id)
             return
-        usage = dict(CACHED_USAGE if _has_cache_control(body) else PLAIN_USAGE)
+        usage: dict[str, Any] = dict(CACHED_USAGE if _has_cache_control(body) else PLAIN_USAGE)
+        # The API also splits the cache writes by TTL (the default breakpoint is 5 minutes).
+        usage["cache_creation"] = {
+            "ephemeral_5m_input_tokens": usage["cache_creation_input_tokens"],
+            "ephemeral_1h_input_tokens": 0,
+        }
         message_id = "msg_stub_%d" % number
         tool = _tool_to_call(body)
         if body.get("stream"):
@@ -153,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, message, request_id)
 
     def _stream(
-        self, message_id: str, request_id: str, model: str, tool: str | None, usage: dict[str, int], delay: float
+        self, message_id: str, request_id: str, model: str, tool: str | None, usage: dict[str, Any], delay: float
     ) -> None:
         start_usage = {**usage, "output_tokens": MESSAGE_START_OUTPUT_TOKENS, "service_tier": "standard"}
         events: list[tuple[str, dict[str, Any]]] = [
@@ -191,7 +196,12 @@ class _Handler(BaseHTTPRequestHandler):
                     "type": "message_delta",
                     "delta": {"stop_reason": "tool_use" if tool else "end_turn", "stop_sequence": None},
                     # Cumulative, as the API sends it: the final output count and the input counts again.
-                    "usage": {**usage, "output_tokens": OUTPUT_TOKENS},
+                    "usage": {
+                        "input_tokens": usage["input_tokens"],
+                        "cache_creation_input_tokens": usage["cache_creation_input_tokens"],
+                        "cache_read_input_tokens": usage["cache_read_input_tokens"],
+                        "output_tokens": OUTPUT_TOKENS,
+                    },
                 },
             )
         )
