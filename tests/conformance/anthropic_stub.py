@@ -37,7 +37,8 @@ that wrap it, to behave as they do against the real service.
     ``"fail-529"`` HTTP 529 ``overloaded_error``. The client retries both
     by default: pass ``max_retries=0``.
 
-Every request body is kept in :attr:`AnthropicStub.requests`.
+Every request body is kept in :attr:`AnthropicStub.requests`, its headers in
+:attr:`AnthropicStub.request_headers` (the SDK sends trace context by default).
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
             error = {"type": "invalid_request_error", "message": "invalid JSON"}
             self._send_json(400, {"type": "error", "error": error, "request_id": request_id}, request_id)
             return
-        stub._record(path, body)
+        stub._record(path, body, dict(self.headers.items()))
         if path != "/v1/messages":
             error = {"type": "not_found_error", "message": "Not found: " + path}
             self._send_json(404, {"type": "error", "error": error, "request_id": request_id}, request_id)
@@ -232,6 +233,7 @@ class AnthropicStub:
         base_url: The URL to hand ``anthropic.Anthropic(base_url=...)``, e.g.
             ``"http://127.0.0.1:54321"`` (the client adds ``/v1/messages``).
         requests: ``(path, body)`` for every request received, in order.
+        request_headers: Each request's headers (names in lowercase), in the same order.
     """
 
     def __init__(self, first_chunk_delay_s: float = 0.0) -> None:
@@ -243,6 +245,7 @@ class AnthropicStub:
         """
         self.first_chunk_delay_s = first_chunk_delay_s
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.request_headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -257,9 +260,10 @@ class AnthropicStub:
         with self._lock:
             return next(self._numbers)
 
-    def _record(self, path: str, body: dict[str, Any]) -> None:
+    def _record(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> None:
         with self._lock:
             self.requests.append((path, body))
+            self.request_headers.append({k.lower(): v for k, v in headers.items()})
 
     def close(self) -> None:
         """Stops the server and waits for its thread. Safe to call twice."""

@@ -63,3 +63,18 @@ class TestAnthropicSDK(AnthropicCases):
         (span,) = [s for s in stack.spans(run) if s.instrumentation_scope.name == SDK_SCOPE]
         assert span.name == "anthropic.messages.create"
         assert span.attributes["gen_ai.response.id"].startswith("msg_stub_")
+
+    def test_requests_carry_the_sdk_spans_trace_context_and_the_run_baggage(self, stack):
+        """Propagation is on by default: Anthropic receives ``traceparent`` and the run's signed baggage,
+        never the LaunchDarkly context key (DESIGN.md section 6)."""
+        from stack import USER_KEY
+
+        with stack.run() as run:
+            scenarios.chat(self.stub)
+        stack.events(run)
+        headers = self.stub.request_headers[-1]
+        (span,) = [s for s in stack.spans(run) if s.instrumentation_scope.name == SDK_SCOPE]
+        version, trace_id, span_id, _flags = headers["traceparent"].split("-")
+        assert (int(trace_id, 16), int(span_id, 16)) == (span.context.trace_id, span.context.span_id)
+        assert "ld.ai_config." in headers.get("baggage", ""), headers
+        assert USER_KEY not in headers["baggage"]
