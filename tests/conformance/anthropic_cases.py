@@ -214,3 +214,12 @@ class AnthropicCases(Cases):
             error = scenarios.failing_chat(self.stub, "fail-500")  # caught by the app
         assert isinstance(error, anthropic.InternalServerError) and error.type == "api_error", error
         expect(stack.events(run), run, tokens=None, success=False, model="fail-500")
+
+    def test_http_529_overloaded_is_an_error(self, stack):
+        import anthropic
+
+        with stack.run() as run:
+            error = scenarios.failing_chat(self.stub, "fail-529")
+        assert isinstance(error, anthropic.APIStatusError) and error.status_code == 529, error
+        assert error.type == "overloaded_error", error
+        expect(stack.events(run), run, tokens=None, success=False, model="fail-529")

@@ -122,7 +122,7 @@ def cached_stream(stub: AnthropicStub) -> tuple[int, int, int, int]:
 
 
 def failing_chat(stub: AnthropicStub, model: str = "fail-500") -> Exception:
-    """A call the stub fails with HTTP 500; the app catches the error."""
+    """A call the stub fails (``fail-500`` / ``fail-529``); the app catches the error."""
     try:
         client(stub).messages.create(model=model, max_tokens=50, messages=MESSAGES)
     except Exception as exc:  # noqa: BLE001 - whichever anthropic error, returned for asserting
