@@ -52,6 +52,17 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
         "opentelemetry-instrumentation-openai==0.52.6",
         "opentelemetry-semantic-conventions-ai==0.4.16",
     ),
+    # The anthropic SDK (its own GenAI spans), OpenInference and Traceloop anthropic.
+    "anthropic": COMMON_PINS
+    + (
+        "anthropic==2.15.0",
+        "openinference-instrumentation-anthropic==3.1.0",
+        "opentelemetry-instrumentation-anthropic==0.62.4",
+        "httpx2==2.16.2",
+        "openinference-instrumentation==0.1.72",
+        "openinference-semantic-conventions==0.1.42",
+        "opentelemetry-semantic-conventions-ai==0.5.1",
+    ),
 }
 
 
@@ -132,6 +143,46 @@ COMBOS: dict[str, Combo] = {
         "test_logfire.py",
         ("logfire",),
         ("openai", "logfire"),
+    ),
+    # Anthropic. The anthropic SDK writes its own GenAI spans unless ANTHROPIC_OPEN_TELEMETRY=false.
+    "anthropic-sdk": Combo(
+        "anthropic",
+        "test_anthropic_sdk.py",
+        (),
+        ("anthropic",),
+    ),
+    "openinference-anthropic": Combo(
+        "anthropic",
+        "test_openinference_anthropic.py",
+        ("openinference-anthropic",),
+        ("anthropic", "openinference-instrumentation-anthropic"),
+        env={"ANTHROPIC_OPEN_TELEMETRY": "false"},
+    ),
+    "openinference-anthropic+sdk": Combo(
+        "anthropic",
+        "test_openinference_anthropic_and_sdk.py",
+        ("openinference-anthropic",),
+        ("anthropic", "openinference-instrumentation-anthropic"),
+    ),
+    "traceloop-anthropic": Combo(
+        "anthropic",
+        "test_traceloop_anthropic.py",
+        ("traceloop-anthropic",),
+        ("anthropic", "opentelemetry-instrumentation-anthropic"),
+        env={"ANTHROPIC_OPEN_TELEMETRY": "false"},
+    ),
+    "traceloop-anthropic+sdk": Combo(
+        "anthropic",
+        "test_traceloop_anthropic_and_sdk.py",
+        ("traceloop-anthropic",),
+        ("anthropic", "opentelemetry-instrumentation-anthropic"),
+    ),
+    "openinference-anthropic+traceloop-anthropic": Combo(
+        "anthropic",
+        "test_openinference_and_traceloop_anthropic.py",
+        ("openinference-anthropic", "traceloop-anthropic"),
+        ("anthropic", "openinference-instrumentation-anthropic", "opentelemetry-instrumentation-anthropic"),
+        env={"ANTHROPIC_OPEN_TELEMETRY": "false"},
     ),
 }
 

@@ -101,3 +101,16 @@ def stack(combo) -> Iterator:
         ld_client.close()
         sink.close()
         stub.close()
+
+
+@pytest.fixture(scope="session")
+def anthropic_stub() -> Iterator:
+    """The loopback Anthropic Messages API (anthropic_stub.py), for the Anthropic combinations."""
+    from anthropic_stub import AnthropicStub
+    from stack import FIRST_CHUNK_DELAY_S
+
+    stub = AnthropicStub(first_chunk_delay_s=FIRST_CHUNK_DELAY_S)
+    try:
+        yield stub
+    finally:
+        stub.close()

@@ -50,6 +50,14 @@ def instrument(names: Sequence[str], processors: Sequence[SpanProcessor]) -> Tra
             import logfire
 
             logfire.instrument_openai()
+        elif name == "openinference-anthropic":
+            from openinference.instrumentation.anthropic import AnthropicInstrumentor
+
+            AnthropicInstrumentor().instrument(tracer_provider=provider)
+        elif name == "traceloop-anthropic":
+            from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
+
+            AnthropicInstrumentor().instrument(tracer_provider=provider)
         else:
             raise ValueError("unknown instrumentation " + name)
     return provider
@@ -84,3 +92,11 @@ def uninstrument(names: Sequence[str]) -> None:
             from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 
             OpenAIInstrumentor().uninstrument()
+        elif name == "openinference-anthropic":
+            from openinference.instrumentation.anthropic import AnthropicInstrumentor
+
+            AnthropicInstrumentor().uninstrument()
+        elif name == "traceloop-anthropic":
+            from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
+
+            AnthropicInstrumentor().uninstrument()
