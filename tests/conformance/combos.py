@@ -52,6 +52,20 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
         "opentelemetry-instrumentation-openai==0.52.6",
         "opentelemetry-semantic-conventions-ai==0.4.16",
     ),
+    # Amazon Bedrock through boto3: contrib botocore, Traceloop bedrock, OpenInference bedrock.
+    "bedrock": COMMON_PINS
+    + (
+        "boto3==1.44.8",
+        "botocore==1.44.8",
+        "opentelemetry-instrumentation-botocore==0.66b2",
+        "opentelemetry-instrumentation==0.66b2",
+        "opentelemetry-semantic-conventions==0.66b2",
+        "opentelemetry-instrumentation-bedrock==0.62.4",
+        "opentelemetry-semantic-conventions-ai==0.5.1",
+        "openinference-instrumentation-bedrock==0.1.61",
+        "openinference-instrumentation==0.1.72",
+        "openinference-semantic-conventions==0.1.42",
+    ),
 }
 
 
@@ -132,6 +146,24 @@ COMBOS: dict[str, Combo] = {
         "test_logfire.py",
         ("logfire",),
         ("openai", "logfire"),
+    ),
+    "botocore": Combo(
+        "bedrock",
+        "test_botocore.py",
+        ("botocore",),
+        ("boto3", "botocore", "opentelemetry-instrumentation-botocore"),
+    ),
+    "traceloop-bedrock": Combo(
+        "bedrock",
+        "test_traceloop_bedrock.py",
+        ("traceloop-bedrock",),
+        ("boto3", "botocore", "opentelemetry-instrumentation-bedrock"),
+    ),
+    "openinference-bedrock": Combo(
+        "bedrock",
+        "test_openinference_bedrock.py",
+        ("openinference-bedrock",),
+        ("boto3", "botocore", "openinference-instrumentation-bedrock"),
     ),
 }
 

@@ -50,6 +50,18 @@ def instrument(names: Sequence[str], processors: Sequence[SpanProcessor]) -> Tra
             import logfire
 
             logfire.instrument_openai()
+        elif name == "botocore":
+            from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+
+            BotocoreInstrumentor().instrument(tracer_provider=provider)
+        elif name == "traceloop-bedrock":
+            from opentelemetry.instrumentation.bedrock import BedrockInstrumentor
+
+            BedrockInstrumentor().instrument(tracer_provider=provider)
+        elif name == "openinference-bedrock":
+            from openinference.instrumentation.bedrock import BedrockInstrumentor
+
+            BedrockInstrumentor().instrument(tracer_provider=provider)
         else:
             raise ValueError("unknown instrumentation " + name)
     return provider
@@ -84,3 +96,15 @@ def uninstrument(names: Sequence[str]) -> None:
             from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 
             OpenAIInstrumentor().uninstrument()
+        elif name == "botocore":
+            from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+
+            BotocoreInstrumentor().uninstrument()
+        elif name == "traceloop-bedrock":
+            from opentelemetry.instrumentation.bedrock import BedrockInstrumentor
+
+            BedrockInstrumentor().uninstrument()
+        elif name == "openinference-bedrock":
+            from openinference.instrumentation.bedrock import BedrockInstrumentor
+
+            BedrockInstrumentor().uninstrument()
