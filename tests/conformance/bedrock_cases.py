@@ -226,7 +226,9 @@ class BedrockCases(Cases):
         cached_chat(self.bedrock)
 
     def _expect(self, stack, run, **kwargs: Any) -> dict[str, Any]:
-        return expect(stack.events(run), run, model=kwargs.pop("model", self.model), provider=self.provider, **kwargs)
+        model = kwargs.pop("model", self.model)
+        provider = kwargs.pop("provider", self.provider)
+        return expect(stack.events(run), run, model=model, provider=provider, **kwargs)
 
     def _model_spans(self, stack, run) -> list:
         return [s for s in stack.spans(run) if s.instrumentation_scope.name == self.scope]

@@ -165,6 +165,19 @@ COMBOS: dict[str, Combo] = {
         ("openinference-bedrock",),
         ("boto3", "botocore", "openinference-instrumentation-bedrock"),
     ),
+    # opentelemetry-instrument turns contrib botocore on by itself: with a GenAI one, each call is two spans.
+    "botocore+traceloop-bedrock": Combo(
+        "bedrock",
+        "test_botocore_and_traceloop_bedrock.py",
+        ("botocore", "traceloop-bedrock"),
+        ("boto3", "botocore", "opentelemetry-instrumentation-botocore", "opentelemetry-instrumentation-bedrock"),
+    ),
+    "botocore+openinference-bedrock": Combo(
+        "bedrock",
+        "test_botocore_and_openinference_bedrock.py",
+        ("botocore", "openinference-bedrock"),
+        ("boto3", "botocore", "opentelemetry-instrumentation-botocore", "openinference-instrumentation-bedrock"),
+    ),
 }
 
 
