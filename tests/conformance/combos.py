@@ -153,6 +153,13 @@ COMBOS: dict[str, Combo] = {
         ("botocore",),
         ("boto3", "botocore", "opentelemetry-instrumentation-botocore"),
     ),
+    "botocore-content": Combo(
+        "bedrock",
+        "test_botocore_content.py",
+        ("botocore",),
+        ("boto3", "botocore", "opentelemetry-instrumentation-botocore"),
+        env={"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true"},
+    ),
     "traceloop-bedrock": Combo(
         "bedrock",
         "test_traceloop_bedrock.py",
