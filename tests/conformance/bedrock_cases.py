@@ -98,12 +98,15 @@ def cached_chat(stub: BedrockStub) -> str:
     return _text(response["output"]["message"])
 
 
-def _streamed_message(response: dict[str, Any]) -> dict[str, Any]:
-    """The assistant message a ConverseStream response adds up to (text and toolUse blocks)."""
+def _streamed_message(response: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The assistant message a ConverseStream response adds up to (text and toolUse blocks), and its stopReason."""
     content: list[dict[str, Any]] = []
     tool_input = ""
+    stop_reason = None
     for event in _stream_events(response):
-        if "contentBlockStart" in event:
+        if "messageStop" in event:
+            stop_reason = event["messageStop"]["stopReason"]
+        elif "contentBlockStart" in event:
             tool_use = dict(event["contentBlockStart"]["start"]["toolUse"])
             content.append({"toolUse": tool_use})
         elif "contentBlockDelta" in event:
@@ -117,7 +120,7 @@ def _streamed_message(response: dict[str, Any]) -> dict[str, Any]:
         elif "contentBlockStop" in event and content and "toolUse" in content[-1]:
             content[-1]["toolUse"]["input"] = json.loads(tool_input or "{}")
             tool_input = ""
-    return {"role": "assistant", "content": content}
+    return {"role": "assistant", "content": content}, stop_reason
 
 
 def tool_round_trip(stub: BedrockStub, streamed: bool = False) -> str:
@@ -129,12 +132,12 @@ def tool_round_trip(stub: BedrockStub, streamed: bool = False) -> str:
         if streamed:
             return _streamed_message(
                 client.converse_stream(modelId=MODEL_ID, messages=messages, toolConfig=TOOL_CONFIG)
-            ), None
+            )
         response = client.converse(modelId=MODEL_ID, messages=messages, toolConfig=TOOL_CONFIG)
         return response["output"]["message"], response["stopReason"]
 
     first, stop_reason = call()
-    assert stop_reason in (None, "tool_use")
+    assert stop_reason == "tool_use"
     tool_use = next(block["toolUse"] for block in first["content"] if "toolUse" in block)
     assert tool_use["name"] == TOOL and tool_use["input"] == bedrock_stub.TOOL_INPUT
     messages.append(first)
@@ -144,7 +147,8 @@ def tool_round_trip(stub: BedrockStub, streamed: bool = False) -> str:
             "content": [{"toolResult": {"toolUseId": tool_use["toolUseId"], "content": [{"json": {"temp_c": 21}}]}}],
         }
     )
-    second, _ = call()
+    second, stop_reason = call()
+    assert stop_reason == "end_turn"
     return _text(second)
 
 
