@@ -6,7 +6,8 @@ inside ``ai_run``, and the exact LaunchDarkly events each must give. Each
 ``test_<bedrock combo>.py`` subclasses :class:`BedrockCases` and states what its
 instrumentation writes (the model and provider names its spans carry, whether
 it records the tool calls a model asks for); time to first token has no source
-in any of them, so the stream cases assert its event is absent.
+in any of them, so the stream cases assert its event is absent. Every case also checks that
+``ldai-otel inspect`` predicts, from the run's spans, exactly the events sent.
 
 Expected tokens follow LaunchDarkly's rule (input = every prompt token, cached
 reads and cache writes included): the stub's caching answer is AWS
@@ -18,12 +19,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import bedrock_stub
 import pytest
 from bedrock_stub import BedrockStub
-from cases import DURATION, ERROR, INPUT, OUTPUT, SUCCESS, TOOL_CALL, TOTAL, TTFT, Cases, metrics
+from cases import DURATION, ERROR, INPUT, OUTPUT, SUCCESS, TOOL_CALL, TOTAL, TTFT, Cases, metrics, sent_and_inspected
 from stack import CONFIG_KEY, USER_KEY, VARIATION_KEY, VERSION
 
 MODEL_ID = "anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -221,8 +223,9 @@ class BedrockCases(Cases):
     bedrock: BedrockStub
 
     @pytest.fixture(autouse=True)
-    def _bedrock_stub(self, bedrock_stub: BedrockStub) -> None:
+    def _bedrock_stub(self, bedrock_stub: BedrockStub, tmp_path: Path) -> None:
         self.bedrock = bedrock_stub
+        self.tmp_path = tmp_path
 
     def representative_run(self, stack) -> None:
         stream(self.bedrock)
@@ -230,9 +233,13 @@ class BedrockCases(Cases):
         cached_chat(self.bedrock)
 
     def _expect(self, stack, run, **kwargs: Any) -> dict[str, Any]:
+        """The exact events of ``run``; and ``ldai-otel inspect`` predicts them from its spans, for every case."""
         model = kwargs.pop("model", self.model)
         provider = kwargs.pop("provider", self.provider)
-        return expect(stack.events(run), run, model=model, provider=provider, **kwargs)
+        got = expect(stack.events(run), run, model=model, provider=provider, **kwargs)
+        sent, predicted = sent_and_inspected(stack, run, self.tmp_path)
+        assert sorted(predicted, key=repr) == sorted(sent, key=repr)
+        return got
 
     def _model_spans(self, stack, run) -> list:
         return [s for s in stack.spans(run) if s.instrumentation_scope.name == self.scope]
