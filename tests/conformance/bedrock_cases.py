@@ -171,6 +171,22 @@ def failing_call(stub: BedrockStub, streamed: bool = False) -> Exception:
     raise AssertionError("the stub did not fail")
 
 
+def failing_midstream(stub: BedrockStub) -> Exception:
+    """A ConverseStream that fails inside the stream (HTTP 200, one delta, an exception message)."""
+    from botocore.exceptions import EventStreamError
+
+    response = stub.client().converse_stream(modelId=bedrock_stub.MIDSTREAM_ERROR_MODEL, messages=MESSAGES)
+    pieces = []
+    try:
+        for event in _stream_events(response):
+            pieces.append(event.get("contentBlockDelta", {}).get("delta", {}).get("text", ""))
+    except EventStreamError as exc:
+        assert exc.response["Error"]["Code"] == "internalServerException"
+        assert "".join(pieces) == bedrock_stub.STREAM_PIECES[0]
+        return exc
+    raise AssertionError("the stream did not fail")
+
+
 # --- what LaunchDarkly must receive ---------------------------------------------
 
 
@@ -289,6 +305,11 @@ class BedrockCases(Cases):
         with stack.run() as run:
             failing_call(self.bedrock, streamed=True)
         self._expect(stack, run, tokens=None, success=False, model=bedrock_stub.ERROR_MODEL)
+
+    def test_stream_failing_midstream_is_an_error(self, stack):
+        with stack.run() as run:
+            failing_midstream(self.bedrock)
+        self._expect(stack, run, tokens=None, success=False, model=bedrock_stub.MIDSTREAM_ERROR_MODEL)
 
     def test_every_call_has_its_own_request_id(self, stack):
         before = len(self.bedrock.request_ids)

@@ -29,6 +29,9 @@ answered with one ``toolUse`` block (to the first tool, input
 
 Model id ``fail-500`` is answered with HTTP 500 the way Bedrock fails:
 ``x-amzn-ErrorType: InternalServerException:...`` and a JSON ``message`` body.
+Model id ``fail-midstream`` on ConverseStream is HTTP 200, ``messageStart``, one
+delta, then an ``internalServerException`` exception message inside the stream
+(botocore raises ``EventStreamError`` while the app iterates).
 
 Every answer carries a unique ``x-amzn-RequestId`` (botocore's
 ``ResponseMetadata.RequestId``); the ids are kept in :attr:`BedrockStub.request_ids`.
@@ -58,6 +61,7 @@ TOOL_INPUT = {"city": "Paris"}
 ERROR_MODEL = "fail-500"
 ERROR_TYPE = "InternalServerException:http://internal.amazon.com/coral/com.amazon.bedrock/"
 ERROR_MESSAGE = "The stub failed on purpose."
+MIDSTREAM_ERROR_MODEL = "fail-midstream"
 
 
 def usage_for(cached: bool) -> dict[str, int]:
@@ -97,12 +101,17 @@ def _header(name: str, value: str) -> bytes:
     return struct.pack("!B", len(raw_name)) + raw_name + struct.pack("!BH", 7, len(raw_value)) + raw_value
 
 
-def encode_event(event_type: str, payload: dict[str, Any]) -> bytes:
-    """One ``application/vnd.amazon.eventstream`` message carrying ``payload`` as JSON."""
+def encode_event(event_type: str, payload: dict[str, Any], message_type: str = "event") -> bytes:
+    """One ``application/vnd.amazon.eventstream`` message carrying ``payload`` as JSON.
+
+    ``message_type`` ``"exception"`` makes it a modeled error inside the stream
+    (``event_type`` is then the exception's name, e.g. ``internalServerException``).
+    """
+    kind = ":exception-type" if message_type == "exception" else ":event-type"
     headers = (
-        _header(":event-type", event_type)
+        _header(kind, event_type)
         + _header(":content-type", "application/json")
-        + _header(":message-type", "event")
+        + _header(":message-type", message_type)
     )
     body = json.dumps(payload).encode()
     total = 12 + len(headers) + len(body) + 4
@@ -161,7 +170,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         tool = _tool_to_call(body)
         usage = usage_for(_has_cache_point(body))
-        if operation == "converse":
+        if model_id == MIDSTREAM_ERROR_MODEL and operation == "converse-stream":
+            self._converse_stream(None, usage, fail_midstream=True)
+        elif operation == "converse":
             self._converse(tool, usage)
         else:
             self._converse_stream(tool, usage)
@@ -185,9 +196,14 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _converse_stream(self, tool: str | None, usage: dict[str, int]) -> None:
+    def _converse_stream(self, tool: str | None, usage: dict[str, int], fail_midstream: bool = False) -> None:
         events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
-        if tool:
+        if fail_midstream:
+            # HTTP 200, a first delta, then the service fails inside the stream, as AWS does.
+            events.append(("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": STREAM_PIECES[0]}}))
+            events.append(("internalServerException", {"message": ERROR_MESSAGE}))
+            stop_reason = ""
+        elif tool:
             events.append(
                 (
                     "contentBlockStart",
@@ -203,9 +219,10 @@ class _Handler(BaseHTTPRequestHandler):
                 ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}}) for piece in STREAM_PIECES
             ]
             stop_reason = "end_turn"
-        events.append(("contentBlockStop", {"contentBlockIndex": 0}))
-        events.append(("messageStop", {"stopReason": stop_reason}))
-        events.append(("metadata", {"usage": usage, "metrics": {"latencyMs": LATENCY_MS}}))
+        if stop_reason:
+            events.append(("contentBlockStop", {"contentBlockIndex": 0}))
+            events.append(("messageStop", {"stopReason": stop_reason}))
+            events.append(("metadata", {"usage": usage, "metrics": {"latencyMs": LATENCY_MS}}))
         self._start(200, "application/vnd.amazon.eventstream", None)
         self.close_connection = True
         delay = self.server.stub.first_chunk_delay_s  # type: ignore[attr-defined]
@@ -214,7 +231,8 @@ class _Handler(BaseHTTPRequestHandler):
             if delay:
                 time.sleep(delay)  # a known lower bound for time to first token
             for event_type, payload in events:
-                frame = encode_event(event_type, payload)
+                message_type = "exception" if event_type.endswith("Exception") else "event"
+                frame = encode_event(event_type, payload, message_type)
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")

@@ -8,7 +8,7 @@ input + output of those (12 for the caching case, where AWS says 132). Tool
 calls from ``gen_ai.output.messages`` parts. No time to first token.
 """
 
-from bedrock_cases import MODEL_ID, BedrockCases
+from bedrock_cases import MODEL_ID, BedrockCases, failing_midstream
 
 
 class TestTraceloopBedrock(BedrockCases):
@@ -16,3 +16,19 @@ class TestTraceloopBedrock(BedrockCases):
     provider = "aws.bedrock"
     scope = "opentelemetry.instrumentation.bedrock"
     response_tool_calls = True
+
+    def test_stream_failing_midstream_is_an_error(self, stack):
+        """No source: 0.62.4 never ends its span when a ConverseStream fails inside the stream.
+
+        Its stream wrapper ends the span on the last event only; botocore's
+        ``EventStreamError`` leaves the span open, never exported. No ended span says
+        the call failed: the error event is absent, and so are model and provider.
+        The day Traceloop ends that span, this test fails and must expect the error.
+        """
+        from cases import ERROR
+
+        with stack.run() as run:
+            failing_midstream(self.bedrock)
+        assert self._model_spans(stack, run) == []  # started, never ended
+        got = self._expect(stack, run, tokens=None, success=True, model="", provider="")
+        assert ERROR not in got
