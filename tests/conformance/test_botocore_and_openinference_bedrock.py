@@ -4,8 +4,8 @@ OpenInference's ``bedrock.converse[_stream]`` (INTERNAL) is the parent of
 botocore's ``chat <model id>`` (CLIENT). For the caching call they disagree
 until botocore's cache-exclusive input is normalized (OpenInference 125,
 botocore 5 + 100 + 20). Each call must count once; tool calls from
-OpenInference's ``llm.output_messages``. Model and provider names from the first
-model-call span (OpenInference's, which starts first).
+OpenInference's ``llm.output_messages``. Where the two disagree the innermost span
+wins (botocore's, closest to the HTTP call): provider ``aws.bedrock``, not ``aws``.
 """
 
 import bedrock_stub
@@ -13,7 +13,7 @@ from bedrock_cases import BedrockCases, failing_call
 
 
 class TestBotocoreAndOpenInferenceBedrock(BedrockCases):
-    provider = "aws"
+    provider = "aws.bedrock"
     scope = "opentelemetry.instrumentation.botocore.bedrock-runtime"
     response_tool_calls = True
 
@@ -23,4 +23,4 @@ class TestBotocoreAndOpenInferenceBedrock(BedrockCases):
             failing_call(self.bedrock, streamed=True)
         (span,) = self._model_spans(stack, run)
         assert not any(s.instrumentation_scope.name.startswith("openinference") for s in stack.spans(run))
-        self._expect(stack, run, tokens=None, success=False, model=bedrock_stub.ERROR_MODEL, provider="aws.bedrock")
+        self._expect(stack, run, tokens=None, success=False, model=bedrock_stub.ERROR_MODEL)

@@ -4,15 +4,15 @@
 ``chat anthropic.claude-...``; ``converse_stream``: the two are siblings under
 the run span, botocore's interval inside Traceloop's. Both write AWS's
 cache-exclusive input. Each call must count once, with the cache counts added
-back; tool calls from Traceloop's ``gen_ai.output.messages``. Model and
-provider names from the first model-call span (Traceloop's, which starts first).
+back; tool calls from Traceloop's ``gen_ai.output.messages``. Where the two
+disagree the innermost span wins (botocore's, closest to the HTTP call): model
+and provider names are botocore's full model id and ``aws.bedrock``.
 """
 
-from bedrock_cases import MODEL_ID, BedrockCases
+from bedrock_cases import BedrockCases
 
 
 class TestBotocoreAndTraceloopBedrock(BedrockCases):
-    model = MODEL_ID.split(".", 1)[1]
     provider = "aws.bedrock"
     scope = "opentelemetry.instrumentation.botocore.bedrock-runtime"
     response_tool_calls = True
