@@ -63,6 +63,20 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
         "openinference-semantic-conventions==0.1.42",
         "opentelemetry-semantic-conventions-ai==0.5.1",
     ),
+    # Amazon Bedrock through boto3: contrib botocore, Traceloop bedrock, OpenInference bedrock.
+    "bedrock": COMMON_PINS
+    + (
+        "boto3==1.44.8",
+        "botocore==1.44.8",
+        "opentelemetry-instrumentation-botocore==0.66b2",
+        "opentelemetry-instrumentation==0.66b2",
+        "opentelemetry-semantic-conventions==0.66b2",
+        "opentelemetry-instrumentation-bedrock==0.62.4",
+        "opentelemetry-semantic-conventions-ai==0.5.1",
+        "openinference-instrumentation-bedrock==0.1.61",
+        "openinference-instrumentation==0.1.72",
+        "openinference-semantic-conventions==0.1.42",
+    ),
 }
 
 
@@ -183,6 +197,44 @@ COMBOS: dict[str, Combo] = {
         ("openinference-anthropic", "traceloop-anthropic"),
         ("anthropic", "openinference-instrumentation-anthropic", "opentelemetry-instrumentation-anthropic"),
         env={"ANTHROPIC_OPEN_TELEMETRY": "false"},
+    ),
+    "botocore": Combo(
+        "bedrock",
+        "test_botocore.py",
+        ("botocore",),
+        ("boto3", "botocore", "opentelemetry-instrumentation-botocore"),
+    ),
+    "botocore-content": Combo(
+        "bedrock",
+        "test_botocore_content.py",
+        ("botocore",),
+        ("boto3", "botocore", "opentelemetry-instrumentation-botocore"),
+        env={"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true"},
+    ),
+    "traceloop-bedrock": Combo(
+        "bedrock",
+        "test_traceloop_bedrock.py",
+        ("traceloop-bedrock",),
+        ("boto3", "botocore", "opentelemetry-instrumentation-bedrock"),
+    ),
+    "openinference-bedrock": Combo(
+        "bedrock",
+        "test_openinference_bedrock.py",
+        ("openinference-bedrock",),
+        ("boto3", "botocore", "openinference-instrumentation-bedrock"),
+    ),
+    # opentelemetry-instrument turns contrib botocore on by itself: with a GenAI one, each call is two spans.
+    "botocore+traceloop-bedrock": Combo(
+        "bedrock",
+        "test_botocore_and_traceloop_bedrock.py",
+        ("botocore", "traceloop-bedrock"),
+        ("boto3", "botocore", "opentelemetry-instrumentation-botocore", "opentelemetry-instrumentation-bedrock"),
+    ),
+    "botocore+openinference-bedrock": Combo(
+        "bedrock",
+        "test_botocore_and_openinference_bedrock.py",
+        ("botocore", "openinference-bedrock"),
+        ("boto3", "botocore", "opentelemetry-instrumentation-botocore", "openinference-instrumentation-bedrock"),
     ),
 }
 

@@ -114,3 +114,16 @@ def anthropic_stub() -> Iterator:
         yield stub
     finally:
         stub.close()
+
+
+@pytest.fixture(scope="session")
+def bedrock_stub() -> Iterator:
+    """The loopback Bedrock Runtime stub (Converse, ConverseStream) the Bedrock combinations drive."""
+    from bedrock_stub import BedrockStub
+    from stack import FIRST_CHUNK_DELAY_S
+
+    stub = BedrockStub(first_chunk_delay_s=FIRST_CHUNK_DELAY_S)
+    try:
+        yield stub
+    finally:
+        stub.close()

@@ -58,6 +58,18 @@ def instrument(names: Sequence[str], processors: Sequence[SpanProcessor]) -> Tra
             from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
 
             AnthropicInstrumentor().instrument(tracer_provider=provider)
+        elif name == "botocore":
+            from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+
+            BotocoreInstrumentor().instrument(tracer_provider=provider)
+        elif name == "traceloop-bedrock":
+            from opentelemetry.instrumentation.bedrock import BedrockInstrumentor
+
+            BedrockInstrumentor().instrument(tracer_provider=provider)
+        elif name == "openinference-bedrock":
+            from openinference.instrumentation.bedrock import BedrockInstrumentor
+
+            BedrockInstrumentor().instrument(tracer_provider=provider)
         else:
             raise ValueError("unknown instrumentation " + name)
     return provider
@@ -100,3 +112,15 @@ def uninstrument(names: Sequence[str]) -> None:
             from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
 
             AnthropicInstrumentor().uninstrument()
+        elif name == "botocore":
+            from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+
+            BotocoreInstrumentor().uninstrument()
+        elif name == "traceloop-bedrock":
+            from opentelemetry.instrumentation.bedrock import BedrockInstrumentor
+
+            BedrockInstrumentor().uninstrument()
+        elif name == "openinference-bedrock":
+            from openinference.instrumentation.bedrock import BedrockInstrumentor
+
+            BedrockInstrumentor().uninstrument()
