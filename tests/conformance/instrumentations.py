@@ -50,6 +50,14 @@ def instrument(names: Sequence[str], processors: Sequence[SpanProcessor]) -> Tra
             import logfire
 
             logfire.instrument_openai()
+        elif name == "openinference-langchain":
+            from openinference.instrumentation.langchain import LangChainInstrumentor
+
+            LangChainInstrumentor().instrument(tracer_provider=provider)
+        elif name == "traceloop-langchain":
+            from opentelemetry.instrumentation.langchain import LangchainInstrumentor
+
+            LangchainInstrumentor().instrument(tracer_provider=provider)
         else:
             raise ValueError("unknown instrumentation " + name)
     return provider
@@ -84,3 +92,11 @@ def uninstrument(names: Sequence[str]) -> None:
             from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 
             OpenAIInstrumentor().uninstrument()
+        elif name == "openinference-langchain":
+            from openinference.instrumentation.langchain import LangChainInstrumentor
+
+            LangChainInstrumentor().uninstrument()
+        elif name == "traceloop-langchain":
+            from opentelemetry.instrumentation.langchain import LangchainInstrumentor
+
+            LangchainInstrumentor().uninstrument()
