@@ -23,6 +23,8 @@ from cases import INPUT, ONE_CALL, OUTPUT, TOTAL, TWO_CALLS, Cases, expect, sent
 from langchain_stub import LangChainOpenAIStub
 from stack import FIRST_CHUNK_DELAY_S
 
+RUN_SCOPE = "ldai_otel"
+"""The instrumentation scope of the ``ai_run`` span."""
 THREE_CALLS = {INPUT: 33, OUTPUT: 21, TOTAL: 54}
 
 
@@ -129,3 +131,45 @@ class LangChainCases(Cases):
         spans = model_call_spans(stack.spans(run))
         assert len(spans) == 3 * self.spans_per_call
         expect(stack.events(run), run, tokens=THREE_CALLS, success=True, model=scenarios.MODEL)
+
+
+class TwoSpansPerCall:
+    """Mixin for combinations where a LangChain and an OpenAI-client instrumentation both see each call.
+
+    States what the two spans of one ``ChatOpenAI.invoke`` look like, so a change in
+    either instrumentation shows here first: both are children of the ``ai_run``
+    span (neither is the other's parent), the client span lies within the LangChain
+    span's interval, and each carries the call's usage.
+    """
+
+    langchain_scope: str = ""
+    client_scope: str = ""
+    response_id_attribute: tuple[str | None, str | None] = (None, None)
+    """The attribute carrying the response id on (LangChain span, client span); None: none."""
+
+    def test_each_call_is_two_sibling_spans_with_usage(self, stack, lc_stub):
+        with stack.run() as run:
+            langchain_scenarios.chat(lc_stub)
+        stack.events(run)
+        spans = stack.spans(run)
+        root = [s for s in spans if s.instrumentation_scope.name == RUN_SCOPE]
+        assert [s.parent for s in root] == [None]
+        calls = model_call_spans(spans)
+        assert sorted(s.instrumentation_scope.name for s in calls) == sorted((self.langchain_scope, self.client_scope))
+        (outer,) = [s for s in calls if s.instrumentation_scope.name == self.langchain_scope]
+        (inner,) = [s for s in calls if s.instrumentation_scope.name == self.client_scope]
+        assert outer.parent.span_id == root[0].context.span_id
+        assert inner.parent.span_id == root[0].context.span_id  # a sibling, not a child of the LangChain span
+        assert outer.start_time <= inner.start_time and inner.end_time <= outer.end_time
+        response_id = lc_stub.response_ids[-1]
+        for span, key in zip((outer, inner), self.response_id_attribute, strict=True):
+            attributes = span.attributes or {}
+            if key is None:
+                assert response_id not in attributes.values(), attributes
+            else:
+                assert attributes[key] == response_id
+            usage = (
+                attributes.get("llm.token_count.prompt") or attributes.get("gen_ai.usage.input_tokens"),
+                attributes.get("llm.token_count.completion") or attributes.get("gen_ai.usage.output_tokens"),
+            )
+            assert usage == (11, 7), (span.instrumentation_scope.name, attributes)
