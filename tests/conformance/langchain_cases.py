@@ -122,10 +122,11 @@ class LangChainCases(Cases):
         assert isinstance(error, openai.InternalServerError), repr(error)
         expect(stack.events(run), run, tokens=None, success=False, model="fail-500")
 
-    def test_batch_of_three_concurrent_calls_counts_each_call_once(self, stack, lc_stub):
+    @pytest.mark.parametrize("how", ["batch", "async_batch"])
+    def test_batch_of_three_concurrent_calls_counts_each_call_once(self, stack, lc_stub, how):
         before = len(lc_stub.response_ids)
         with stack.run() as run:
-            assert langchain_scenarios.batch(lc_stub) == ["Hello from the stub."] * 3
+            assert getattr(langchain_scenarios, how)(lc_stub) == ["Hello from the stub."] * 3
         # Three distinct calls, held in flight together by the stub's rendezvous.
         assert len(set(lc_stub.response_ids[before:])) == 3
         spans = model_call_spans(stack.spans(run))

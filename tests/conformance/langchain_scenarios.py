@@ -54,6 +54,15 @@ def batch(stub: Any) -> list[str]:
     return [answer.content for answer in answers]
 
 
+def async_batch(stub: Any) -> list[str]:
+    """The same three prompts through ``ChatOpenAI.abatch``: concurrent asyncio tasks on one thread."""
+    import asyncio
+
+    stub.rendezvous(len(BATCH_PROMPTS))
+    answers = asyncio.run(chat_model(stub).abatch(list(BATCH_PROMPTS)))
+    return [answer.content for answer in answers]
+
+
 def agent(stub: Any, model: str = MODEL):
     """A LangGraph ReAct agent (``create_react_agent``) with one tool on ``ChatOpenAI``."""
     import warnings
