@@ -145,12 +145,17 @@ class TwoSpansPerCall:
 
     langchain_scope: str = ""
     client_scope: str = ""
-    response_id_attribute: tuple[str | None, str | None] = (None, None)
-    """The attribute carrying the response id on (LangChain span, client span); None: none."""
+    response_id_attributes: dict[str, tuple[str | None, str | None]] = {}
+    """Per case (``chat``, ``stream``): the attribute carrying the response id on (LangChain span,
+    client span); None: that span has none."""
 
-    def test_each_call_is_two_sibling_spans_with_usage(self, stack, lc_stub):
+    @pytest.mark.parametrize("case", ["chat", "stream"])
+    def test_each_call_is_two_sibling_spans_with_usage(self, stack, lc_stub, case):
         with stack.run() as run:
-            langchain_scenarios.chat(lc_stub)
+            if case == "chat":
+                langchain_scenarios.chat(lc_stub)
+            else:
+                langchain_scenarios.stream(lc_stub, stream_usage=True)
         stack.events(run)
         spans = stack.spans(run)
         root = [s for s in spans if s.instrumentation_scope.name == RUN_SCOPE]
@@ -163,7 +168,7 @@ class TwoSpansPerCall:
         assert inner.parent.span_id == root[0].context.span_id  # a sibling, not a child of the LangChain span
         assert outer.start_time <= inner.start_time and inner.end_time <= outer.end_time
         response_id = lc_stub.response_ids[-1]
-        for span, key in zip((outer, inner), self.response_id_attribute, strict=True):
+        for span, key in zip((outer, inner), self.response_id_attributes[case], strict=True):
             attributes = span.attributes or {}
             if key is None:
                 assert response_id not in attributes.values(), attributes

@@ -14,4 +14,4 @@ class TestLangChainOpenInferenceAndOpenAIV2(TwoSpansPerCall, LangChainCases):
     spans_per_call = 2
     langchain_scope = "openinference.instrumentation.langchain"
     client_scope = "opentelemetry.util.genai.handler"
-    response_id_attribute = (None, "gen_ai.response.id")
+    response_id_attributes = {"chat": (None, "gen_ai.response.id"), "stream": (None, "gen_ai.response.id")}

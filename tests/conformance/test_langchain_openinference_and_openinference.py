@@ -18,4 +18,4 @@ class TestLangChainOpenInferenceAndOpenInference(TwoSpansPerCall, LangChainCases
     spans_per_call = 2
     langchain_scope = "openinference.instrumentation.langchain"
     client_scope = "openinference.instrumentation.openai"
-    response_id_attribute = (None, None)
+    response_id_attributes = {"chat": (None, None), "stream": (None, None)}

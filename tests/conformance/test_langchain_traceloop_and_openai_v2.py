@@ -2,7 +2,8 @@
 
 openai-v2 ignores Traceloop's suppression key. Both spans are children of the
 ``ai_run`` span, kind CLIENT, with the same ``gen_ai.response.id`` and
-``gen_ai.usage.*``. No time to first token. Each call counts once: 11 / 7 / 18.
+``gen_ai.usage.*`` on invoke; on a stream the LangChain span has no response id (the
+client span has it). No time to first token. Each call counts once: 11 / 7 / 18.
 """
 
 from langchain_cases import LangChainCases, TwoSpansPerCall
@@ -13,4 +14,7 @@ class TestLangChainTraceloopAndOpenAIV2(TwoSpansPerCall, LangChainCases):
     spans_per_call = 2
     langchain_scope = "opentelemetry.instrumentation.langchain"
     client_scope = "opentelemetry.util.genai.handler"
-    response_id_attribute = ("gen_ai.response.id", "gen_ai.response.id")
+    response_id_attributes = {
+        "chat": ("gen_ai.response.id", "gen_ai.response.id"),
+        "stream": (None, "gen_ai.response.id"),  # Traceloop LangChain writes no id for a stream
+    }
