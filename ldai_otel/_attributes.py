@@ -214,3 +214,14 @@ TRACELOOP_AGENT_KINDS = frozenset({"workflow", "task", "agent"})
 # --- Marks in a model response that it asked for tools. -------------------
 TOOL_CALL_MARK = "tool_call"
 """Substring of ``tool_call`` / ``tool_calls`` finish reasons and message parts."""
+
+# --- OpenInference output.value: the response id it has no attribute for. -
+OUTPUT_MIME_TYPE = "output.mime_type"
+JSON_MIME_TYPE = "application/json"
+RESPONSE_ID_FIELD = "id"
+"""The response id in an OpenAI response object, and in LangChain's ``llm_output``."""
+OPENAI_OBJECT_FIELD = "object"
+"""Present on OpenAI response objects (``chat.completion``, ``chat.completion.chunk``, ``response``)."""
+LANGCHAIN_RESULT_TYPE_FIELD = "type"
+LANGCHAIN_RESULT_TYPE = "LLMResult"
+LANGCHAIN_LLM_OUTPUT_FIELD = "llm_output"

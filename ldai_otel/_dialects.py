@@ -528,6 +528,29 @@ def _response_tool_calls(attrs: Mapping[str, Any], dialect: str) -> list[str]:
     return names
 
 
+def _openinference_response_id(attrs: Mapping[str, Any]) -> str | None:
+    """The response id inside OpenInference's ``output.value`` JSON, which is its only record of it.
+
+    The openai instrumentation writes the OpenAI response object (its ``id``); the
+    LangChain one writes LangChain's ``LLMResult``, whose ``llm_output.id`` is the
+    provider's id (absent for streams). Without it, two OpenInference spans of
+    concurrent calls can be told apart only by their intervals.
+    """
+    raw = attrs.get(A.OUTPUT_VALUE)
+    if not isinstance(raw, str) or A.RESPONSE_ID_FIELD not in raw or attrs.get(A.OUTPUT_MIME_TYPE) != A.JSON_MIME_TYPE:
+        return None
+    parsed = bounded_json(raw, A.OUTPUT_VALUE)
+    if not isinstance(parsed, dict):
+        return None
+    found: Any = None
+    if isinstance(parsed.get(A.OPENAI_OBJECT_FIELD), str):
+        found = parsed.get(A.RESPONSE_ID_FIELD)
+    elif parsed.get(A.LANGCHAIN_RESULT_TYPE_FIELD) == A.LANGCHAIN_RESULT_TYPE:
+        llm_output = parsed.get(A.LANGCHAIN_LLM_OUTPUT_FIELD)
+        found = llm_output.get(A.RESPONSE_ID_FIELD) if isinstance(llm_output, dict) else None
+    return found if isinstance(found, str) and found and len(found) <= MAX_NAME_CHARS else None
+
+
 def _openinference_model(attrs: Mapping[str, Any]) -> str | None:
     """The model from ``llm.invocation_parameters`` (OpenInference error spans lack llm.model_name)."""
     raw = attrs.get(A.LLM_INVOCATION_PARAMETERS)
@@ -607,6 +630,8 @@ def _model_call(span: ReadableSpan, attrs: Mapping[str, Any], dialect: str) -> O
     )
     _fact(_read_subsets, "cache and reasoning tokens", observation, attrs)
     observation.response_id = _fact(text, "the response id", attrs, A.GEN_AI_RESPONSE_ID)
+    if observation.response_id is None and dialect == OPENINFERENCE:
+        observation.response_id = _fact(_openinference_response_id, "the response id", attrs)
     _fact(_cache_inclusive_input, "cache-exclusive input", observation, span)
     observation.response_tool_calls = _fact(_response_tool_calls, "response tool calls", attrs, dialect) or ()
     observation.reported_duration_ms = _fact(_reported_duration_ms, "the stream's duration", attrs)

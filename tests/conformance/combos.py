@@ -77,6 +77,26 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
         "openinference-instrumentation==0.1.72",
         "openinference-semantic-conventions==0.1.42",
     ),
+    # LangChain ChatOpenAI and a LangGraph ReAct agent; OpenAI-client instrumentations as in "current".
+    "langchain": COMMON_PINS
+    + (
+        "opentelemetry-instrumentation-openai-v2==2.4b0",
+        "opentelemetry-util-genai==1.1b0",
+        "openinference-instrumentation-openai==0.1.66",
+        "openinference-instrumentation==0.1.72",
+        "openinference-semantic-conventions==0.1.42",
+        "opentelemetry-instrumentation-openai==0.62.4",
+        "opentelemetry-semantic-conventions-ai==0.5.1",
+        "openinference-instrumentation-langchain==0.1.80",
+        "opentelemetry-instrumentation-langchain==0.62.4",
+        "langchain-openai==1.7.4",
+        # 1.8.4 needs langchain-protocol>=0.0.22, which is for Python >= 3.14 only.
+        "langchain-core==1.8.3",
+        "langchain-protocol==0.0.20",
+        "langgraph==1.2.24",
+        "langgraph-prebuilt==1.1.3",
+        "langgraph-checkpoint==4.3.2",
+    ),
 }
 
 
@@ -235,6 +255,90 @@ COMBOS: dict[str, Combo] = {
         "test_botocore_and_openinference_bedrock.py",
         ("botocore", "openinference-bedrock"),
         ("boto3", "botocore", "opentelemetry-instrumentation-botocore", "openinference-instrumentation-bedrock"),
+    ),
+    "langchain-openinference": Combo(
+        "langchain",
+        "test_langchain_openinference.py",
+        ("openinference-langchain",),
+        (
+            "openai",
+            "langchain-core",
+            "langchain-openai",
+            "langgraph",
+            "langgraph-prebuilt",
+            "openinference-instrumentation-langchain",
+        ),
+    ),
+    "langchain-openinference+openinference": Combo(
+        "langchain",
+        "test_langchain_openinference_and_openinference.py",
+        ("openinference", "openinference-langchain"),
+        (
+            "openai",
+            "langchain-core",
+            "langchain-openai",
+            "langgraph",
+            "langgraph-prebuilt",
+            "openinference-instrumentation-langchain",
+            "openinference-instrumentation-openai",
+        ),
+    ),
+    "langchain-openinference+openai-v2": Combo(
+        "langchain",
+        "test_langchain_openinference_and_openai_v2.py",
+        ("openai-v2", "openinference-langchain"),
+        (
+            "openai",
+            "langchain-core",
+            "langchain-openai",
+            "langgraph",
+            "langgraph-prebuilt",
+            "openinference-instrumentation-langchain",
+            "opentelemetry-instrumentation-openai-v2",
+            "opentelemetry-util-genai",
+        ),
+    ),
+    "langchain-traceloop": Combo(
+        "langchain",
+        "test_langchain_traceloop.py",
+        ("traceloop-langchain",),
+        (
+            "openai",
+            "langchain-core",
+            "langchain-openai",
+            "langgraph",
+            "langgraph-prebuilt",
+            "opentelemetry-instrumentation-langchain",
+        ),
+    ),
+    "langchain-traceloop+traceloop": Combo(
+        "langchain",
+        "test_langchain_traceloop_and_traceloop.py",
+        ("traceloop", "traceloop-langchain"),
+        (
+            "openai",
+            "langchain-core",
+            "langchain-openai",
+            "langgraph",
+            "langgraph-prebuilt",
+            "opentelemetry-instrumentation-langchain",
+            "opentelemetry-instrumentation-openai",
+        ),
+    ),
+    "langchain-traceloop+openai-v2": Combo(
+        "langchain",
+        "test_langchain_traceloop_and_openai_v2.py",
+        ("openai-v2", "traceloop-langchain"),
+        (
+            "openai",
+            "langchain-core",
+            "langchain-openai",
+            "langgraph",
+            "langgraph-prebuilt",
+            "opentelemetry-instrumentation-langchain",
+            "opentelemetry-instrumentation-openai-v2",
+            "opentelemetry-util-genai",
+        ),
     ),
 }
 

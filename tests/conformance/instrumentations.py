@@ -70,6 +70,14 @@ def instrument(names: Sequence[str], processors: Sequence[SpanProcessor]) -> Tra
             from openinference.instrumentation.bedrock import BedrockInstrumentor
 
             BedrockInstrumentor().instrument(tracer_provider=provider)
+        elif name == "openinference-langchain":
+            from openinference.instrumentation.langchain import LangChainInstrumentor
+
+            LangChainInstrumentor().instrument(tracer_provider=provider)
+        elif name == "traceloop-langchain":
+            from opentelemetry.instrumentation.langchain import LangchainInstrumentor
+
+            LangchainInstrumentor().instrument(tracer_provider=provider)
         else:
             raise ValueError("unknown instrumentation " + name)
     return provider
@@ -124,3 +132,11 @@ def uninstrument(names: Sequence[str]) -> None:
             from openinference.instrumentation.bedrock import BedrockInstrumentor
 
             BedrockInstrumentor().uninstrument()
+        elif name == "openinference-langchain":
+            from openinference.instrumentation.langchain import LangChainInstrumentor
+
+            LangChainInstrumentor().uninstrument()
+        elif name == "traceloop-langchain":
+            from opentelemetry.instrumentation.langchain import LangchainInstrumentor
+
+            LangchainInstrumentor().uninstrument()
