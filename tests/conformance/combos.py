@@ -52,6 +52,18 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
         "opentelemetry-instrumentation-openai==0.52.6",
         "opentelemetry-semantic-conventions-ai==0.4.16",
     ),
+    # The OpenAI Agents SDK with the agents instrumentations of OpenInference and Traceloop.
+    "agents": COMMON_PINS
+    + (
+        "openai-agents==0.24.0",
+        "openinference-instrumentation-openai-agents==2.6.0",
+        "openinference-instrumentation-openai==0.1.66",
+        "openinference-instrumentation==0.1.72",
+        "openinference-semantic-conventions==0.1.42",
+        "opentelemetry-instrumentation-openai-agents==0.62.4",
+        "opentelemetry-instrumentation-openai==0.62.4",
+        "opentelemetry-semantic-conventions-ai==0.5.1",
+    ),
 }
 
 
@@ -132,6 +144,40 @@ COMBOS: dict[str, Combo] = {
         "test_logfire.py",
         ("logfire",),
         ("openai", "logfire"),
+    ),
+    "openinference-agents": Combo(
+        "agents",
+        "test_openinference_agents.py",
+        ("openinference-agents",),
+        ("openai", "openai-agents", "openinference-instrumentation-openai-agents"),
+    ),
+    "openinference-agents+openai": Combo(
+        "agents",
+        "test_openinference_agents_and_openai.py",
+        ("openinference-agents", "openinference"),
+        (
+            "openai",
+            "openai-agents",
+            "openinference-instrumentation-openai-agents",
+            "openinference-instrumentation-openai",
+        ),
+    ),
+    "traceloop-agents": Combo(
+        "agents",
+        "test_traceloop_agents.py",
+        ("traceloop-agents",),
+        ("openai", "openai-agents", "opentelemetry-instrumentation-openai-agents"),
+    ),
+    "traceloop-agents+openai": Combo(
+        "agents",
+        "test_traceloop_agents_and_openai.py",
+        ("traceloop-agents", "traceloop"),
+        (
+            "openai",
+            "openai-agents",
+            "opentelemetry-instrumentation-openai-agents",
+            "opentelemetry-instrumentation-openai",
+        ),
     ),
 }
 
