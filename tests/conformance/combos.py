@@ -63,6 +63,8 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
         "opentelemetry-instrumentation-openai-agents==0.62.4",
         "opentelemetry-instrumentation-openai==0.62.4",
         "opentelemetry-semantic-conventions-ai==0.5.1",
+        "opentelemetry-instrumentation-openai-v2==2.4b0",
+        "opentelemetry-util-genai==1.1b0",
     ),
 }
 
@@ -177,6 +179,30 @@ COMBOS: dict[str, Combo] = {
             "openai-agents",
             "opentelemetry-instrumentation-openai-agents",
             "opentelemetry-instrumentation-openai",
+        ),
+    ),
+    "openinference-agents+openai-v2": Combo(
+        "agents",
+        "test_openinference_agents_and_openai_v2.py",
+        ("openinference-agents", "openai-v2"),
+        (
+            "openai",
+            "openai-agents",
+            "openinference-instrumentation-openai-agents",
+            "opentelemetry-instrumentation-openai-v2",
+            "opentelemetry-util-genai",
+        ),
+    ),
+    "traceloop-agents+openai-v2": Combo(
+        "agents",
+        "test_traceloop_agents_and_openai_v2.py",
+        ("traceloop-agents", "openai-v2"),
+        (
+            "openai",
+            "openai-agents",
+            "opentelemetry-instrumentation-openai-agents",
+            "opentelemetry-instrumentation-openai-v2",
+            "opentelemetry-util-genai",
         ),
     ),
 }
