@@ -97,6 +97,20 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
         "langgraph-prebuilt==1.1.3",
         "langgraph-checkpoint==4.3.2",
     ),
+    # The OpenAI Agents SDK with the agents instrumentations of OpenInference and Traceloop.
+    "agents": COMMON_PINS
+    + (
+        "openai-agents==0.24.0",
+        "openinference-instrumentation-openai-agents==2.6.0",
+        "openinference-instrumentation-openai==0.1.66",
+        "openinference-instrumentation==0.1.72",
+        "openinference-semantic-conventions==0.1.42",
+        "opentelemetry-instrumentation-openai-agents==0.62.4",
+        "opentelemetry-instrumentation-openai==0.62.4",
+        "opentelemetry-semantic-conventions-ai==0.5.1",
+        "opentelemetry-instrumentation-openai-v2==2.4b0",
+        "opentelemetry-util-genai==1.1b0",
+    ),
 }
 
 
@@ -336,6 +350,64 @@ COMBOS: dict[str, Combo] = {
             "langgraph",
             "langgraph-prebuilt",
             "opentelemetry-instrumentation-langchain",
+            "opentelemetry-instrumentation-openai-v2",
+            "opentelemetry-util-genai",
+        ),
+    ),
+    "openinference-agents": Combo(
+        "agents",
+        "test_openinference_agents.py",
+        ("openinference-agents",),
+        ("openai", "openai-agents", "openinference-instrumentation-openai-agents"),
+    ),
+    "openinference-agents+openai": Combo(
+        "agents",
+        "test_openinference_agents_and_openai.py",
+        ("openinference-agents", "openinference"),
+        (
+            "openai",
+            "openai-agents",
+            "openinference-instrumentation-openai-agents",
+            "openinference-instrumentation-openai",
+        ),
+    ),
+    "traceloop-agents": Combo(
+        "agents",
+        "test_traceloop_agents.py",
+        ("traceloop-agents",),
+        ("openai", "openai-agents", "opentelemetry-instrumentation-openai-agents"),
+    ),
+    "traceloop-agents+openai": Combo(
+        "agents",
+        "test_traceloop_agents_and_openai.py",
+        ("traceloop-agents", "traceloop"),
+        (
+            "openai",
+            "openai-agents",
+            "opentelemetry-instrumentation-openai-agents",
+            "opentelemetry-instrumentation-openai",
+        ),
+    ),
+    "openinference-agents+openai-v2": Combo(
+        "agents",
+        "test_openinference_agents_and_openai_v2.py",
+        ("openinference-agents", "openai-v2"),
+        (
+            "openai",
+            "openai-agents",
+            "openinference-instrumentation-openai-agents",
+            "opentelemetry-instrumentation-openai-v2",
+            "opentelemetry-util-genai",
+        ),
+    ),
+    "traceloop-agents+openai-v2": Combo(
+        "agents",
+        "test_traceloop_agents_and_openai_v2.py",
+        ("traceloop-agents", "openai-v2"),
+        (
+            "openai",
+            "openai-agents",
+            "opentelemetry-instrumentation-openai-agents",
             "opentelemetry-instrumentation-openai-v2",
             "opentelemetry-util-genai",
         ),

@@ -78,6 +78,16 @@ def instrument(names: Sequence[str], processors: Sequence[SpanProcessor]) -> Tra
             from opentelemetry.instrumentation.langchain import LangchainInstrumentor
 
             LangchainInstrumentor().instrument(tracer_provider=provider)
+        elif name == "openinference-agents":
+            from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+
+            # exclusive_processor (its default): replaces the SDK's exporter to OpenAI's servers.
+            OpenAIAgentsInstrumentor().instrument(tracer_provider=provider, exclusive_processor=True)
+        elif name == "traceloop-agents":
+            from opentelemetry.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+
+            # Replaces the SDK's exporter to OpenAI's servers rather than running beside it.
+            OpenAIAgentsInstrumentor(replace_existing_processors=True).instrument(tracer_provider=provider)
         else:
             raise ValueError("unknown instrumentation " + name)
     return provider
@@ -140,3 +150,7 @@ def uninstrument(names: Sequence[str]) -> None:
             from opentelemetry.instrumentation.langchain import LangchainInstrumentor
 
             LangchainInstrumentor().uninstrument()
+        elif name in ("openinference-agents", "traceloop-agents"):
+            from agents import set_trace_processors
+
+            set_trace_processors([])  # the session is over: no processor of ours is left behind

@@ -30,6 +30,15 @@ Every answer is deterministic:
     The ``openai`` client retries both by default, so pass
     ``max_retries=0`` to it.
 
+  * Handoffs (OpenAI Agents SDK): when a ``transfer_to_<agent>`` tool is
+    offered or was called earlier in the conversation, the answer calls the
+    first offered tool not yet called in the conversation, else is text. So
+    a triage agent transfers, the specialist calls its tool, then answers.
+
+* ``POST /v1/responses``: the Responses API, see ``responses_stub.py``
+  (unique ``resp_...`` ids, usage with cached and reasoning tokens,
+  streaming in the Responses event format).
+
 * ``POST /v1/embeddings``: one 8-dimensional embedding per input, usage
   ``prompt_tokens`` = 5, ``total_tokens`` = 5. The error models work here too.
 
@@ -51,8 +60,12 @@ import json
 import struct
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import responses_stub
+from responses_stub import HANDOFF_PREFIX
 
 PROMPT_TOKENS = 11
 COMPLETION_TOKENS = 7
@@ -95,10 +108,33 @@ def _first_tool_name(body: dict[str, Any]) -> str | None:
     """
     tools = body.get("tools") or []
     messages = body.get("messages") or []
+    if _in_a_handoff(tools, messages):
+        return _first_tool_not_called(tools, messages)
     if not tools or (messages and messages[-1].get("role") == "tool"):
         return None
     first = tools[0]
     return (first.get("function") or {}).get("name") or first.get("name")
+
+
+def _tool_names(tools: list[dict[str, Any]]) -> list[str]:
+    return [(t.get("function") or {}).get("name") or t.get("name") or "" for t in tools]
+
+
+def _called_tools(messages: list[dict[str, Any]]) -> set[str]:
+    return {
+        (call.get("function") or {}).get("name") for message in messages for call in message.get("tool_calls") or []
+    }
+
+
+def _in_a_handoff(tools: list[dict[str, Any]], messages: list[dict[str, Any]]) -> bool:
+    """Whether a handoff (an agents SDK ``transfer_to_<agent>`` tool) is offered or was called."""
+    names = set(_tool_names(tools)) | _called_tools(messages)
+    return any(name and name.startswith(HANDOFF_PREFIX) for name in names)
+
+
+def _first_tool_not_called(tools: list[dict[str, Any]], messages: list[dict[str, Any]]) -> str | None:
+    called = _called_tools(messages)
+    return next((name for name in _tool_names(tools) if name not in called), None)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -157,6 +193,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._chat(body)
         elif path.endswith("/embeddings"):
             self._embeddings(body)
+        elif path.endswith("/responses"):
+            self._responses(body)
         else:
             self._send_json(404, {"error": {"message": f"no route {path}"}})
 
@@ -164,6 +202,11 @@ class _Handler(BaseHTTPRequestHandler):
         model = body.get("model", "")
         if self._send_error_for_model(model):
             return
+        # In a handoff the agents SDK makes several calls in one conversation: unique ids, as the API has.
+        handoff = _in_a_handoff(body.get("tools") or [], body.get("messages") or [])
+        self._ids = (RESPONSE_ID, TOOL_CALL_ID)
+        if handoff:
+            self._ids = ("chatcmpl-" + uuid.uuid4().hex, "call_" + uuid.uuid4().hex)
         tool_name = _first_tool_name(body)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -175,7 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "content": None,
                 "tool_calls": [
                     {
-                        "id": TOOL_CALL_ID,
+                        "id": self._ids[1],
                         "type": "function",
                         "function": {"name": tool_name, "arguments": TOOL_CALL_ARGUMENTS},
                     }
@@ -188,7 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(
             200,
             {
-                "id": RESPONSE_ID,
+                "id": self._ids[0],
                 "object": "chat.completion",
                 "created": CREATED,
                 "model": model,
@@ -208,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _chat_stream(self, model: str, tool_name: str | None, include_usage: bool) -> None:
         def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
             return {
-                "id": RESPONSE_ID,
+                "id": self._ids[0],
                 "object": "chat.completion.chunk",
                 "created": CREATED,
                 "model": model,
@@ -231,7 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
                                 "tool_calls": [
                                     {
                                         "index": 0,
-                                        "id": TOOL_CALL_ID,
+                                        "id": self._ids[1],
                                         "type": "function",
                                         "function": {"name": tool_name, "arguments": ""},
                                     }
@@ -295,6 +338,30 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             },
         )
+
+    def _responses(self, body: dict[str, Any]) -> None:
+        if self._send_error_for_model(body.get("model", "")):
+            return
+        if not body.get("stream"):
+            self._send_json(200, responses_stub.response(body, CHAT_CONTENT))
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.send_header("x-request-id", "req_stub")
+        self.end_headers()
+        self.close_connection = True
+        delay = self.server.stub.first_chunk_delay_s  # type: ignore[attr-defined]
+        try:
+            if delay:
+                self.wfile.flush()
+                time.sleep(delay)
+            for event in responses_stub.stream_events(body, STREAM_PIECES):
+                self.wfile.write(event)
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
 
 class OpenAIStub:
