@@ -52,6 +52,16 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
         "opentelemetry-instrumentation-openai==0.52.6",
         "opentelemetry-semantic-conventions-ai==0.4.16",
     ),
+    # Google Gen AI: contrib google-genai 1.3b0 instruments google-genai < 3 only.
+    "gemini": COMMON_PINS
+    + (
+        "google-genai==2.34.0",
+        "opentelemetry-instrumentation-google-genai==1.3b0",
+        "opentelemetry-util-genai==1.3b0",
+        "openinference-instrumentation-google-genai==1.4.14",
+        "openinference-instrumentation==0.1.72",
+        "openinference-semantic-conventions==0.1.42",
+    ),
 }
 
 
@@ -132,6 +142,24 @@ COMBOS: dict[str, Combo] = {
         "test_logfire.py",
         ("logfire",),
         ("openai", "logfire"),
+    ),
+    "google-genai": Combo(
+        "gemini",
+        "test_google_genai.py",
+        ("google-genai",),
+        ("google-genai", "opentelemetry-instrumentation-google-genai", "opentelemetry-util-genai"),
+    ),
+    "openinference-google-genai": Combo(
+        "gemini",
+        "test_openinference_google_genai.py",
+        ("openinference-google-genai",),
+        ("google-genai", "openinference-instrumentation-google-genai"),
+    ),
+    "google-genai+openinference-google-genai": Combo(
+        "gemini",
+        "test_google_genai_and_openinference.py",
+        ("google-genai", "openinference-google-genai"),
+        ("google-genai", "opentelemetry-instrumentation-google-genai", "openinference-instrumentation-google-genai"),
     ),
 }
 

@@ -50,6 +50,14 @@ def instrument(names: Sequence[str], processors: Sequence[SpanProcessor]) -> Tra
             import logfire
 
             logfire.instrument_openai()
+        elif name == "google-genai":
+            from opentelemetry.instrumentation.google_genai import GoogleGenAiSdkInstrumentor
+
+            GoogleGenAiSdkInstrumentor().instrument(tracer_provider=provider)
+        elif name == "openinference-google-genai":
+            from openinference.instrumentation.google_genai import GoogleGenAIInstrumentor
+
+            GoogleGenAIInstrumentor().instrument(tracer_provider=provider)
         else:
             raise ValueError("unknown instrumentation " + name)
     return provider
@@ -84,3 +92,11 @@ def uninstrument(names: Sequence[str]) -> None:
             from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 
             OpenAIInstrumentor().uninstrument()
+        elif name == "google-genai":
+            from opentelemetry.instrumentation.google_genai import GoogleGenAiSdkInstrumentor
+
+            GoogleGenAiSdkInstrumentor().uninstrument()
+        elif name == "openinference-google-genai":
+            from openinference.instrumentation.google_genai import GoogleGenAIInstrumentor
+
+            GoogleGenAIInstrumentor().uninstrument()
