@@ -62,6 +62,17 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
         "openinference-instrumentation==0.1.72",
         "openinference-semantic-conventions==0.1.42",
     ),
+    # Strands Agents: its openai extra needs openai < 3, and its
+    # opentelemetry-instrumentation-threading 0.66b1 needs the 1.45.1 SDK.
+    "strands": (
+        "strands-agents[openai]==1.62.0",
+        "openai==2.54.0",
+        "httpx==0.28.1",
+        "opentelemetry-api==1.45.1",
+        "opentelemetry-sdk==1.45.1",
+        "opentelemetry-instrumentation==0.66b1",
+        "opentelemetry-instrumentation-threading==0.66b1",
+    ),
 }
 
 
@@ -160,6 +171,12 @@ COMBOS: dict[str, Combo] = {
         "test_google_genai_and_openinference.py",
         ("google-genai", "openinference-google-genai"),
         ("google-genai", "opentelemetry-instrumentation-google-genai", "openinference-instrumentation-google-genai"),
+    ),
+    "strands": Combo(
+        "strands",
+        "test_strands.py",
+        ("strands",),
+        ("strands-agents", "openai", "opentelemetry-sdk"),
     ),
 }
 

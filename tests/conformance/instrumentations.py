@@ -58,6 +58,11 @@ def instrument(names: Sequence[str], processors: Sequence[SpanProcessor]) -> Tra
             from openinference.instrumentation.google_genai import GoogleGenAIInstrumentor
 
             GoogleGenAIInstrumentor().instrument(tracer_provider=provider)
+        elif name == "strands":
+            from strands.telemetry import StrandsTelemetry
+
+            # Strands' own spans, on the provider the app already has (its docs' way).
+            StrandsTelemetry(tracer_provider=provider)
         else:
             raise ValueError("unknown instrumentation " + name)
     return provider
