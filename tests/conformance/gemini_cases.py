@@ -41,6 +41,9 @@ TWO_CALLS = {key: 2 * value for key, value in ONE_CALL.items()}
 THINKING = {INPUT: 11, OUTPUT: 20, TOTAL: 31}
 # Cached content: promptTokenCount 111 already includes cachedContentTokenCount 100.
 CACHED = {INPUT: 111, OUTPUT: 7, TOTAL: 118}
+# Google Search grounding: toolUsePromptTokenCount 9 is prompt too (total 27), outside promptTokenCount.
+SEARCHED = {INPUT: 20, OUTPUT: 7, TOTAL: 27}
+assert SEARCHED[INPUT] == gs.PROMPT_TOKENS + gs.TOOL_USE_PROMPT_TOKENS
 assert THINKING[OUTPUT] == gs.CANDIDATES_TOKENS + gs.THOUGHTS_TOKENS
 assert CACHED[INPUT] == gs.PROMPT_TOKENS + gs.CACHED_TOKENS
 
@@ -159,6 +162,16 @@ def cached(stub: gs.GeminiStub) -> int:
     return response.usage_metadata.cached_content_token_count
 
 
+def google_search(stub: gs.GeminiStub) -> int:
+    """A call grounded with Google Search; returns the response's ``toolUsePromptTokenCount``."""
+    from google.genai import types
+
+    config = types.GenerateContentConfig(tools=[types.Tool(google_search=types.GoogleSearch())])
+    gemini = client(stub)
+    response = gemini.models.generate_content(model=MODEL, contents="Say hello.", config=config)
+    return response.usage_metadata.tool_use_prompt_token_count
+
+
 def failing_chat(stub: gs.GeminiStub) -> Exception:
     """A call the stub fails with HTTP 500; the app catches the error."""
     from google.genai import errors
@@ -227,6 +240,9 @@ class GeminiCases(Cases):
     """Whether it records the function calls in model responses."""
     afc_tool_calls: tuple[str, ...] = ()
     """The tool calls automatic function calling leaves a source for."""
+    searched_tokens: dict[str, int] = SEARCHED
+    """What a Google Search grounded call sends: 20/7/27 where the span has a source for
+    ``toolUsePromptTokenCount``."""
 
     def representative_run(self, stub) -> None:  # type: ignore[override]
         stream(stub)
@@ -306,6 +322,11 @@ class GeminiCases(Cases):
         with stack.run() as run:
             assert cached(gemini_stub) == gs.CACHED_TOKENS
         expect(stack.events(run), run, tokens=CACHED, success=True, model=MODEL, provider=self.provider)
+
+    def test_server_side_tool_prompt_tokens(self, stack, gemini_stub):
+        with stack.run() as run:
+            assert google_search(gemini_stub) == gs.TOOL_USE_PROMPT_TOKENS
+        expect(stack.events(run), run, tokens=self.searched_tokens, success=True, model=MODEL, provider=self.provider)
 
     def test_http_500_is_an_error(self, stack, gemini_stub):
         with stack.run() as run:

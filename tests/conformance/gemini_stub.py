@@ -29,7 +29,9 @@ What the stub answers is chosen by the request:
 * a request with ``generationConfig.thinkingConfig`` gets a thought summary
   part (``"thought": true``) and ``thoughtsTokenCount`` :data:`THOUGHTS_TOKENS`;
 * a request with ``cachedContent`` gets ``cachedContentTokenCount``
-  :data:`CACHED_TOKENS`, included in ``promptTokenCount``.
+  :data:`CACHED_TOKENS`, included in ``promptTokenCount``;
+* a request with a ``googleSearch`` tool gets ``groundingMetadata`` and
+  ``toolUsePromptTokenCount`` :data:`TOOL_USE_PROMPT_TOKENS` (not in ``promptTokenCount``).
 
 Usage per call: prompt :data:`PROMPT_TOKENS` (+ :data:`CACHED_TOKENS` when
 cached), candidates :data:`CANDIDATES_TOKENS`, thoughts when thinking.
@@ -51,6 +53,8 @@ CANDIDATES_TOKENS = 7
 THOUGHTS_TOKENS = 13
 CACHED_TOKENS = 100
 """Read from the cached content; part of ``promptTokenCount``."""
+TOOL_USE_PROMPT_TOKENS = 9
+"""Prompt tokens of a server-side tool's results (Google Search); NOT part of ``promptTokenCount``."""
 
 CHAT_TEXT = "Hello from the Gemini stub."
 STREAM_PIECES = (("Hello", 2), (" from the", 4), (" Gemini stub.", CANDIDATES_TOKENS))
@@ -63,15 +67,21 @@ ERROR_MODEL = "fail-500"
 ERROR_MESSAGE = "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting"
 
 
-def _usage(*, cached: bool, thinking: bool, candidates: int = CANDIDATES_TOKENS) -> dict[str, Any]:
+def _usage(
+    *, cached: bool, thinking: bool, searched: bool = False, candidates: int = CANDIDATES_TOKENS
+) -> dict[str, Any]:
     prompt = PROMPT_TOKENS + (CACHED_TOKENS if cached else 0)
     thoughts = THOUGHTS_TOKENS if thinking else 0
+    tool_use = TOOL_USE_PROMPT_TOKENS if searched else 0
     usage: dict[str, Any] = {
         "promptTokenCount": prompt,
         "candidatesTokenCount": candidates,
-        "totalTokenCount": prompt + candidates + thoughts,
+        "totalTokenCount": prompt + candidates + thoughts + tool_use,
         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}],
     }
+    if searched:
+        usage["toolUsePromptTokenCount"] = tool_use
+        usage["toolUsePromptTokensDetails"] = [{"modality": "TEXT", "tokenCount": tool_use}]
     if cached:
         usage["cachedContentTokenCount"] = CACHED_TOKENS
         usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": CACHED_TOKENS}]
@@ -138,6 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, model: str, response_id: str, body: dict[str, Any]) -> dict[str, Any]:
         cached = bool(body.get("cachedContent"))
         thinking = "thinkingConfig" in (body.get("generationConfig") or {})
+        searched = any("googleSearch" in tool for tool in body.get("tools") or [])
         function = _function_to_call(body)
         parts: list[dict[str, Any]] = []
         if thinking:
@@ -146,9 +157,12 @@ class _Handler(BaseHTTPRequestHandler):
             parts.append({"functionCall": {"name": function, "args": TOOL_CALL_ARGS}})
         else:
             parts.append({"text": CHAT_TEXT})
+        candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "finishReason": "STOP", "index": 0}
+        if searched:
+            candidate["groundingMetadata"] = {"webSearchQueries": ["hello"], "groundingChunks": []}
         return {
-            "candidates": [{"content": {"parts": parts, "role": "model"}, "finishReason": "STOP", "index": 0}],
-            "usageMetadata": _usage(cached=cached, thinking=thinking),
+            "candidates": [candidate],
+            "usageMetadata": _usage(cached=cached, thinking=thinking, searched=searched),
             "modelVersion": model,
             "responseId": response_id,
         }

@@ -12,7 +12,7 @@ function calls of responses are not recorded; automatic function calling writes 
 """
 
 from cases import ATTRIBUTE_S
-from gemini_cases import TOOL, GeminiCases
+from gemini_cases import ONE_CALL, TOOL, GeminiCases
 
 
 class TestGoogleGenAI(GeminiCases):
@@ -20,3 +20,6 @@ class TestGoogleGenAI(GeminiCases):
     ttft_source = (ATTRIBUTE_S, "gen_ai.response.time_to_first_chunk")
     response_tool_calls = False
     afc_tool_calls = (TOOL,)
+    # gen_ai.usage.input_tokens is promptTokenCount alone: toolUsePromptTokenCount is
+    # written nowhere, so a grounded call's 9 tool-use prompt tokens have no source.
+    searched_tokens = ONE_CALL
