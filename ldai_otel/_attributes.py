@@ -154,6 +154,9 @@ FIRST_TOKEN_STREAM_EVENT = "First Token Stream Event"
 LLM_OUTPUT_MESSAGES_PREFIX = "llm.output_messages."
 MESSAGE_TOOL_CALLS_INFIX = ".message.tool_calls."
 TOOL_CALL_FUNCTION_NAME_SUFFIX = ".tool_call.function.name"
+# google-genai automatic function calling: the calls the SDK made for the model,
+# unprefixed: message.tool_calls.<j>.tool_call.function.name
+MESSAGE_TOOL_CALLS_PREFIX = "message.tool_calls."
 OPENINFERENCE_MODEL_KINDS = frozenset({"LLM", "EMBEDDING"})
 OPENINFERENCE_TOOL_KINDS = frozenset({"TOOL"})
 OPENINFERENCE_AGENT_KINDS = frozenset({"AGENT", "CHAIN"})

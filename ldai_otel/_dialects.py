@@ -435,6 +435,11 @@ _OPENINFERENCE_TOOL_CALL_KEYS = _indexed_keys(
     A.TOOL_CALL_FUNCTION_NAME_SUFFIX,
 )
 _LEGACY_TOOL_CALL_KEYS = _indexed_keys(A.GEN_AI_COMPLETION_PREFIX, A.TOOL_CALLS_INFIX, A.NAME_SUFFIX)
+# OpenInference google-genai writes automatic function calling's calls without
+# the llm.output_messages.<i>. prefix (one list, not one per choice).
+_OPENINFERENCE_AFC_TOOL_CALL_KEYS = (
+    tuple(A.MESSAGE_TOOL_CALLS_PREFIX + str(j) + A.TOOL_CALL_FUNCTION_NAME_SUFFIX for j in range(_MAX_TOOL_CALLS)),
+)
 
 
 def _indexed_names(attrs: Mapping[str, Any], table: tuple[tuple[str, ...], ...]) -> list[str]:
@@ -516,7 +521,9 @@ def _response_tool_calls(attrs: Mapping[str, Any], dialect: str) -> list[str]:
         if names:
             return names
     if dialect == OPENINFERENCE:
-        return _indexed_names(attrs, _OPENINFERENCE_TOOL_CALL_KEYS)
+        return _indexed_names(attrs, _OPENINFERENCE_TOOL_CALL_KEYS) or _indexed_names(
+            attrs, _OPENINFERENCE_AFC_TOOL_CALL_KEYS
+        )
     if dialect == OPENLLMETRY_LEGACY:
         return _indexed_names(attrs, _LEGACY_TOOL_CALL_KEYS)
     if dialect == VERCEL_AI:

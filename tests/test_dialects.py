@@ -483,6 +483,27 @@ def test_response_tool_calls_from_openinference_output_messages(make_span):
     assert list(obs.response_tool_calls) == ["get_weather", "get_time"]
 
 
+def test_response_tool_calls_from_openinference_google_genai_automatic_function_calling(make_span):
+    # openinference-instrumentation-google-genai 1.4.14: the calls the SDK made
+    # for the model during automatic function calling, without a message prefix.
+    obs = observe(
+        make_span(
+            {
+                "openinference.span.kind": "LLM",
+                "message.tool_calls.0.tool_call.function.name": "get_weather",
+                "message.tool_calls.0.tool_call.function.arguments": '{"city": "Paris"}',
+                "message.tool_calls.1.tool_call.function.name": "get_time",
+            }
+        )
+    )
+    assert list(obs.response_tool_calls) == ["get_weather", "get_time"]
+    # Other dialects' spans do not read the unprefixed keys.
+    other = observe(
+        make_span({"gen_ai.operation.name": "chat", "message.tool_calls.0.tool_call.function.name": "get_weather"})
+    )
+    assert list(other.response_tool_calls) == []
+
+
 def test_response_tool_calls_from_legacy_openllmetry_completions(make_span):
     obs = observe(
         make_span(

@@ -111,6 +111,27 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
         "opentelemetry-instrumentation-openai-v2==2.4b0",
         "opentelemetry-util-genai==1.1b0",
     ),
+    # Google Gen AI: contrib google-genai 1.3b0 instruments google-genai < 3 only.
+    "gemini": COMMON_PINS
+    + (
+        "google-genai==2.34.0",
+        "opentelemetry-instrumentation-google-genai==1.3b0",
+        "opentelemetry-util-genai==1.3b0",
+        "openinference-instrumentation-google-genai==1.4.14",
+        "openinference-instrumentation==0.1.72",
+        "openinference-semantic-conventions==0.1.42",
+    ),
+    # Strands Agents: its openai extra needs openai < 3, and its
+    # opentelemetry-instrumentation-threading 0.66b1 needs the 1.45.1 SDK.
+    "strands": (
+        "strands-agents[openai]==1.62.0",
+        "openai==2.54.0",
+        "httpx==0.28.1",
+        "opentelemetry-api==1.45.1",
+        "opentelemetry-sdk==1.45.1",
+        "opentelemetry-instrumentation==0.66b1",
+        "opentelemetry-instrumentation-threading==0.66b1",
+    ),
 }
 
 
@@ -411,6 +432,30 @@ COMBOS: dict[str, Combo] = {
             "opentelemetry-instrumentation-openai-v2",
             "opentelemetry-util-genai",
         ),
+    ),
+    "google-genai": Combo(
+        "gemini",
+        "test_google_genai.py",
+        ("google-genai",),
+        ("google-genai", "opentelemetry-instrumentation-google-genai", "opentelemetry-util-genai"),
+    ),
+    "openinference-google-genai": Combo(
+        "gemini",
+        "test_openinference_google_genai.py",
+        ("openinference-google-genai",),
+        ("google-genai", "openinference-instrumentation-google-genai"),
+    ),
+    "google-genai+openinference-google-genai": Combo(
+        "gemini",
+        "test_google_genai_and_openinference.py",
+        ("google-genai", "openinference-google-genai"),
+        ("google-genai", "opentelemetry-instrumentation-google-genai", "openinference-instrumentation-google-genai"),
+    ),
+    "strands": Combo(
+        "strands",
+        "test_strands.py",
+        ("strands",),
+        ("strands-agents", "openai", "opentelemetry-sdk"),
     ),
 }
 

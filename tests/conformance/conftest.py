@@ -127,3 +127,16 @@ def bedrock_stub() -> Iterator:
         yield stub
     finally:
         stub.close()
+
+
+@pytest.fixture(scope="session")
+def gemini_stub() -> Iterator:
+    """The loopback Gemini API (``gemini_stub.py``), for the google-genai combinations."""
+    from gemini_stub import GeminiStub
+    from stack import FIRST_CHUNK_DELAY_S
+
+    stub = GeminiStub(first_chunk_delay_s=FIRST_CHUNK_DELAY_S)
+    try:
+        yield stub
+    finally:
+        stub.close()

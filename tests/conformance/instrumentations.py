@@ -88,6 +88,19 @@ def instrument(names: Sequence[str], processors: Sequence[SpanProcessor]) -> Tra
 
             # Replaces the SDK's exporter to OpenAI's servers rather than running beside it.
             OpenAIAgentsInstrumentor(replace_existing_processors=True).instrument(tracer_provider=provider)
+        elif name == "google-genai":
+            from opentelemetry.instrumentation.google_genai import GoogleGenAiSdkInstrumentor
+
+            GoogleGenAiSdkInstrumentor().instrument(tracer_provider=provider)
+        elif name == "openinference-google-genai":
+            from openinference.instrumentation.google_genai import GoogleGenAIInstrumentor
+
+            GoogleGenAIInstrumentor().instrument(tracer_provider=provider)
+        elif name == "strands":
+            from strands.telemetry import StrandsTelemetry
+
+            # Strands' own spans, on the provider the app already has (its docs' way).
+            StrandsTelemetry(tracer_provider=provider)
         else:
             raise ValueError("unknown instrumentation " + name)
     return provider
@@ -154,3 +167,11 @@ def uninstrument(names: Sequence[str]) -> None:
             from agents import set_trace_processors
 
             set_trace_processors([])  # the session is over: no processor of ours is left behind
+        elif name == "google-genai":
+            from opentelemetry.instrumentation.google_genai import GoogleGenAiSdkInstrumentor
+
+            GoogleGenAiSdkInstrumentor().uninstrument()
+        elif name == "openinference-google-genai":
+            from openinference.instrumentation.google_genai import GoogleGenAIInstrumentor
+
+            GoogleGenAIInstrumentor().uninstrument()
