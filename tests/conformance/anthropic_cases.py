@@ -46,6 +46,11 @@ TWO_CALLS = {key: 2 * value for key, value in ONE_CALL.items()}  # 22 / 14 / 36
 CACHED_CALL = {INPUT: _CACHED_INPUT, OUTPUT: OUTPUT_TOKENS, TOTAL: _CACHED_INPUT + OUTPUT_TOKENS}  # 125 / 7 / 132
 
 
+def plus_output(tokens: dict[str, int], extra: int) -> dict[str, int]:
+    """``tokens`` with ``extra`` more output tokens (and total)."""
+    return {**tokens, OUTPUT: tokens[OUTPUT] + extra, TOTAL: tokens[TOTAL] + extra}
+
+
 def expect(
     events: list[dict],
     run,
@@ -102,6 +107,14 @@ class AnthropicCases(Cases):
     """Whether the tool calls in model responses are recorded."""
     scopes: tuple[str, ...] = ()
     """The instrumentation scopes that write a span per model call."""
+    stream_output_overcount: int = 0
+    """Output tokens the instrumentation wrongly adds to a ``messages.create(stream=True)`` count.
+
+    OpenLLMetry's bug: ``message_start``'s placeholder plus ``message_delta``'s final count. No
+    span carries the right count then, so the wrong one is what any reader of these spans sends;
+    the assertion pins it, so an upstream fix shows up here."""
+    stream_helper_output_overcount: int = 0
+    """The same for ``messages.stream()``."""
 
     @pytest.fixture(autouse=True)
     def _anthropic(self, anthropic_stub) -> None:
@@ -141,7 +154,7 @@ class AnthropicCases(Cases):
         expect(
             stack.events(run),
             run,
-            tokens=ONE_CALL,
+            tokens=plus_output(ONE_CALL, self.stream_output_overcount),
             success=True,
             model=scenarios.MODEL,
             ttft_ms=self.expected_ttft(stack, run),
@@ -154,7 +167,7 @@ class AnthropicCases(Cases):
         expect(
             stack.events(run),
             run,
-            tokens=ONE_CALL,
+            tokens=plus_output(ONE_CALL, self.stream_helper_output_overcount),
             success=True,
             model=scenarios.MODEL,
             ttft_ms=self.expected_ttft(stack, run),
@@ -171,7 +184,7 @@ class AnthropicCases(Cases):
         expect(
             stack.events(run),
             run,
-            tokens=ONE_CALL,
+            tokens=plus_output(ONE_CALL, self.stream_helper_output_overcount),
             success=True,
             model=scenarios.MODEL,
             ttft_ms=self.expected_ttft(stack, run),
@@ -201,7 +214,7 @@ class AnthropicCases(Cases):
         expect(
             stack.events(run),
             run,
-            tokens=CACHED_CALL,
+            tokens=plus_output(CACHED_CALL, self.stream_helper_output_overcount),
             success=True,
             model=scenarios.MODEL,
             ttft_ms=self.expected_ttft(stack, run),

@@ -64,8 +64,11 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import responses_stub
-from responses_stub import HANDOFF_PREFIX
+try:
+    import responses_stub
+except ImportError:  # imported as ``conformance.openai_stub`` by the main suite (tests/test_serve_node.py)
+    from conformance import responses_stub
+HANDOFF_PREFIX = responses_stub.HANDOFF_PREFIX
 
 PROMPT_TOKENS = 11
 COMPLETION_TOKENS = 7

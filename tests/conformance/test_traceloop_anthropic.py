@@ -13,9 +13,12 @@ Known instrumentation bug: on a stream (``messages.create(stream=True)`` and
 """
 
 from anthropic_cases import TRACELOOP_SCOPE, AnthropicCases
+from anthropic_stub import MESSAGE_START_OUTPUT_TOKENS
 
 
 class TestTraceloopAnthropic(AnthropicCases):
     ttft_source = None
     response_tool_calls = True
     scopes = (TRACELOOP_SCOPE,)
+    stream_output_overcount = MESSAGE_START_OUTPUT_TOKENS
+    stream_helper_output_overcount = MESSAGE_START_OUTPUT_TOKENS
