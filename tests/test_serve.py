@@ -219,6 +219,7 @@ def test_bad_requests_get_the_documented_answers_and_serve_keeps_serving(recorde
     good = encode_spans(list(memory.get_finished_spans())).SerializeToString()
     with start_serve(sink, tmp_path, "--decision-wait", "0.3", "--max-request-bytes", "100000") as serve:
         assert post(serve, b"\xff\xff\xff garbage", "application/x-protobuf")[0] == 400
+        assert post(serve, good[: len(good) // 2], "application/x-protobuf")[0] == 400  # truncated
         assert post(serve, b'{"resourceSpans": [', "application/json")[0] == 400
         assert post(serve, b"[1, 2]", "application/json")[0] == 400
         assert post(serve, b'{"resourceSpans": 5}', "application/json")[0] == 400
@@ -307,13 +308,16 @@ def test_spans_launchdarkly_sdks_track_are_not_counted(recorder, sink, tmp_path)
     assert (got["$ld:ai:tokens:input"], got["$ld:ai:tokens:output"]) == (12, 8)
 
 
-def test_sigterm_emits_every_buffered_run_before_exit(recorder, sink, tmp_path):
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_sigterm_emits_every_buffered_run_before_exit(recorder, sink, tmp_path, signal_name):
+    import signal
+
     provider, memory = recorder
     with start_serve(sink, tmp_path, "--decision-wait", "600") as serve:
         run_ids = [a_run(provider) for _ in range(5)]
         export(serve.grpc_exporter(), memory.get_finished_spans())
         assert sink.ai_events() == []  # the decision wait is far off
-        assert serve.terminate() == 0
+        assert serve.terminate(getattr(signal, signal_name)) == 0
     assert "5 segment(s) emitted" in serve.output
     for run_id in run_ids:
         got = events_of(sink, run_id)
