@@ -71,7 +71,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import SpanKind
 
-from ldai_otel import LDAISpanProcessor, ai_run
+from ldai_otel import LDAISpanProcessor, ai_run, baggage
 from ldai_otel.processor import _BAGGAGE_CONTEXT_KEY  # the context key W3C baggage lives under
 from ldai_otel.testing import add_ai_config
 
@@ -124,10 +124,16 @@ class AddedRatio:
     (pairs kept together): IQR and a 95% interval.
     """
 
-    def __init__(self, samples: dict, variant: str, reference: str, attr: str, resamples: int = 2000):
-        base = [getattr(s, attr) for s in samples["base"]]
-        ours = [getattr(s, attr) - b for s, b in zip(samples[variant], base, strict=True)]
-        ref = [getattr(s, attr) - b for s, b in zip(samples[reference], base, strict=True)]
+    def __init__(
+        self, samples: dict, variant: str, reference: str, attr: str, resamples: int = 2000, base: str | None = "base"
+    ):
+        if base is None:  # (variant - reference) / reference: what the variant adds to the reference
+            ref = [getattr(s, attr) for s in samples[reference]]
+            ours = [getattr(s, attr) - r for s, r in zip(samples[variant], ref, strict=True)]
+        else:
+            base_values = [getattr(s, attr) for s in samples[base]]
+            ours = [getattr(s, attr) - b for s, b in zip(samples[variant], base_values, strict=True)]
+            ref = [getattr(s, attr) - b for s, b in zip(samples[reference], base_values, strict=True)]
         self.median = ratio(statistics.median(ours), statistics.median(ref))
         rng = random.Random(20261122)  # fixed: the same samples give the same spread
         n = len(ours)
@@ -356,10 +362,11 @@ def genai_spans(
 
 
 class StampingProcessor(SpanProcessor):
-    """Stamps the four ``ld.ai_config.*`` attributes on every span, and does nothing else.
+    """Stamps the four ``ld.ai_config.*`` attributes on GenAI spans at start, and does nothing else.
 
-    DESIGN.md requires every run span to carry them from ``on_start``; this is
-    the least any implementation pays for that on the app's thread.
+    DESIGN.md requires the run's GenAI spans to carry them from ``on_start``
+    (the run's own span is started with them); this is the least any
+    implementation pays for that on the app's thread.
     """
 
     ATTRIBUTES = {
@@ -370,7 +377,16 @@ class StampingProcessor(SpanProcessor):
     }
 
     def on_start(self, span, parent_context=None) -> None:
-        span.set_attributes(self.ATTRIBUTES)
+        if "gen_ai.operation.name" in span.attributes:
+            span.set_attributes(self.ATTRIBUTES)
+
+
+RUN_SPAN_ATTRIBUTES = {
+    **StampingProcessor.ATTRIBUTES,
+    "ld.ai_config.model_name": "gpt-test",
+    "ld.ai_config.provider_name": "openai",
+}
+"""What ``ai_run`` writes on its own span: the run identity, the config's model and provider."""
 
 
 class GenAIWorkload:
@@ -388,6 +404,10 @@ class GenAIWorkload:
         self.stamping_tracer = self.stamping.get_tracer("bench")
         self.users = [Context.create("user-%d" % i) for i in range(64)]
         self.processor: LDAISpanProcessor | None = None
+        # The `ldai-otel serve` deployment: ai_run and the app's spans on a
+        # provider with no LDAISpanProcessor at all.
+        self.plain = TracerProvider()
+        self.plain_tracer = self.plain.get_tracer("bench")
 
     @classmethod
     def create(cls, ld_client: LDClient) -> GenAIWorkload:
@@ -397,10 +417,11 @@ class GenAIWorkload:
         ldai.add_span_processor(processor)
         workload = cls(ld_client, LDAIClient(ld_client), TracerProvider(), ldai)
         workload.processor = processor
+        workload.codec = baggage.active_codec()
         return workload
 
     def shutdown(self) -> None:
-        for provider in (self.bare, self.ldai, self.stamping):
+        for provider in (self.bare, self.ldai, self.stamping, self.plain):
             provider.shutdown()
 
     def base(self, i: int) -> None:
@@ -446,8 +467,32 @@ class GenAIWorkload:
         config = self.ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
         config.create_tracker()
         with self.bare_tracer.start_as_current_span("handle request"):
-            with self.stamping_tracer.start_as_current_span("ai_run " + CONFIG_KEY):
+            with self.stamping_tracer.start_as_current_span("ai_run " + CONFIG_KEY, attributes=RUN_SPAN_ATTRIBUTES):
                 genai_spans(self.stamping_tracer)
+
+    def scope_alone(self, i: int) -> None:
+        """``ai_run`` with no processor anywhere (the ``ldai-otel serve`` deployment).
+
+        No processor means no codec to sign baggage with; the GenAI-heavy part
+        has one (ours), so it is set aside for this variant's request.
+        """
+        user = self.users[i % 64]
+        config = self.ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
+        baggage.set_active_codec(None)
+        try:
+            with self.plain_tracer.start_as_current_span("handle request"):
+                with ai_run(config, user, tracer_provider=self.plain):
+                    genai_spans(self.plain_tracer)
+        finally:
+            baggage.set_active_codec(self.codec)
+
+    def run_span(self, i: int) -> None:
+        """The least ``ai_run`` alone can cost: one more span, started with what ai_run writes on it."""
+        user = self.users[i % 64]
+        self.ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
+        with self.plain_tracer.start_as_current_span("handle request"):
+            with self.plain_tracer.start_as_current_span("ai_run " + CONFIG_KEY, attributes=RUN_SPAN_ATTRIBUTES):
+                genai_spans(self.plain_tracer)
 
     def floor_with_events(self, i: int) -> None:
         """:meth:`floor` plus the same LaunchDarkly events as hand-written tracking:
@@ -636,7 +681,14 @@ def part_genai(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespace)
     # not reported here: one variant's background work runs during the
     # others' blocks.
     app = finely_interleaved(
-        {"base": workload.base, "hand": workload.hand, "ldai": workload.ours, "floor": workload.floor},
+        {
+            "base": workload.base,
+            "hand": workload.hand,
+            "ldai": workload.ours,
+            "floor": workload.floor,
+            "scope": workload.scope_alone,
+            "runspan": workload.run_span,
+        },
         args.genai_requests,
         args.reps,
         block=20,
@@ -668,6 +720,10 @@ def part_genai(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespace)
         "hand_added_thread_us": added(app, "hand", "thread_us"),
         "ldai_added_thread_us": added(app, "ldai", "thread_us"),
         "floor_added_thread_us": added(app, "floor", "thread_us"),
+        "scope_added_thread_us": added(app, "scope", "thread_us"),
+        "runspan_added_thread_us": added(app, "runspan", "thread_us"),
+        "scope_ratio": AddedRatio(app, "scope", "hand", "thread_us"),
+        "runspan_ratio": AddedRatio(app, "runspan", "hand", "thread_us"),
         "thread_ratio": AddedRatio(app, "ldai", "hand", "thread_us"),
         "floor_thread_ratio": AddedRatio(app, "floor", "hand", "thread_us"),
         "ldai_vs_floor_thread": AddedRatio(app, "ldai", "floor", "thread_us"),
@@ -753,6 +809,8 @@ def part_resumed(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespac
         "uncached_added_thread_us": per_rep(samples, lambda u, p: u - p, "uncached", "plain", attr="thread_us"),
         "cached_thread_ratio": per_rep(samples, ratio, "cached", "plain", attr="thread_us"),
         "uncached_thread_ratio": per_rep(samples, ratio, "uncached", "plain", attr="thread_us"),
+        "cached_added_ratio": AddedRatio(samples, "cached", "plain", "thread_us", base=None),
+        "uncached_added_ratio": AddedRatio(samples, "uncached", "plain", "thread_us", base=None),
         "cached_added_cpu_us": per_rep(samples, lambda c, p: c - p, "cached", "plain", attr="cpu_us"),
         "uncached_added_cpu_us": per_rep(samples, lambda u, p: u - p, "uncached", "plain", attr="cpu_us"),
         "resumed_token_events": after.get("$ld:ai:tokens:total", 0) - before.get("$ld:ai:tokens:total", 0),
@@ -761,6 +819,100 @@ def part_resumed(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespac
     processor.shutdown()
     downstream.shutdown()
     upstream.shutdown()
+    return result
+
+
+# --------------------------------------------------------------------------
+# One instrumented OpenAI call (openai-v2 + the real openai client, loopback stub)
+# --------------------------------------------------------------------------
+
+
+def part_openai(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespace) -> dict | None:
+    """The overhead as a share of one instrumented OpenAI call.
+
+    The real ``openai`` client, instrumented by contrib ``openai-v2``, calls
+    the conformance suite's OpenAI-compatible stub on 127.0.0.1 (its server
+    thread is not on the app thread's clock). Variants, alternating every 10
+    calls, each evaluating the config first as an app does: "call" (the call
+    under a request span, outside any run), "hand" (plus hand-written
+    tracking of duration, tokens and success) and "ldai" (the call inside
+    ``ai_run``, ``LDAISpanProcessor`` installed). Returns None without the
+    ``bench`` extra (``pip install -e '.[bench]'``).
+    """
+    if importlib.util.find_spec("openai") is None or importlib.util.find_spec("opentelemetry.instrumentation") is None:
+        return None
+    if importlib.util.find_spec("opentelemetry.instrumentation.openai_v2") is None:
+        return None
+    import openai
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+    sys.path.insert(0, os.path.join(HERE, os.pardir, "tests", "conformance"))
+    from openai_stub import OpenAIStub
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    provider = TracerProvider()
+    processor = LDAISpanProcessor(ld_client)
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("bench")
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    stub = OpenAIStub()
+    client = openai.OpenAI(base_url=stub.base_url, api_key="sk-bench", max_retries=0)
+    ai_client = LDAIClient(ld_client)
+    users = [Context.create("user-%d" % i) for i in range(64)]
+    messages = [{"role": "user", "content": "Say hello."}]
+
+    def call(i: int) -> None:
+        ai_client.completion_config(CONFIG_KEY, users[i % 64], DEFAULT_CONFIG)
+        with tracer.start_as_current_span("handle request"):
+            client.chat.completions.create(model="gpt-test", messages=messages)
+
+    def hand(i: int) -> None:
+        user = users[i % 64]
+        config = ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
+        tracker = config.create_tracker()
+        with tracer.start_as_current_span("handle request"):
+            start = time.perf_counter_ns()
+            response = client.chat.completions.create(model="gpt-test", messages=messages)
+            tracker.track_duration((time.perf_counter_ns() - start) // 1_000_000)
+            usage = response.usage
+            tracker.track_tokens(
+                TokenUsage(total=usage.total_tokens, input=usage.prompt_tokens, output=usage.completion_tokens)
+            )
+            tracker.track_success()
+
+    def ours(i: int) -> None:
+        user = users[i % 64]
+        config = ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
+        with tracer.start_as_current_span("handle request"):
+            with ai_run(config, user, tracer_provider=provider):
+                client.chat.completions.create(model="gpt-test", messages=messages)
+
+    try:
+        before = sink.counts()
+        samples = finely_interleaved(
+            {"call": call, "hand": hand, "ldai": ours}, args.openai_calls, args.openai_reps, block=10
+        )
+        deliver(ld_client, sink, processor)
+        after = sink.counts()
+    finally:
+        instrumentor.uninstrument()
+        client.close()
+        stub.close()
+    key = "$ld:ai:tokens:total"
+    result = {
+        "call_thread_us": per_rep(samples, lambda c: c, "call", attr="thread_us"),
+        "call_wall_us": per_rep(samples, lambda c: c, "call", attr="wall_us"),
+        "hand_added_thread_us": per_rep(samples, lambda v, c: v - c, "hand", "call", attr="thread_us"),
+        "ldai_added_thread_us": per_rep(samples, lambda v, c: v - c, "ldai", "call", attr="thread_us"),
+        "hand_share": AddedRatio(samples, "hand", "call", "thread_us", base=None),
+        "ldai_share": AddedRatio(samples, "ldai", "call", "thread_us", base=None),
+        "ldai_share_wall": AddedRatio(samples, "ldai", "call", "wall_us", base=None),
+        "token_events": after.get(key, 0) - before.get(key, 0),
+        "requests": 2 * args.openai_calls * (args.openai_reps + 1),
+    }
+    processor.shutdown()
+    provider.shutdown()
     return result
 
 
@@ -799,6 +951,8 @@ def memory_child(args: argparse.Namespace) -> None:
         tracer = provider.get_tracer("bench")
         user = Context.create("user-memory")
         config = ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
+        print(json.dumps(per_open_run(processor, provider, config, user, min(2000, max(args.memory_runs // 10, 10)))))
+        emitted.clear()  # the checkpoints below count the main loop's runs only
         runs, spans_per_run, leak_every = args.memory_runs, args.memory_spans_per_run, args.leak_every
         checkpoint = max(runs // 20, 1)
         spans = 0
@@ -865,6 +1019,47 @@ def memory_child(args: argparse.Namespace) -> None:
     finally:
         ld_client.close()
         sink.close()
+
+
+def per_open_run(processor: LDAISpanProcessor, provider: TracerProvider, config, user, n: int) -> dict:
+    """Memory ldai-otel holds per open run: ``n`` runs whose model span is still open.
+
+    tracemalloc counts what was allocated from ldai-otel's own code and is
+    still alive (the run table's segment, binding, run facts, membership
+    entries); the spans themselves are the SDK's and would exist without us,
+    so they are also shown apart: RSS per open run with the spans included.
+    """
+    import tracemalloc
+
+    tracer = provider.get_tracer("bench-open")
+    gc.collect()
+    rss0 = rss_mb()
+    tracemalloc.start()
+    snap0 = tracemalloc.take_snapshot()
+    spans = []
+    for _ in range(n):
+        with ai_run(config, user, tracer_provider=provider, new_trace=True):
+            spans.append(tracer.start_span("chat gpt-test", attributes=CHAT_START))
+    gc.collect()
+    snap1 = tracemalloc.take_snapshot()
+    rss1 = rss_mb()
+    ours_filter = [tracemalloc.Filter(True, "*ldai_otel*")]
+    ours = sum(
+        d.size_diff for d in snap1.filter_traces(ours_filter).compare_to(snap0.filter_traces(ours_filter), "filename")
+    )
+    total = sum(d.size_diff for d in snap1.compare_to(snap0, "filename"))
+    tracemalloc.stop()
+    open_runs = processor.open_runs
+    for span in spans:
+        span.set_attributes(USAGE[0])
+        span.end()
+    processor.force_flush()
+    return {
+        "open_runs": open_runs,
+        "ldai_otel_bytes_per_open_run": round(ours / n),
+        "all_python_bytes_per_open_run": round(total / n),
+        "rss_bytes_per_open_run": round((rss1 - rss0) * 1024 * 1024 / n),
+    }
 
 
 def part_memory(args: argparse.Namespace) -> list[dict]:
@@ -1095,9 +1290,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resumed-requests", type=int, default=400, help="downstream requests per variant per rep")
     parser.add_argument("--resumed-reps", type=int, default=15)
     parser.add_argument(
-        "--only", choices=("http", "genai", "resumed"), action="append", help="run only these timed parts (repeatable)"
+        "--only",
+        choices=("http", "genai", "resumed", "openai"),
+        action="append",
+        help="run only these timed parts (repeatable)",
     )
     parser.add_argument("--memory", action="store_true", help="also run the memory part (in a child process)")
+    parser.add_argument("--openai-calls", type=int, default=200, help="instrumented OpenAI calls per variant per rep")
+    parser.add_argument("--openai-reps", type=int, default=11, help="repetitions of the OpenAI-call part")
     parser.add_argument("--memory-runs", type=int, default=100_000)
     parser.add_argument("--memory-spans-per-run", type=int, default=10)
     parser.add_argument(
@@ -1120,10 +1320,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.memory_child:
         memory_child(args)
         return 0
-    parts = set(args.only or ("http", "genai", "resumed"))
+    parts = set(args.only or ("http", "genai", "resumed", "openai"))
     sink = SinkProcess()
     ld_client = make_ld_client(sink)
-    non_genai = genai = resumed = breakdown = None
+    non_genai = genai = resumed = breakdown = openai_call = None
     try:
         if "http" in parts:
             non_genai = part_non_genai(ld_client, args)
@@ -1131,6 +1331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             genai = part_genai(ld_client, sink, args)
         if "resumed" in parts:
             resumed = part_resumed(ld_client, sink, args)
+        if "openai" in parts:
+            openai_call = part_openai(ld_client, sink, args)
         if args.breakdown:
             breakdown = part_breakdown(ld_client, sink, args)
         if args.profile:
@@ -1139,6 +1341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ld_client.close()
         sink.close()
     report(non_genai, genai, resumed, args)
+    report_openai(openai_call, args, "openai" in parts)
     if breakdown is not None:
         print()
         print("GenAI-heavy app-thread breakdown: thread CPU added over the base request, %d reps" % args.breakdown_reps)
@@ -1164,8 +1367,79 @@ def main(argv: Sequence[str] | None = None) -> int:
             "memory: %d runs x %d spans, every %dth run leaves a model span open forever (child process)"
             % (args.memory_runs, args.memory_spans_per_run, args.leak_every)
         )
-        part_memory(args)
+        memory = part_memory(args)
+    else:
+        memory = None
+    report_targets(non_genai, genai, resumed, openai_call, memory)
     return 0
+
+
+def report_openai(r: dict | None, args: argparse.Namespace, asked: bool) -> None:
+    if r is None:
+        if asked:
+            print()
+            print("one instrumented OpenAI call: skipped (pip install -e '.[bench]' for openai and openai-v2)")
+        return
+    print()
+    print(
+        "one instrumented OpenAI call (openai-v2, real openai client, loopback stub): %d calls per variant per rep"
+        % args.openai_calls
+    )
+    print(
+        "  the call, app thread             %s us (wall %s us)"
+        % (r["call_thread_us"].format("%.1f"), r["call_wall_us"].format("%.1f"))
+    )
+    print("  hand-written tracking, added     %s us" % r["hand_added_thread_us"].format("%.1f"))
+    print("  ai_run + LDAISpanProcessor, added %s us" % r["ldai_added_thread_us"].format("%.1f"))
+    print("  hand / call                      %s" % r["hand_share"].format())
+    print("  ldai / call                      %s   (app thread)" % r["ldai_share"].format())
+    print("  ldai / call, wall                %s" % r["ldai_share_wall"].format())
+    print("  token events at the sink         %d for %d tracked calls" % (r["token_events"], r["requests"]))
+
+
+def report_targets(
+    non_genai: dict | None, genai: dict | None, resumed: dict | None, openai_call: dict | None, memory: list | None
+) -> None:
+    """Every issue-14 target, as measured in this run."""
+    print()
+    print("targets (ratios from this run; spread: bootstrap IQR and 95%, or IQR (min..max))")
+    if genai is not None:
+        print("  GenAI-heavy app thread, ldai / hand          %s   target <= 1.0" % genai["thread_ratio"].format())
+        print("  GenAI-heavy total CPU, ldai / hand           %s   target <= 1.6" % genai["cpu_ratio"].format())
+        print("  ai_run alone (no processor) / hand           %s   target <= 0.5" % genai["scope_ratio"].format())
+        print("    its floor: one span with ai_run's 6 attributes / hand %s" % genai["runspan_ratio"].format())
+    if resumed is not None:
+        print(
+            "  resumed downstream, added / plain request    %s   target <= 0.35 (cached token)"
+            % resumed["cached_added_ratio"].format()
+        )
+        print("    fresh token every request                  %s" % resumed["uncached_added_ratio"].format())
+    if non_genai is not None:
+        print(
+            "  non-GenAI, ldai - floor per span (thread)    %s us   target <= 0.2"
+            % non_genai["thread_us"]["ldai_minus_floor_us_per_span"].format("%.2f")
+        )
+    if openai_call is not None:
+        print("  one OpenAI call, ldai added / the call       %s" % openai_call["ldai_share"].format())
+        print("    hand-written added / the call              %s" % openai_call["hand_share"].format())
+    if memory:
+        open_row = next((row for row in memory if "ldai_otel_bytes_per_open_run" in row), None)
+        if open_row is not None:
+            print(
+                "  memory per open run (ldai-otel's own)        %.2f KB   target <= 2 KB (all Python %.2f, RSS %.2f)"
+                % (
+                    open_row["ldai_otel_bytes_per_open_run"] / 1024,
+                    open_row["all_python_bytes_per_open_run"] / 1024,
+                    open_row["rss_bytes_per_open_run"] / 1024,
+                )
+            )
+        points = [row for row in memory if "runs" in row and row.get("open_runs") is not None]
+        bounded = [row for row in points if row.get("remembered", 0) >= 10_000]
+        if len(bounded) >= 2:
+            print(
+                "  RSS after the bounds were reached            %.1f MB at %d runs -> %.1f MB at %d runs   target flat"
+                % (bounded[0]["rss_mb"], bounded[0]["runs"], bounded[-1]["rss_mb"], bounded[-1]["runs"])
+            )
 
 
 if __name__ == "__main__":

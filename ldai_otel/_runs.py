@@ -79,23 +79,36 @@ class Binding:
         self.key: tuple[str, str] = (run_id, info.config_key)
         """The run's identity in this process: (runId, config key)."""
         self.span_attributes: dict = span_attributes if span_attributes is not None else {}
-        """The ``ld.ai_config.*`` attributes stamped on every span of the run."""
+        """The ``ld.ai_config.*`` attributes the processor stamps on the run's spans."""
 
     def __repr__(self) -> str:
         return "Binding(run_id=%r, config_key=%r, role=%r)" % (self.run_id, self.info.config_key, self.role)
 
     @classmethod
     def create(cls, run_id: str, info: RunInfo, role: str) -> Binding:
-        attrs = {
-            A.LD_AI_CONFIG_KEY: info.config_key,
-            A.LD_AI_CONFIG_VERSION: info.version,
-            A.LD_AI_CONFIG_RUN_ID: run_id,
-            # This process emits the run: `ldai-otel serve` must not count it again.
-            A.LD_AI_CONFIG_EMITTER: A.LD_AI_CONFIG_EMITTER_VALUE,
-        }
-        if info.variation_key:
-            attrs[A.LD_AI_CONFIG_VARIATION_KEY] = info.variation_key
+        """The binding of a run, with the attributes the processor stamps on its spans."""
+        attrs = identity_attributes(run_id, info)
+        # This process emits the run: `ldai-otel serve` must not count it again.
+        attrs[A.LD_AI_CONFIG_EMITTER] = A.LD_AI_CONFIG_EMITTER_VALUE
         return cls(run_id, info, role, attrs)
+
+
+IDENTITY_KEYS = frozenset(
+    {A.LD_AI_CONFIG_KEY, A.LD_AI_CONFIG_VARIATION_KEY, A.LD_AI_CONFIG_VERSION, A.LD_AI_CONFIG_RUN_ID}
+)
+"""The run identity ``ai_run`` writes on its own span, processor or not."""
+
+
+def identity_attributes(run_id: str, info: RunInfo) -> dict[str, Any]:
+    """The run's identity as span attributes (:data:`IDENTITY_KEYS`; no variation key when it has none)."""
+    attrs: dict[str, Any] = {
+        A.LD_AI_CONFIG_KEY: info.config_key,
+        A.LD_AI_CONFIG_VERSION: info.version,
+        A.LD_AI_CONFIG_RUN_ID: run_id,
+    }
+    if info.variation_key:
+        attrs[A.LD_AI_CONFIG_VARIATION_KEY] = info.variation_key
+    return attrs
 
 
 class Segment:

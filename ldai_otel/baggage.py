@@ -36,7 +36,6 @@ import json
 import logging
 import os
 import threading
-import uuid
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from opentelemetry import baggage as otel_baggage
 from opentelemetry.context import Context
 
 from ldai_otel._ratelimit import RateLimitedLogger
+from ldai_otel._runs import run_id_for_trace
 
 _logger = logging.getLogger(__name__)
 _warn = RateLimitedLogger(_logger)
@@ -162,10 +162,10 @@ class RunTokenCodec:
         if not isinstance(value, str) or len(value) > MAX_ENTRY_BYTES:
             _warn.warning("ldai-otel: ignoring %s baggage: %s", TOKEN_BAGGAGE_KEY, "entry too large or not text")
             return None
-        with self._lock:
-            cached = self._cache.get(value)
-            if cached is not None:
-                self._cache.move_to_end(value)
+        # A hit is read without the lock (one dict lookup is atomic under the
+        # GIL) and not moved to the end: the cache evicts oldest-first, and a
+        # token evicted while still in use is only verified again.
+        cached = self._cache.get(value)
         if cached is None:
             try:
                 cached = self._parse_token(value)
@@ -178,7 +178,7 @@ class RunTokenCodec:
         if isinstance(cached, str):
             _warn.warning("ldai-otel: ignoring %s baggage: %s", TOKEN_BAGGAGE_KEY, cached)
             return None
-        if cached.signed and cached.run_id != str(uuid.UUID(int=trace_id)):
+        if cached.signed and cached.run_id != run_id_for_trace(trace_id):
             # A genuine token copied into another trace: metrics of that trace
             # are not the run's.
             _warn.warning("ldai-otel: ignoring %s baggage: %s", TOKEN_BAGGAGE_KEY, "token replayed under another trace")

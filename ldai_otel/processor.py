@@ -15,11 +15,11 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
-from ldai_otel import _attributes as A
 from ldai_otel._dialects import MARKER_KEYS, Dialects, Extractor
 from ldai_otel._emitter import SegmentEmitter
 from ldai_otel._rules import Summary
 from ldai_otel._runs import (
+    IDENTITY_KEYS,
     ORIGIN,
     RESUMED,
     RESUMED_PLAIN,
@@ -145,7 +145,7 @@ class LDAISpanProcessor(SpanProcessor):
         propagate_context: bool = False,
         context_provider: Callable[[Context | None], Any] | None = None,
         fallback_context: Any = None,
-        stamp_all_spans: bool = True,
+        stamp_all_spans: bool = False,
     ):
         if max_open_runs < 1:
             raise ValueError("max_open_runs must be at least 1")
@@ -259,9 +259,11 @@ class LDAISpanProcessor(SpanProcessor):
         used, evicted = self._table.start(span_id, parent.span_id if parent is not None else 0, binding, local_root)
         if local_root and scope is not None and scope.trace_id is None:
             scope.binding = used  # ai_run reads the runId from it
-            span.set_attribute(A.LD_AI_CONFIG_EMITTER, A.LD_AI_CONFIG_EMITTER_VALUE)  # emitted here, not by serve
             if used is not binding:  # an open segment's binding won: its identity on the span
                 span.set_attributes(used.span_attributes)
+            elif len(used.span_attributes) > len(IDENTITY_KEYS) - (not used.info.variation_key):
+                # ai_run wrote the identity; add what only the processor stamps.
+                span.set_attributes({k: v for k, v in used.span_attributes.items() if k not in IDENTITY_KEYS})
         elif local_root or self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes):
             # The span that resumed a run, and GenAI spans (marked at start).
             span.set_attributes(used.span_attributes)
@@ -304,8 +306,7 @@ class LDAISpanProcessor(SpanProcessor):
         return self._service_context(service if isinstance(service, str) and service else "unknown_service")
 
     def _service_context(self, service: str) -> Any:
-        with self._service_lock:
-            context = self._service_contexts.get(service)
+        context = self._service_contexts.get(service)  # one atomic lookup: the lock is for the writes
         if context is None:
             from ldclient import Context as LDContext
 

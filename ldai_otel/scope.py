@@ -21,7 +21,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from ldai_otel import _attributes as A
-from ldai_otel._runs import ORIGIN, Binding, RunInfo, run_id_for_trace
+from ldai_otel._runs import ORIGIN, Binding, RunInfo, identity_attributes, run_id_for_trace
 from ldai_otel.baggage import active_codec, with_run_baggage
 
 _logger = logging.getLogger(__name__)
@@ -295,13 +295,12 @@ class AIRun:
         # see it; with the trace known before the span starts it is passed to
         # start_span (cheaper than set_attributes after, and seen by samplers).
         if trace_id:
-            binding = Binding.create(run_id_for_trace(trace_id), info, ORIGIN)
-            scope.binding = binding  # the processor uses it for the run
-            attributes = dict(binding.span_attributes)
+            run_id = run_id_for_trace(trace_id)
+            scope.binding = Binding.create(run_id, info, ORIGIN)  # the processor uses it for the run
+            attributes = identity_attributes(run_id, info)
         else:
-            attributes = Binding.create("", info, ORIGIN).span_attributes
+            attributes = identity_attributes("", info)
             del attributes[A.LD_AI_CONFIG_RUN_ID]  # known once the span has started
-        attributes.pop(A.LD_AI_CONFIG_EMITTER, None)  # the processor's stamp, when there is one
         if info.model_name:
             attributes[A.LD_AI_CONFIG_MODEL_NAME] = info.model_name
         if info.provider_name:

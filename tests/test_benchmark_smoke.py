@@ -37,6 +37,10 @@ def test_a_tiny_benchmark_run_completes_with_every_event_delivered():
             "--memory",
             "--memory-runs",
             "200",
+            "--openai-calls",
+            "10",
+            "--openai-reps",
+            "1",
         ],
         capture_output=True,
         text=True,
@@ -51,4 +55,12 @@ def test_a_tiny_benchmark_run_completes_with_every_event_delivered():
     assert "(complete: 200 per key expected)" in out
     assert "resumed segments emitted        40 tokens events for 40 resumed requests" in out
     assert "GenAI-heavy app-thread breakdown" in out
+    # With the `bench` extra the OpenAI-call part runs and its events arrive; without, it says so.
+    assert (
+        "one instrumented OpenAI call (openai-v2" in out and "token events at the sink         40 for 40" in out
+    ) or "one instrumented OpenAI call: skipped" in out
+    targets = out[out.index("targets (ratios from this run") :]
+    for line in ("ldai / hand", "ai_run alone (no processor) / hand", "added / plain request", "ldai - floor per span"):
+        assert line in targets
+    assert "memory per open run (ldai-otel's own)" in targets
     assert '"final": true' in out and '"open_runs": 0' in out and '"origin": 200' in out

@@ -179,3 +179,29 @@ def test_the_resumption_token_is_made_when_read(bare, chat_config, user):
         token = run.resumption_token
     assert json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["runId"] == run.run_id
     assert run.resumption_token == token
+
+
+def test_attributes_only_the_processor_stamps_reach_the_run_span_with_it_only(
+    monkeypatch, bare, make_provider, chat_config, user, exporter
+):
+    from ldai_otel import _runs
+
+    create = _runs.Binding.create.__func__
+
+    def create_with_extra(cls, run_id, info, role):
+        binding = create(cls, run_id, info, role)
+        binding.span_attributes["ld.ai_config.test_extra"] = "processor"
+        return binding
+
+    monkeypatch.setattr(_runs.Binding, "create", classmethod(create_with_extra))
+    with_processor, _ = make_provider()
+    for provider in (with_processor, bare[0]):
+        with provider.get_tracer("app").start_as_current_span("request"):
+            with ai_run(chat_config, user, tracer_provider=provider):
+                pass
+        with ai_run(chat_config, user, tracer_provider=provider, new_trace=True):
+            pass
+    ours = [s for s in exporter.get_finished_spans() if s.name == "ai_run " + CHAT]
+    theirs = [s for s in bare[1].get_finished_spans() if s.name == "ai_run " + CHAT]
+    assert [s.attributes.get("ld.ai_config.test_extra") for s in ours] == ["processor", "processor"]
+    assert [s.attributes.get("ld.ai_config.test_extra") for s in theirs] == [None, None]
