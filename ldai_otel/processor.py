@@ -15,7 +15,6 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
-from ldai_otel import _attributes as A
 from ldai_otel._dialects import MARKER_KEYS, Dialects, Extractor
 from ldai_otel._emitter import SegmentEmitter
 from ldai_otel._ratelimit import RateLimitedLogger
@@ -262,7 +261,6 @@ class LDAISpanProcessor(SpanProcessor):
         used, evicted = self._table.start(span_id, parent.span_id if parent is not None else 0, binding, local_root)
         if local_root and scope is not None and scope.trace_id is None:
             scope.binding = used  # ai_run reads the runId from it
-            span.set_attribute(A.LD_AI_CONFIG_EMITTER, A.LD_AI_CONFIG_EMITTER_VALUE)  # emitted here, not by serve
             if used is not binding:  # an open segment's binding won: its identity on the span
                 span.set_attributes(used.span_attributes)
             elif len(used.span_attributes) > len(IDENTITY_KEYS) - (not used.info.variation_key):

@@ -301,7 +301,6 @@ class AIRun:
         else:
             attributes = identity_attributes("", info)
             del attributes[A.LD_AI_CONFIG_RUN_ID]  # known once the span has started
-        attributes.pop(A.LD_AI_CONFIG_EMITTER, None)  # the processor's stamp, when there is one
         if info.model_name:
             attributes[A.LD_AI_CONFIG_MODEL_NAME] = info.model_name
         if info.provider_name:
