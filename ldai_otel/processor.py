@@ -242,7 +242,7 @@ class LDAISpanProcessor(SpanProcessor):
             # The common case of every run span but the first: no new segment.
             binding = self._table.join(span_id, parent.span_id, segment)
             if binding is not None:
-                if self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes):
+                if self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes or ()):
                     span.set_attributes(binding.span_attributes)
                 return
             binding = segment.binding  # closed meanwhile: open the next segment
@@ -264,7 +264,7 @@ class LDAISpanProcessor(SpanProcessor):
             elif len(used.span_attributes) > len(IDENTITY_KEYS) - (not used.info.variation_key):
                 # ai_run wrote the identity; add what only the processor stamps.
                 span.set_attributes({k: v for k, v in used.span_attributes.items() if k not in IDENTITY_KEYS})
-        elif local_root or self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes):
+        elif local_root or self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes or ()):
             # The span that resumed a run, and GenAI spans (marked at start).
             span.set_attributes(used.span_attributes)
         if evicted:
