@@ -84,9 +84,8 @@ class LDAISpanProcessor(SpanProcessor):
     :func:`~ldai_otel.ai_run`) or its parent span belongs to one. Run spans
     are stamped with ``ld.ai_config.*`` attributes at start (the run's local
     root and its GenAI spans, or every run span with ``stamp_all_spans``);
-    at end, GenAI
-    spans are normalized and aggregated per segment, and a closed segment is
-    emitted through ``ldai.tracker.LDAIConfigTracker`` on a background thread.
+    at end, GenAI spans are normalized and aggregated per segment, and a
+    closed segment is emitted through ``ldai.tracker.LDAIConfigTracker`` on a background thread.
     A span outside any run costs a context lookup and three checks (run key,
     run baggage, any run span open).
 
