@@ -86,9 +86,8 @@ class LDAISpanProcessor(SpanProcessor):
     :func:`~ldai_otel.ai_run`) or its parent span belongs to one. Run spans
     are stamped with ``ld.ai_config.*`` attributes at start (the run's local
     root and its GenAI spans, or every run span with ``stamp_all_spans``);
-    at end, GenAI
-    spans are normalized and aggregated per segment, and a closed segment is
-    emitted through ``ldai.tracker.LDAIConfigTracker`` on a background thread.
+    at end, GenAI spans are normalized and aggregated per segment, and a
+    closed segment is emitted through ``ldai.tracker.LDAIConfigTracker`` on a background thread.
     A span outside any run costs a context lookup and three checks (run key,
     run baggage, any run span open).
 
@@ -244,7 +243,7 @@ class LDAISpanProcessor(SpanProcessor):
             # The common case of every run span but the first: no new segment.
             binding = self._table.join(span_id, parent.span_id, segment)
             if binding is not None:
-                if self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes):
+                if self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes or ()):
                     span.set_attributes(binding.span_attributes)
                 return
             binding = segment.binding  # closed meanwhile: open the next segment
@@ -266,7 +265,7 @@ class LDAISpanProcessor(SpanProcessor):
             elif len(used.span_attributes) > len(IDENTITY_KEYS) - (not used.info.variation_key):
                 # ai_run wrote the identity; add what only the processor stamps.
                 span.set_attributes({k: v for k, v in used.span_attributes.items() if k not in IDENTITY_KEYS})
-        elif local_root or self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes):
+        elif local_root or self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes or ()):
             # The span that resumed a run, and GenAI spans (marked at start).
             span.set_attributes(used.span_attributes)
         if evicted:

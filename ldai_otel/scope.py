@@ -153,7 +153,9 @@ def _factory_facts(config: Any) -> tuple[str, str, int, str | None] | None:
         return None
     try:
         closure = factory.__closure__  # type: ignore[union-attr]
-        key, variation_key, version, graph_key = (closure[i].cell_contents for i in cells)
+        k, v, n, g = cells
+        key, variation_key = closure[k].cell_contents, closure[v].cell_contents
+        version, graph_key = closure[n].cell_contents, closure[g].cell_contents
     except (AttributeError, IndexError, TypeError, ValueError):
         return None
     if (
@@ -294,9 +296,11 @@ class AIRun:
         # readers of exported spans (`ldai-otel inspect`, `ldai-otel serve`)
         # see it; with the trace known before the span starts it is passed to
         # start_span (cheaper than set_attributes after, and seen by samplers).
+        codec = active_codec()  # set by a live processor; without one nothing needs a binding
         if trace_id:
             run_id = run_id_for_trace(trace_id)
-            scope.binding = Binding.create(run_id, info, ORIGIN)  # the processor uses it for the run
+            if codec is not None:
+                scope.binding = Binding.create(run_id, info, ORIGIN)  # the processor uses it for the run
             attributes = identity_attributes(run_id, info)
         else:
             attributes = identity_attributes("", info)
@@ -330,9 +334,8 @@ class AIRun:
                 span.set_attribute(A.LD_AI_CONFIG_RUN_ID, self.run_id)
         else:
             scope.trace_id = trace_id
-            self.run_id = scope.binding.run_id  # type: ignore[union-attr]
+            self.run_id = run_id
         # Downstream services resume the run from baggage (signed; see baggage.py).
-        codec = active_codec()
         if codec is not None and codec.propagate:
             ctx = with_run_baggage(ctx, self.run_id, self.resumption_token, self._context)
         self._span = span
