@@ -13,6 +13,7 @@ import logging
 import uuid
 import weakref
 from collections.abc import Mapping
+from contextvars import Token
 from types import TracebackType
 from typing import Any
 
@@ -107,11 +108,11 @@ def _tracker_token(tracker: Any) -> str:
 # every time.
 _RUN_ID_PREFIX = b'{"runId": "'
 _RUN_ID_CHARS = 64
-_token_facts_cache: dict[str, dict] = {}
+_token_facts_cache: dict[str, dict[str, Any]] = {}
 _MAX_TOKEN_FACTS = 256
 
 
-def _token_facts(token: str) -> dict:
+def _token_facts(token: str) -> dict[str, Any]:
     """The decoded JSON of a resumption token (its runId may be stale: unused)."""
     rest = token[_RUN_ID_CHARS:]
     facts = _token_facts_cache.get(rest)
@@ -197,7 +198,7 @@ def run_info_from_config(config: Any, context: Any) -> RunInfo:
 
 # The JSON after the runId depends only on the config's identity, which a
 # service has few of: encoded once per (key, variation, version, graph).
-_token_tails: dict[tuple, str] = {}
+_token_tails: dict[tuple[str, str, int, str | None], str] = {}
 _MAX_TOKEN_TAILS = 256
 
 
@@ -251,7 +252,7 @@ class AIRun:
         self._attributes = dict(attributes) if attributes else None
         self._info: RunInfo | None = None
         self._span: Span | None = None
-        self._token: object | None = None
+        self._token: Token[otel_context.Context] | None = None
         self.run_id: str = ""
         """The run's runId: the trace id written as UUID text."""
         self._resumption_token = ""
