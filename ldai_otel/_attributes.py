@@ -38,6 +38,9 @@ GEN_AI_USAGE_INPUT_TOKENS_CACHE_WRITE = "gen_ai.usage.input_tokens.cache_write"
 GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS_REASONING = "gen_ai.usage.output_tokens.reasoning"
 GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_RESPONSE_ID = "gen_ai.response.id"
+"""The provider's id of a response: spans of one call that share it are one call."""
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
 GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
 GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
 GEN_AI_REQUEST_STREAM = "gen_ai.request.stream"
@@ -48,6 +51,35 @@ PART_NAME_FIELD = "name"
 GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
 GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
 ERROR_TYPE = "error.type"
+
+# --- Strands Agents (built-in OpenTelemetry). -------------------------------
+GEN_AI_SERVER_TIME_TO_FIRST_TOKEN = "gen_ai.server.time_to_first_token"
+"""Milliseconds (Strands writes it on its model-call spans)."""
+
+# --- Handoffs between agents: agent-graph edges, never tool calls. ---------
+GEN_AI_HANDOFF_FROM_AGENT = "gen_ai.handoff.from_agent"
+GEN_AI_HANDOFF_TO_AGENT = "gen_ai.handoff.to_agent"
+HANDOFF_OPERATIONS = frozenset({"handoff"})
+"""``gen_ai.operation.name`` / ``traceloop.span.kind`` of Traceloop's openai-agents handoff spans."""
+OPENINFERENCE_HANDOFF_PREFIX = "handoff to "
+"""OpenInference openai-agents writes a handoff as a TOOL span named ``handoff to <agent>``."""
+INPUT_VALUE = "input.value"
+OUTPUT_VALUE = "output.value"
+"""On OpenInference's handoff span: the source agent and the target agent."""
+
+# --- Instrumentations whose input tokens exclude the prompt cache. ---------
+# AWS Converse's inputTokens excludes cacheReadInputTokens and
+# cacheWriteInputTokens; contrib botocore (scope per AWS service) and
+# Traceloop bedrock copy it into gen_ai.usage.input_tokens as it is, and
+# Traceloop's gen_ai.usage.total_tokens is that input plus output. LaunchDarkly
+# counts every prompt token as input, so for these scopes and this provider
+# the cache counts are added back and the total is recomputed.
+CACHE_EXCLUSIVE_INPUT_SCOPES = (
+    "opentelemetry.instrumentation.botocore.",
+    "opentelemetry.instrumentation.bedrock",
+)
+"""Scope names (a trailing dot: a prefix) whose input tokens exclude the prompt cache."""
+CACHE_EXCLUSIVE_INPUT_PROVIDERS = frozenset({"aws.bedrock"})
 
 # --- OpenTelemetry GenAI semantic conventions (deprecated names). ----------
 GEN_AI_SYSTEM = "gen_ai.system"
@@ -92,6 +124,9 @@ EMBEDDING_MODEL_NAME = "embedding.model_name"
 LLM_PROVIDER = "llm.provider"
 LLM_SYSTEM = "llm.system"
 LLM_INVOCATION_PARAMETERS = "llm.invocation_parameters"
+AGENT_NAME = "agent.name"
+GRAPH_NODE_ID = "graph.node.id"
+GRAPH_NODE_PARENT_ID = "graph.node.parent_id"
 INVOCATION_MODEL_FIELD = "model"
 """Field of the ``llm.invocation_parameters`` JSON object."""
 LLM_TOKEN_COUNT_PROMPT = "llm.token_count.prompt"

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,10 +39,13 @@ from ldai_otel._ratelimit import RateLimitedLogger
 
 _logger = logging.getLogger(__name__)
 _bad_input = RateLimitedLogger(_logger)
+_errors = RateLimitedLogger(_logger)
 
 MODEL = "model"
 TOOL = "tool"
 AGENT = "agent"
+HANDOFF = "handoff"
+"""A handoff between agents: an agent-graph edge, never a tool call."""
 
 # Which dialect marked the span's class (Observation.dialect).
 OTEL_GENAI = "otel-genai"
@@ -52,8 +56,10 @@ VERCEL_AI = "vercel-ai"
 
 _MAX_EVENTS_SCANNED = 256
 """Span events looked at for a first-chunk event; they come first when present."""
-_MAX_JSON_CHARS = 1 << 20
-"""Output messages longer than this are not parsed for tool calls."""
+MAX_JSON_CHARS = 1 << 20
+"""JSON attributes (output messages, tool calls) longer than this are not parsed."""
+MAX_JSON_DEPTH = 32
+"""JSON attributes nested deeper than this are not parsed (real ones nest 4 or 5 deep)."""
 _MAX_CHOICES = 4
 _MAX_TOOL_CALLS = 32
 
@@ -67,7 +73,7 @@ class Observation:
     """
 
     kind: str
-    """One of ``"model"`` (inference or embeddings), ``"tool"``, ``"agent"``."""
+    """One of ``"model"`` (inference or embeddings), ``"tool"``, ``"agent"``, ``"handoff"``."""
     input_tokens: int | None = None
     output_tokens: int | None = None
     total_tokens: int | None = None
@@ -92,12 +98,21 @@ class Observation:
     reported_duration_ms: float | None = None
     """The call's length when an attribute reports it and the span's own
     interval is not the call's (logfire's zero-length stream log span)."""
+    response_id: str | None = None
+    """For model spans: the provider's response id (``gen_ai.response.id``), when written."""
+    agent_name: str | None = None
+    """For agent spans: ``gen_ai.agent.name``, OpenInference ``agent.name`` / ``graph.node.id``."""
+    handoff_from: str | None = None
+    handoff_to: str | None = None
+    """For handoff spans: the agents handing off and taking over, when written."""
     # Filled in by Dialects.observe from the span itself, not by extractors.
+    scope: str = ""
+    """The instrumentation scope's name: spans of one scope are never one call."""
     span_id: int = 0
     parent_id: int = 0
     start_ns: int = 0
     end_ns: int = 0
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_usage(self) -> bool:
@@ -115,44 +130,78 @@ are not its own; an extractor that raises is logged and skipped.
 
 
 # --- Validation helpers: junk in, None out, never an exception. -----------
+# The one rule for every numeric fact (README "Metric rules"): a count is an
+# int (not a bool) in [0, MAX_COUNT] or an integral finite float in that
+# range; a time is a finite non-negative number that, in milliseconds, is at
+# most MAX_TIME_MS. Anything else is ignored with a rate-limited warning that
+# names the attribute, and only that fact is lost.
+
+MAX_COUNT = 2**63 - 1
+"""Largest count read: OpenTelemetry attributes are int64, a larger one is junk."""
+MAX_TIME_MS = 86_400_000.0
+"""Longest time read (one day, in ms): a longer time to first token or duration is junk."""
+MAX_NAME_CHARS = 1024
+"""Longest model, provider or tool name read: a longer one is no name."""
 
 
-def count(attrs: Mapping[str, Any], key: str) -> int | None:
-    """A token count from ``attrs[key]``: a finite, non-negative number, or None."""
-    value = attrs.get(key)
-    if value is None:
-        return None
+def valid_count(value: Any, key: str) -> int | None:
+    """``value`` as a count under the rule above, or None (with a warning naming ``key``)."""
     # bool is an int subclass; True tokens is junk, not 1.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         _bad_input.warning("ldai-otel: ignoring attribute %s: expected a number, got %s", key, type(value).__name__)
         return None
-    if isinstance(value, float) and not math.isfinite(value):
-        _bad_input.warning("ldai-otel: ignoring attribute %s: not a finite number", key)
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        _bad_input.warning("ldai-otel: ignoring attribute %s: not a whole finite number", key)
         return None
     if value < 0:
         _bad_input.warning("ldai-otel: ignoring attribute %s: negative value", key)
         return None
+    if value > MAX_COUNT:
+        _bad_input.warning("ldai-otel: ignoring attribute %s: beyond the int64 range", key)
+        return None
     return int(value)
 
 
-def seconds_as_ms(attrs: Mapping[str, Any], key: str) -> float | None:
-    """A duration in seconds from ``attrs[key]``, converted to milliseconds."""
-    value = count_float(attrs, key)
-    return None if value is None else value * 1000.0
+def valid_ms(value: Any, key: str, scale: float = 1.0) -> float | None:
+    """``value * scale`` as a time in ms under the rule above, or None (with a warning).
 
-
-def count_float(attrs: Mapping[str, Any], key: str) -> float | None:
-    """A finite, non-negative float from ``attrs[key]``, or None."""
-    value = attrs.get(key)
-    if value is None:
-        return None
+    Args:
+        value: The attribute's value.
+        key: The attribute named in the warning.
+        scale: Milliseconds per unit of ``value`` (1000.0 for seconds).
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         _bad_input.warning("ldai-otel: ignoring attribute %s: expected a number, got %s", key, type(value).__name__)
         return None
-    if not math.isfinite(value) or value < 0:
+    try:
+        ms = float(value) * scale
+    except OverflowError:  # an int beyond the float range
+        ms = math.inf
+    if not math.isfinite(ms) or ms < 0:
         _bad_input.warning("ldai-otel: ignoring attribute %s: not a finite non-negative number", key)
         return None
-    return float(value)
+    if ms > MAX_TIME_MS:
+        _bad_input.warning("ldai-otel: ignoring attribute %s: longer than a day", key)
+        return None
+    return ms
+
+
+def count(attrs: Mapping[str, Any], key: str) -> int | None:
+    """A token count from ``attrs[key]`` (see :func:`valid_count`), or None."""
+    value = attrs.get(key)
+    return None if value is None else valid_count(value, key)
+
+
+def seconds_as_ms(attrs: Mapping[str, Any], key: str) -> float | None:
+    """A time in seconds from ``attrs[key]``, converted to milliseconds (see :func:`valid_ms`)."""
+    value = attrs.get(key)
+    return None if value is None else valid_ms(value, key, 1000.0)
+
+
+def milliseconds(attrs: Mapping[str, Any], key: str) -> float | None:
+    """A time in milliseconds from ``attrs[key]`` (see :func:`valid_ms`), or None."""
+    value = attrs.get(key)
+    return None if value is None else valid_ms(value, key)
 
 
 def text(attrs: Mapping[str, Any], key: str) -> str | None:
@@ -162,6 +211,9 @@ def text(attrs: Mapping[str, Any], key: str) -> str | None:
         return None
     if not isinstance(value, str):
         _bad_input.warning("ldai-otel: ignoring attribute %s: expected a string, got %s", key, type(value).__name__)
+        return None
+    if len(value) > MAX_NAME_CHARS:
+        _bad_input.warning("ldai-otel: ignoring attribute %s: longer than %d characters", key, MAX_NAME_CHARS)
         return None
     return value or None
 
@@ -193,10 +245,10 @@ def first_seconds_as_ms(attrs: Mapping[str, Any], *keys: str) -> float | None:
     return None
 
 
-def first_float(attrs: Mapping[str, Any], *keys: str) -> float | None:
-    """The first key among ``keys`` that holds a finite, non-negative number."""
+def first_milliseconds(attrs: Mapping[str, Any], *keys: str) -> float | None:
+    """The first key among ``keys`` that holds a valid time in milliseconds."""
     for key in keys:
-        value = count_float(attrs, key)
+        value = milliseconds(attrs, key)
         if value is not None:
             return value
     return None
@@ -230,7 +282,12 @@ _MARKERS = (
     (
         A.GEN_AI_OPERATION_NAME,
         OTEL_GENAI,
-        ((A.MODEL_CALL_OPERATIONS, MODEL), (A.TOOL_OPERATIONS, TOOL), (A.AGENT_OPERATIONS, AGENT)),
+        (
+            (A.MODEL_CALL_OPERATIONS, MODEL),
+            (A.TOOL_OPERATIONS, TOOL),
+            (A.AGENT_OPERATIONS, AGENT),
+            (A.HANDOFF_OPERATIONS, HANDOFF),
+        ),
     ),
     (
         A.OPENINFERENCE_SPAN_KIND,
@@ -242,7 +299,11 @@ _MARKERS = (
         ),
     ),
     (A.LLM_REQUEST_TYPE, OPENLLMETRY_LEGACY, ((A.LEGACY_MODEL_REQUEST_TYPES, MODEL),)),
-    (A.TRACELOOP_SPAN_KIND, OPENLLMETRY, ((A.TRACELOOP_TOOL_KINDS, TOOL), (A.TRACELOOP_AGENT_KINDS, AGENT))),
+    (
+        A.TRACELOOP_SPAN_KIND,
+        OPENLLMETRY,
+        ((A.TRACELOOP_TOOL_KINDS, TOOL), (A.TRACELOOP_AGENT_KINDS, AGENT), (A.HANDOFF_OPERATIONS, HANDOFF)),
+    ),
     (
         A.AI_OPERATION_ID,
         VERCEL_AI,
@@ -337,21 +398,23 @@ def _time_to_first_token_ms(span: ReadableSpan, attrs: Mapping[str, Any]) -> flo
     )
     if ms is not None:
         return ms
-    ms = first_float(attrs, A.AI_RESPONSE_MS_TO_FIRST_CHUNK, A.AI_STREAM_MS_TO_FIRST_CHUNK)
+    ms = first_milliseconds(
+        attrs, A.AI_RESPONSE_MS_TO_FIRST_CHUNK, A.AI_STREAM_MS_TO_FIRST_CHUNK, A.GEN_AI_SERVER_TIME_TO_FIRST_TOKEN
+    )
     if ms is not None:
         return ms
     events = span.events
     if not events:
         return None
     start = span.start_time
-    if not isinstance(start, int):
+    if not isinstance(start, int) or isinstance(start, bool):
         return None
     scanned = 0
     for event in events:
         if event.name in _FIRST_CHUNK_EVENTS:
             timestamp = event.timestamp
-            if isinstance(timestamp, int) and timestamp >= start:
-                return (timestamp - start) / 1_000_000.0
+            if isinstance(timestamp, int) and not isinstance(timestamp, bool) and timestamp >= start:
+                return valid_ms(timestamp - start, event.name, 1e-6)
             return None
         scanned += 1
         if scanned >= _MAX_EVENTS_SCANNED:
@@ -391,18 +454,52 @@ def _indexed_names(attrs: Mapping[str, Any], table: tuple[tuple[str, ...], ...])
     return names
 
 
-def _json_list(attrs: Mapping[str, Any], key: str, mark: str) -> list | None:
+# A JSON string literal, escapes included (unrolled: linear, no backtracking).
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKETS_ONLY = str.maketrans({c: None for c in map(chr, range(128)) if c not in "[]{}"})
+
+
+def json_depth(raw: str) -> int:
+    """The deepest nesting of ``[]`` / ``{}`` in ``raw``, brackets inside strings not counted.
+
+    A cheap pre-scan (two C-speed passes and a loop over the brackets alone)
+    so that :func:`bounded_json` never hands the parser a document that would
+    exhaust the recursion limit.
+    """
+    brackets = _JSON_STRING.sub("", raw).translate(_BRACKETS_ONLY)
+    depth = deepest = 0
+    for char in brackets:
+        if char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        else:
+            depth -= 1
+    return deepest
+
+
+def bounded_json(raw: str, key: str) -> Any:
+    """``raw`` parsed as JSON when it is at most :data:`MAX_JSON_CHARS` long and
+    :data:`MAX_JSON_DEPTH` deep; None (with a rate-limited warning) otherwise."""
+    if len(raw) > MAX_JSON_CHARS:
+        _bad_input.warning("ldai-otel: ignoring attribute %s: JSON longer than %d characters", key, MAX_JSON_CHARS)
+        return None
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        _bad_input.warning("ldai-otel: ignoring attribute %s: JSON nested deeper than %d", key, MAX_JSON_DEPTH)
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: belt and braces after the pre-scan
+        _bad_input.warning("ldai-otel: ignoring attribute %s: not valid JSON", key)
+        return None
+
+
+def _json_list(attrs: Mapping[str, Any], key: str, mark: str) -> list[Any] | None:
     """``attrs[key]`` parsed as a JSON list, only when it contains ``mark``."""
     raw = attrs.get(key)
     if not isinstance(raw, str) or mark not in raw:
         return None
-    if len(raw) > _MAX_JSON_CHARS:
-        return None
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        _bad_input.warning("ldai-otel: ignoring attribute %s: not valid JSON", key)
-        return None
+    parsed = bounded_json(raw, key)
     return parsed if isinstance(parsed, list) else None
 
 
@@ -441,49 +538,85 @@ def _response_tool_calls(attrs: Mapping[str, Any], dialect: str) -> list[str]:
 def _openinference_model(attrs: Mapping[str, Any]) -> str | None:
     """The model from ``llm.invocation_parameters`` (OpenInference error spans lack llm.model_name)."""
     raw = attrs.get(A.LLM_INVOCATION_PARAMETERS)
-    if not isinstance(raw, str) or len(raw) > _MAX_JSON_CHARS:
+    if not isinstance(raw, str):
         return None
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        return None
+    parsed = bounded_json(raw, A.LLM_INVOCATION_PARAMETERS)
     model = parsed.get(A.INVOCATION_MODEL_FIELD) if isinstance(parsed, dict) else None
     return model if isinstance(model, str) and model else None
+
+
+def _fact(read: Callable[..., Any], what: str, *args: Any) -> Any:
+    """``read(*args)``, or None when it raises: one fact lost, never the span's others."""
+    try:
+        return read(*args)
+    except Exception:  # a reader bug or an attribute object that misbehaves
+        _errors.exception("ldai-otel: reading %s from a span failed; that fact is ignored", what)
+        return None
+
+
+def _model(attrs: Mapping[str, Any], dialect: str) -> str | None:
+    model = first_text(
+        attrs,
+        A.GEN_AI_REQUEST_MODEL,
+        A.GEN_AI_RESPONSE_MODEL,
+        A.LLM_MODEL_NAME,
+        A.EMBEDDING_MODEL_NAME,
+        A.AI_MODEL_ID,
+    )
+    if model is None and dialect == OPENINFERENCE:
+        model = _openinference_model(attrs)
+    return model
+
+
+def _provider(attrs: Mapping[str, Any]) -> str | None:
+    return first_text(attrs, A.GEN_AI_PROVIDER_NAME, A.GEN_AI_SYSTEM, A.LLM_PROVIDER, A.LLM_SYSTEM, A.AI_MODEL_PROVIDER)
+
+
+def _reported_duration_ms(attrs: Mapping[str, Any]) -> float | None:
+    if attrs.get(A.LOGFIRE_SPAN_TYPE) != A.LOGFIRE_SPAN_TYPE_LOG:
+        return None
+    # logfire ends a streamed call's span at once and logs the stream's
+    # usage and length later on a zero-length span: stretch it back.
+    return seconds_as_ms(attrs, A.LOGFIRE_DURATION)
+
+
+def _cache_inclusive_input(observation: Observation, span: ReadableSpan) -> None:
+    """Adds the prompt cache back into input where the instrumentation left it out.
+
+    Decided by instrumentation scope and provider, never from the numbers
+    (see ``A.CACHE_EXCLUSIVE_INPUT_SCOPES``): LaunchDarkly's input is every
+    prompt token, cached reads and writes included.
+    """
+    if observation.input_tokens is None or observation.provider not in A.CACHE_EXCLUSIVE_INPUT_PROVIDERS:
+        return
+    scope = span.instrumentation_scope
+    name = scope.name if scope is not None else ""
+    if not any(name == s or (s.endswith(".") and name.startswith(s)) for s in A.CACHE_EXCLUSIVE_INPUT_SCOPES):
+        return
+    cached = (observation.cache_read_tokens or 0) + (observation.cache_write_tokens or 0)
+    if observation.input_tokens + cached > MAX_COUNT:
+        return
+    observation.input_tokens += cached
+    # Traceloop's total is its cache-exclusive input plus output: recompute it.
+    observation.total_tokens = None
 
 
 def _model_call(span: ReadableSpan, attrs: Mapping[str, Any], dialect: str) -> Observation:
     observation = Observation(
         kind=MODEL,
         dialect=dialect,
-        input_tokens=_input_tokens(attrs),
-        output_tokens=_output_tokens(attrs),
-        total_tokens=_total_tokens(attrs),
-        time_to_first_token_ms=_time_to_first_token_ms(span, attrs),
-        model=first_text(
-            attrs,
-            A.GEN_AI_REQUEST_MODEL,
-            A.GEN_AI_RESPONSE_MODEL,
-            A.LLM_MODEL_NAME,
-            A.EMBEDDING_MODEL_NAME,
-            A.AI_MODEL_ID,
-        ),
-        provider=first_text(
-            attrs,
-            A.GEN_AI_PROVIDER_NAME,
-            A.GEN_AI_SYSTEM,
-            A.LLM_PROVIDER,
-            A.LLM_SYSTEM,
-            A.AI_MODEL_PROVIDER,
-        ),
+        input_tokens=_fact(_input_tokens, "input tokens", attrs),
+        output_tokens=_fact(_output_tokens, "output tokens", attrs),
+        total_tokens=_fact(_total_tokens, "total tokens", attrs),
+        time_to_first_token_ms=_fact(_time_to_first_token_ms, "time to first token", span, attrs),
+        model=_fact(_model, "the model", attrs, dialect),
+        provider=_fact(_provider, "the provider", attrs),
     )
-    _read_subsets(observation, attrs)
-    if observation.model is None and dialect == OPENINFERENCE:
-        observation.model = _openinference_model(attrs)
-    observation.response_tool_calls = _response_tool_calls(attrs, dialect)
-    if attrs.get(A.LOGFIRE_SPAN_TYPE) == A.LOGFIRE_SPAN_TYPE_LOG:
-        # logfire ends a streamed call's span at once and logs the stream's
-        # usage and length later on a zero-length span: stretch it back.
-        observation.reported_duration_ms = seconds_as_ms(attrs, A.LOGFIRE_DURATION)
+    _fact(_read_subsets, "cache and reasoning tokens", observation, attrs)
+    observation.response_id = _fact(text, "the response id", attrs, A.GEN_AI_RESPONSE_ID)
+    _fact(_cache_inclusive_input, "cache-exclusive input", observation, span)
+    observation.response_tool_calls = _fact(_response_tool_calls, "response tool calls", attrs, dialect) or ()
+    observation.reported_duration_ms = _fact(_reported_duration_ms, "the stream's duration", attrs)
     return observation
 
 
@@ -526,8 +659,27 @@ def genai_span(span: ReadableSpan, attrs: Mapping[str, Any]) -> Observation | No
         return _model_call(span, attrs, dialect)
     if kind == TOOL:
         name = first_text(attrs, A.GEN_AI_TOOL_NAME, A.TOOL_NAME, A.AI_TOOL_CALL_NAME, A.TRACELOOP_ENTITY_NAME)
-        return Observation(kind=TOOL, dialect=dialect, tool_name=name or span.name)
-    return _agent(attrs, dialect)
+        span_name = span.name if isinstance(span.name, str) and len(span.name) <= MAX_NAME_CHARS else None
+        if name is None and span_name is not None and dialect == OPENINFERENCE:
+            if span_name.startswith(A.OPENINFERENCE_HANDOFF_PREFIX):
+                # OpenInference openai-agents: a handoff written as a TOOL span.
+                return Observation(
+                    kind=HANDOFF,
+                    dialect=dialect,
+                    handoff_from=text(attrs, A.INPUT_VALUE),
+                    handoff_to=text(attrs, A.OUTPUT_VALUE) or span_name[len(A.OPENINFERENCE_HANDOFF_PREFIX) :] or None,
+                )
+        return Observation(kind=TOOL, dialect=dialect, tool_name=name or span_name or None)
+    if kind == HANDOFF:
+        return Observation(
+            kind=HANDOFF,
+            dialect=dialect,
+            handoff_from=text(attrs, A.GEN_AI_HANDOFF_FROM_AGENT),
+            handoff_to=text(attrs, A.GEN_AI_HANDOFF_TO_AGENT),
+        )
+    observation = _agent(attrs, dialect)
+    observation.agent_name = first_text(attrs, A.GEN_AI_AGENT_NAME, A.AGENT_NAME, A.GRAPH_NODE_ID)
+    return observation
 
 
 BUILTIN_EXTRACTORS: tuple[Extractor, ...] = (genai_span,)
@@ -554,7 +706,7 @@ class Dialects:
         if not self._only_builtin:
             return True
         attributes = span.attributes
-        return bool(attributes) and not MARKER_KEYS.isdisjoint(attributes)
+        return attributes is not None and bool(attributes) and not MARKER_KEYS.isdisjoint(attributes)
 
     def observe(self, span: ReadableSpan) -> Observation | None:
         """Normalize ``span``; None when no extractor recognizes it."""
@@ -564,16 +716,18 @@ class Dialects:
         for extractor in self._extractors:
             try:
                 observation = extractor(span, attrs)
+                if observation is not None:
+                    _stamp(observation, span, attrs)
+                    return observation
             except Exception:  # a user extractor must not break the app
-                _logger.exception("ldai-otel: extractor %r failed; skipping it for this span", extractor)
-                continue
-            if observation is not None:
-                _stamp(observation, span, attrs)
-                return observation
+                _errors.exception("ldai-otel: extractor %r failed; skipping it for this span", extractor)
         return None
 
 
 def _stamp(observation: Observation, span: ReadableSpan, attrs: Mapping[str, Any]) -> None:
+    scope = span.instrumentation_scope
+    name = scope.name if scope is not None else None
+    observation.scope = name if isinstance(name, str) else ""
     ctx = span.context
     observation.span_id = ctx.span_id if ctx is not None else 0
     parent = span.parent

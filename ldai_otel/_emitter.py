@@ -22,10 +22,12 @@ from typing import Any
 from ldai.tracker import LDAIConfigTracker, TokenUsage
 
 from ldai_otel._dialects import Observation
+from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._rules import Summary, summarize
 from ldai_otel._runs import ROLES_WITH_OUTCOME, Segment
 
 _logger = logging.getLogger(__name__)
+_errors = RateLimitedLogger(_logger)
 
 Observe = Callable[[Any], Observation | None]
 """Reads one finished span (``Dialects.observe``)."""
@@ -43,18 +45,20 @@ def observe_pending(segment: Segment, observe: Observe | None) -> None:
         try:
             observation = observe(span)
         except Exception:
-            _logger.exception("ldai-otel: reading a span of run %s failed; skipping it", segment.binding.run_id)
+            _errors.exception("ldai-otel: reading a span of run %s failed; skipping it", segment.binding.run_id)
             continue
         if observation is not None:
             segment.observations.append(observation)
 
 
-def emit_segment(ld_client, segment: Segment, observe: Observe | None = None) -> Summary:
+def emit_segment(ld_client: Any, segment: Segment, observe: Observe | None = None) -> Summary:
     """Emits one closed segment's metrics; returns what was computed.
 
     Each segment gets its own tracker built with the run's runId, so
     LaunchDarkly's at-most-once rules hold per segment, and the role decides
-    which metrics a segment owns (DESIGN.md section 3).
+    which metrics a segment owns (DESIGN.md section 3). Each metric is sent
+    on its own: one that fails is logged (rate-limited) and the others still
+    go, so a segment is never lost to one exception.
 
     Args:
         ld_client: The ``ldclient.LDClient`` the events go through.
@@ -79,25 +83,24 @@ def emit_segment(ld_client, segment: Segment, observe: Observe | None = None) ->
     )
     owns_outcome = segment.role in ROLES_WITH_OUTCOME and not segment.outcome_deferred
     if owns_outcome and summary.duration_ms is not None:
-        tracker.track_duration(summary.duration_ms)
+        _send("duration", tracker.track_duration, summary.duration_ms)
     if summary.has_tokens:
-        tracker.track_tokens(
-            TokenUsage(
-                total=summary.total_tokens,
-                input=summary.input_tokens,
-                output=summary.output_tokens,
-            )
-        )
+        usage = TokenUsage(total=summary.total_tokens, input=summary.input_tokens, output=summary.output_tokens)
+        _send("tokens", tracker.track_tokens, usage)
     if summary.time_to_first_token_ms is not None:
-        tracker.track_time_to_first_token(summary.time_to_first_token_ms)
+        _send("time to first token", tracker.track_time_to_first_token, summary.time_to_first_token_ms)
     if summary.tool_calls:
-        tracker.track_tool_calls(summary.tool_calls)
+        _send("tool calls", tracker.track_tool_calls, summary.tool_calls)
     if owns_outcome and summary.success is not None:
-        if summary.success:
-            tracker.track_success()
-        else:
-            tracker.track_error()
+        _send("the outcome", tracker.track_success if summary.success else tracker.track_error)
     return summary
+
+
+def _send(what: str, track: Callable[..., None], *args: Any) -> None:
+    try:
+        track(*args)
+    except Exception:
+        _errors.exception("ldai-otel: sending %s of a run failed; its other metrics are sent", what)
 
 
 class SegmentEmitter:
@@ -228,13 +231,13 @@ class SegmentEmitter:
             try:
                 self._tick()
             except Exception:
-                _logger.exception("ldai-otel: periodic expiry failed")
+                _errors.exception("ldai-otel: periodic expiry failed")
 
     def _emit(self, segment: Segment) -> None:
         try:
             summary = emit_segment(self._ld_client, segment, self._observe)
         except Exception:
-            _logger.exception(
+            _errors.exception(
                 "ldai-otel: emitting run %s of config %s failed",
                 segment.binding.run_id,
                 segment.binding.info.config_key,
@@ -244,4 +247,4 @@ class SegmentEmitter:
             try:
                 self._on_emitted(segment, summary)
             except Exception:
-                _logger.exception("ldai-otel: on_emitted callback failed")
+                _errors.exception("ldai-otel: on_emitted callback failed")

@@ -4,14 +4,30 @@ The only place the metric rules are written. Every source of spans (the
 processor, ``ldai-otel inspect``) turns what it receives into a
 :class:`~ldai_otel._runs.Segment` of :class:`~ldai_otel._dialects.Observation`
 and calls :func:`summarize`.
+
+Each fact (tokens, time to first token, tool calls, duration, outcome,
+names) is computed on its own behind a guard: a fact that fails is left out
+with one rate-limited log line, and the segment still emits every other one.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from ldai_otel._dialects import AGENT, MODEL, TOOL, Observation
+from ldai_otel._calls import model_calls
+from ldai_otel._dialects import AGENT, MAX_COUNT, MAX_TIME_MS, MODEL, TOOL, Observation
+from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._runs import RESUMED_PLAIN, Segment
+
+_logger = logging.getLogger(__name__)
+_errors = RateLimitedLogger(_logger)
+_bad_input = RateLimitedLogger(_logger)
+
+_MAX_ANCESTORS = 64
+"""Parent links followed per span: a corrupt parent map cannot loop."""
 
 
 @dataclass
@@ -30,133 +46,181 @@ class Summary:
     provider_name: str = ""
 
 
-def summarize(segment: Segment) -> Summary:
-    """Applies the metric rules (DESIGN.md section 4) to a closed segment."""
-    summary = Summary()
-    observations = sorted(segment.observations, key=lambda o: (o.start_ns, o.end_ns))
-    by_span = {o.span_id: o for o in observations}
-    parents = segment.parents
+class _View:
+    """The segment's observations, with the lookups every rule needs."""
 
-    def ancestor_of_kind(obs: Observation, kinds: frozenset) -> Observation | None:
+    def __init__(self, segment: Segment) -> None:
+        self.segment = segment
+        self.observations = sorted(segment.observations, key=lambda o: (o.start_ns, o.end_ns))
+        self.by_span = {o.span_id: o for o in self.observations}
+        self.parents = segment.parents
+
+    def ancestor_of_kind(self, obs: Observation, kinds: frozenset[str]) -> Observation | None:
         """Nearest ancestor within the segment whose observation is of ``kinds``."""
         seen = 0
         parent_id = obs.parent_id
-        while parent_id and seen < 64:  # bounded: a corrupt parent map cannot loop
-            parent = by_span.get(parent_id)
+        while parent_id and seen < _MAX_ANCESTORS:
+            parent = self.by_span.get(parent_id)
             if parent is not None and parent.kind in kinds:
                 return parent
-            parent_id = parents.get(parent_id, 0)
+            parent_id = self.parents.get(parent_id, 0)
             seen += 1
         return None
 
-    model_kind = frozenset({MODEL})
-    genai_kinds = frozenset({MODEL, TOOL, AGENT})
 
-    # Nested model-call spans are one call wrapped by two instrumentations:
-    # group them under their outermost model-call span and count once.
-    groups: dict[int, list[Observation]] = {}
-    for obs in observations:
-        if obs.kind != MODEL:
-            continue
-        top = obs
-        while True:
-            outer = ancestor_of_kind(top, model_kind)
-            if outer is None:
-                break
-            top = outer
-        groups.setdefault(top.span_id, []).append(obs)
+_AGENT_KIND = frozenset({AGENT})
+_GENAI_KINDS = frozenset({MODEL, TOOL, AGENT})
 
-    calls: list[tuple[Observation, Observation]] = []  # (outermost, the one with usage)
-    for top_id, members in groups.items():
-        outermost = by_span[top_id]
-        with_usage = next((o for o in members if o.has_usage), outermost)
-        calls.append((outermost, with_usage))
-    calls.sort(key=lambda c: (c[0].start_ns, c[0].end_ns))
 
-    model_usage = [u for _, u in calls if u.has_usage]
-    if model_usage:
-        _add_tokens(summary, model_usage)
-    else:
-        # Agent spans repeat their children's usage: only without any model
-        # usage, and then only the outermost agent spans.
-        agents = [
-            o
-            for o in observations
-            if o.kind == AGENT and o.has_usage and ancestor_of_kind(o, frozenset({AGENT})) is None
-        ]
-        _add_tokens(summary, agents)
+def _guard(summary: Summary, what: str, rule: Callable[..., None], *args: Any) -> None:
+    try:
+        rule(summary, *args)
+    except Exception:  # one fact lost, never the segment (DESIGN.md section 7)
+        _errors.exception("ldai-otel: computing %s of a run failed; the run emits its other metrics", what)
 
-    for outer, with_usage in calls:
-        ttft = with_usage.time_to_first_token_ms
-        if ttft is None:
-            ttft = next(
-                (o.time_to_first_token_ms for o in groups[outer.span_id] if o.time_to_first_token_ms is not None),
-                None,
-            )
-        if ttft is not None:
-            summary.time_to_first_token_ms = int(round(ttft))
-            break
 
-    tools = [o.tool_name for o in observations if o.kind == TOOL and o.tool_name]
-    if tools:
-        summary.tool_calls = tools
-    else:
-        # One call's tool requests, from whichever of its spans captured them
-        # (with two instrumentations, often only one records responses).
-        for outer, _ in calls:
-            summary.tool_calls.extend(
-                next(
-                    (o.response_tool_calls for o in groups[outer.span_id] if o.response_tool_calls),
-                    (),
-                )
-            )
+def summarize(segment: Segment) -> Summary:
+    """Applies the metric rules (DESIGN.md section 4) to a closed segment.
 
-    # Duration: the ai_run span, extended by GenAI spans that outlive it (a
-    # stream consumed after the scope exits); else top-level GenAI spans.
-    if segment.root_ended and segment.role != RESUMED_PLAIN:
-        intervals = [(segment.root_start_ns, segment.root_end_ns)]
-        intervals.extend((o.start_ns, o.end_ns) for o in observations)
-    else:
-        intervals = [(o.start_ns, o.end_ns) for o in observations if ancestor_of_kind(o, genai_kinds) is None]
-        if not intervals and segment.root_ended:
-            intervals = [(segment.root_start_ns, segment.root_end_ns)]
-    if intervals:
-        summary.duration_ms = _union_ms(intervals)
-
-    # Outcome: the scope failed, or the last model call failed (a failure
-    # retried by a later successful call is not an error).
-    last_call_failed = bool(calls) and any(o.error for o in groups[calls[-1][0].span_id])
-    if segment.root_ended or calls:
-        summary.success = not (segment.root_error or last_call_failed)
-
-    info = segment.binding.info
-    members = [o for outer, _ in calls for o in groups[outer.span_id]]
-    summary.model_name = info.model_name or next((o.model for o in members if o.model), "") or ""
-    summary.provider_name = info.provider_name or next((o.provider for o in members if o.provider), "") or ""
+    Never raises: a rule that fails leaves its fact out (see the module docstring).
+    """
+    summary = Summary()
+    try:
+        view = _View(segment)
+    except Exception:
+        _errors.exception("ldai-otel: reading the spans of a run failed; it emits its scope's metrics only")
+        view = _View.__new__(_View)
+        view.segment, view.observations, view.by_span, view.parents = segment, [], {}, {}
+    try:
+        calls = _model_calls(view)
+    except Exception:
+        _errors.exception("ldai-otel: grouping the model calls of a run failed; each span counts as a call")
+        calls = [[o] for o in view.observations if o.kind == MODEL]
+    _guard(summary, "tokens", _tokens, view, calls)
+    _guard(summary, "time to first token", _time_to_first_token, calls)
+    _guard(summary, "tool calls", _tool_calls, view, calls)
+    _guard(summary, "duration", _duration, view)
+    _guard(summary, "the outcome", _outcome, segment, calls)
+    _guard(summary, "model and provider names", _names, segment, calls)
     return summary
 
 
-def _add_tokens(summary: Summary, observations: list[Observation]) -> None:
-    for obs in observations:
-        inp = obs.input_tokens or 0
-        out = obs.output_tokens or 0
-        total = obs.total_tokens if obs.total_tokens is not None else inp + out
-        summary.input_tokens += inp
-        summary.output_tokens += out
-        summary.total_tokens += total
-        summary.has_tokens = True
+# --- Model calls ------------------------------------------------------------------
+
+
+def _model_calls(view: _View) -> list[list[Observation]]:
+    """The segment's model calls, each the spans that saw it, innermost first, in call order."""
+    return model_calls(view.observations, view.parents)
+
+
+def _first(call: list[Observation], has: Callable[[Observation], bool]) -> Observation | None:
+    """The innermost span of ``call`` for which ``has`` holds."""
+    return next((o for o in call if has(o)), None)
+
+
+# --- The rules, one fact each --------------------------------------------------
+
+
+def _tokens(summary: Summary, view: _View, calls: list[list[Observation]]) -> None:
+    usage = [u for u in (_first(call, _has_usage) for call in calls) if u is not None]
+    if not usage:
+        # Agent spans repeat their children's usage: only without any model
+        # usage, and then only the outermost agent spans.
+        usage = [
+            o
+            for o in view.observations
+            if o.kind == AGENT and o.has_usage and view.ancestor_of_kind(o, _AGENT_KIND) is None
+        ]
+    if not usage:
+        return
+    inp = out = total = 0
+    for obs in usage:
+        i = obs.input_tokens or 0
+        o = obs.output_tokens or 0
+        inp += i
+        out += o
+        total += obs.total_tokens if obs.total_tokens is not None else i + o
+    if max(inp, out, total) > MAX_COUNT:
+        _bad_input.warning("ldai-otel: ignoring a run's token counts: their sum is beyond the int64 range")
+        return
+    summary.input_tokens, summary.output_tokens, summary.total_tokens = inp, out, total
+    summary.has_tokens = True
+
+
+def _has_usage(obs: Observation) -> bool:
+    return obs.has_usage
+
+
+def _time_to_first_token(summary: Summary, calls: list[list[Observation]]) -> None:
+    for call in calls:
+        with_ttft = _first(call, lambda o: o.time_to_first_token_ms is not None)
+        if with_ttft is not None:
+            summary.time_to_first_token_ms = int(round(with_ttft.time_to_first_token_ms or 0.0))
+            return
+
+
+def _tool_calls(summary: Summary, view: _View, calls: list[list[Observation]]) -> None:
+    tools = [o.tool_name for o in view.observations if o.kind == TOOL and o.tool_name]
+    if tools:
+        summary.tool_calls = tools
+        return
+    # One call's tool requests, from whichever of its spans captured them
+    # (with two instrumentations, often only one records responses).
+    for call in calls:
+        with_tools = _first(call, lambda o: bool(o.response_tool_calls))
+        if with_tools is not None:
+            summary.tool_calls.extend(with_tools.response_tool_calls)
+
+
+def _duration(summary: Summary, view: _View) -> None:
+    # The ai_run span, extended by GenAI spans that outlive it (a stream
+    # consumed after the scope exits); else top-level GenAI spans.
+    segment = view.segment
+    if segment.root_ended and segment.role != RESUMED_PLAIN:
+        intervals = [(segment.root_start_ns, segment.root_end_ns)]
+        intervals.extend((o.start_ns, o.end_ns) for o in view.observations)
+    else:
+        tops = [o for o in view.observations if view.ancestor_of_kind(o, _GENAI_KINDS) is None]
+        intervals = [(o.start_ns, o.end_ns) for o in tops]
+        if not intervals and segment.root_ended:
+            intervals = [(segment.root_start_ns, segment.root_end_ns)]
+    if not intervals:
+        return
+    duration_ms = _union_ms(intervals)
+    if duration_ms > MAX_TIME_MS:
+        _bad_input.warning("ldai-otel: ignoring a run's duration: longer than a day")
+        return
+    summary.duration_ms = duration_ms
+
+
+def _outcome(summary: Summary, segment: Segment, calls: list[list[Observation]]) -> None:
+    # The scope failed, or the last model call failed (a failure retried by a
+    # later successful call is not an error). A call's own status is its
+    # innermost span's.
+    last_call_failed = bool(calls) and calls[-1][0].error
+    if segment.root_ended or calls:
+        summary.success = not (segment.root_error or last_call_failed)
+
+
+def _names(summary: Summary, segment: Segment, calls: list[list[Observation]]) -> None:
+    info = segment.binding.info
+    with_model = next((o for call in calls for o in call if o.model), None)
+    with_provider = next((o for call in calls for o in call if o.provider), None)
+    summary.model_name = info.model_name or (with_model.model if with_model else "") or ""
+    summary.provider_name = info.provider_name or (with_provider.provider if with_provider else "") or ""
 
 
 def _union_ms(intervals: list[tuple[int, int]]) -> int:
     total_ns = 0
-    current_start, current_end = None, None
-    for start, end in sorted(intervals):
-        if current_end is None or start > current_end:
-            if current_end is not None:
+    current_start = current_end = -1
+    # An interval that ends before it starts (a corrupt file) is a point.
+    for start, end in sorted((s, max(s, e)) for s, e in intervals):
+        if current_end < 0 or start > current_end:
+            if current_end >= 0:
                 total_ns += current_end - current_start
             current_start, current_end = start, end
         else:
             current_end = max(current_end, end)
-    if current_end is not None:
+    if current_end >= 0:
         total_ns += current_end - current_start
     return int(total_ns // 1_000_000)

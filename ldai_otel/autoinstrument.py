@@ -32,7 +32,10 @@ from collections.abc import Mapping
 
 from opentelemetry import trace
 
+from ldai_otel._ratelimit import RateLimitedLogger
+
 _logger = logging.getLogger(__name__)
+_errors = RateLimitedLogger(_logger)  # every exception path is rate-limited
 _installed_lock = threading.Lock()
 _installed = False
 
@@ -54,7 +57,7 @@ def post_instrument(**_: object) -> None:
     try:
         install_from_environment(os.environ)
     except Exception:
-        _logger.exception("ldai-otel: zero-code setup failed; the app runs without it")
+        _errors.exception("ldai-otel: zero-code setup failed; the app runs without it")
 
 
 def install_from_environment(env: Mapping[str, str]) -> object | None:

@@ -17,6 +17,7 @@ from opentelemetry.trace import StatusCode
 
 from ldai_otel._dialects import Dialects, Extractor
 from ldai_otel._emitter import SegmentEmitter
+from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._rules import Summary
 from ldai_otel._runs import (
     ORIGIN,
@@ -39,6 +40,7 @@ from ldai_otel.baggage import (
 from ldai_otel.scope import SCOPE_CONTEXT_KEY
 
 _logger = logging.getLogger(__name__)
+_errors = RateLimitedLogger(_logger)  # every exception path is rate-limited
 
 
 def _reset_table(weak_table: weakref.ReferenceType[RunTable]) -> None:
@@ -210,7 +212,7 @@ class LDAISpanProcessor(SpanProcessor):
                     return
             self._on_start(span, ctx)
         except Exception:
-            _logger.exception("ldai-otel: on_start failed; span left untouched")
+            _errors.exception("ldai-otel: on_start failed; span left untouched")
 
     def _on_start(self, span: Span, parent_context: Context) -> None:
         scope = parent_context.get(SCOPE_CONTEXT_KEY)
@@ -268,7 +270,7 @@ class LDAISpanProcessor(SpanProcessor):
             try:
                 context = self._context_provider(parent_context)
             except Exception:
-                _logger.exception("ldai-otel: context_provider failed; using the fallback context")
+                _errors.exception("ldai-otel: context_provider failed; using the fallback context")
                 context = None
             if context is not None:
                 return context
@@ -306,7 +308,7 @@ class LDAISpanProcessor(SpanProcessor):
                 return
             self._on_end(span, span_id)
         except Exception:
-            _logger.exception("ldai-otel: on_end failed; span ignored")
+            _errors.exception("ldai-otel: on_end failed; span ignored")
 
     def _on_end(self, span: ReadableSpan, span_id: int) -> None:
         # The dialects read the span later, on the emitter thread: off the
@@ -348,7 +350,7 @@ class LDAISpanProcessor(SpanProcessor):
             self._ld_client.flush()
             return bool(done)
         except Exception:
-            _logger.exception("ldai-otel: force_flush failed")
+            _errors.exception("ldai-otel: force_flush failed")
             return False
 
     def shutdown(self) -> None:
@@ -365,4 +367,4 @@ class LDAISpanProcessor(SpanProcessor):
             self._emitter.shutdown(timeout_s=30.0)
             self._ld_client.flush()
         except Exception:
-            _logger.exception("ldai-otel: shutdown failed")
+            _errors.exception("ldai-otel: shutdown failed")

@@ -54,9 +54,11 @@ from opentelemetry.util.types import Attributes
 
 from ldai_otel import _attributes as A
 from ldai_otel import baggage as run_baggage
+from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel.scope import SCOPE_CONTEXT_KEY
 
 _logger = logging.getLogger(__name__)
+_errors = RateLimitedLogger(_logger)  # every exception path is rate-limited
 
 
 class RunRecordingSampler(Sampler):
@@ -129,7 +131,7 @@ class RunRecordingSampler(Sampler):
         try:
             keep = self._belongs_to_run(parent_context, trace_id)
         except Exception:  # never break span creation
-            _logger.exception("ldai-otel: run check in the sampler failed; keeping the wrapped decision")
+            _errors.exception("ldai-otel: run check in the sampler failed; keeping the wrapped decision")
             return result
         if not keep:
             return result

@@ -9,9 +9,11 @@ example the run table is empty again and the warning limiter stays bounded.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
+import re
 import secrets
 import threading
 from collections.abc import Iterator
@@ -19,7 +21,8 @@ from typing import Any
 
 import pytest
 from conftest import CHAT
-from hypothesis import HealthCheck, assume, given, settings
+from google.protobuf.json_format import MessageToJson
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from ldai import LDAIClient
 from ldai.models import AICompletionConfigDefault
@@ -29,8 +32,11 @@ from opentelemetry import baggage as otel_baggage
 from opentelemetry import trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context as OtelContext
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Status, StatusCode
@@ -38,6 +44,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from ldai_otel import LDAISpanProcessor, ai_run
 from ldai_otel import _attributes as A
+from ldai_otel._inspect import RecordingClient, build_runs, emit, read_file
 from ldai_otel._ratelimit import largest_table
 from ldai_otel.baggage import CONTEXT_BAGGAGE_KEY, TOKEN_BAGGAGE_KEY
 from ldai_otel.sampler import RunRecordingSampler
@@ -72,6 +79,7 @@ otel_values = st.one_of(
     numbers,
     st.text(max_size=200),
     st.text(max_size=20).map(lambda s: s * 500),  # large strings
+    st.integers(33, 100_000).map(lambda d: "[" * d + '{"type": "tool_call"}' + "]" * d),  # deep JSON
     st.sampled_from(CLASS_VALUES),
     st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=8),
     st.lists(st.floats(allow_nan=True), max_size=8),
@@ -294,6 +302,256 @@ def test_ended_spans_carrying_values_the_sdk_would_never_allow_are_contained(har
         assert_well_formed(summary)
 
 
+# --- Valid facts arrive exactly --------------------------------------------------
+#
+# Each fuzzed run has model calls in one of four dialects, each fact under that
+# dialect's one spelling with a value of any type and size (or absent), plus
+# noise under every other key the dialects read. The oracle below is the
+# documented rule (README "Metric rules"), written independently of the code:
+# the events at the sink must be exactly what it predicts, and ``inspect``,
+# reading the same spans back from OTLP JSON, must predict exactly those events.
+
+MAX_COUNT = 2**63 - 1
+DAY_MS = 86_400_000.0
+# (input, output, total, time to first token, ms per unit of the ttft attribute)
+FACT_SPELLINGS = {
+    "semconv": ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.total_tokens",
+                "gen_ai.response.time_to_first_chunk", 1000.0),
+    "deprecated": ("gen_ai.usage.prompt_tokens", "gen_ai.usage.completion_tokens", "llm.usage.total_tokens",
+                   "gen_ai.client.operation.time_to_first_chunk", 1000.0),
+    "openinference": ("llm.token_count.prompt", "llm.token_count.completion", "llm.token_count.total",
+                      None, 1.0),
+    "vercel": ("ai.usage.inputTokens", "ai.usage.outputTokens", "ai.usage.totalTokens",
+               "ai.response.msToFirstChunk", 1.0),
+}  # fmt: skip
+DIALECT_MARKS = {
+    "semconv": {"gen_ai.operation.name": "chat"},
+    "deprecated": {"gen_ai.operation.name": "text_completion"},
+    "openinference": {"openinference.span.kind": "LLM"},
+    "vercel": {"ai.operationId": "ai.generateText.doGenerate"},
+}
+# Keys whose values change a fact the oracle models: never used as noise.
+FACT_KEY = re.compile(
+    r"token|usage|Tokens|Chunk|chunk|first|operation|span\.kind|span_type|request\.type|operationId|error|"
+    r"duration|response\.id|output|completion\.|tool|llm\.is_streaming|^ld\.ai_config"
+)
+NOISE_KEYS = sorted(k for k in KNOWN_KEYS if not FACT_KEY.search(k))
+
+
+def deep_json(depth: int) -> str:
+    return "[" * depth + '{"role":"assistant","parts":[{"type":"tool_call","name":"deep"}]}' + "]" * depth
+
+
+hostile_strings = st.one_of(
+    st.integers(33, 200_000).map(deep_json),
+    st.just(json.dumps([{"parts": [{"type": "tool_call", "name": "x" * (1 << 20)}]}])),  # over the size bound
+    st.text(max_size=50).map(lambda t: '[{"parts": [{"type": "tool_call", "name": ' + t),  # broken JSON
+    st.text(min_size=1, max_size=10).map(lambda t: t * 20_000),  # long strings
+)
+# Values of every type and size, valid or not, for one fact.
+fact_values = st.one_of(
+    st.none(),
+    st.integers(0, 10_000),
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.sampled_from([0, MAX_COUNT, 2**63, 2**64, 10**30, -1, 10**400]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([12.0, 12.5, 1e19, 9.2e18, 1.797e308, 5e-324, 86_400.0, 86_400.001, 86_400_000.0, -0.0]),
+    st.booleans(),
+    st.text(max_size=30),
+    hostile_strings,
+    st.lists(st.integers(0, 100), max_size=5),
+    st.lists(st.floats(allow_nan=True), max_size=5),
+)
+noise_values = st.one_of(otel_values, hostile_strings)
+call_specs = st.lists(
+    st.fixed_dictionaries(
+        {
+            "dialect": st.sampled_from(sorted(FACT_SPELLINGS)),
+            "facts": st.tuples(fact_values, fact_values, fact_values, fact_values),
+            "tools": st.one_of(
+                st.none(),
+                st.lists(st.sampled_from(["get_weather", "search", "t" * 300]), min_size=1, max_size=3),
+                hostile_strings,
+            ),
+            "noise": st.dictionaries(st.sampled_from(NOISE_KEYS), noise_values, max_size=6),
+            "error": st.booleans(),
+        }
+    ),
+    max_size=5,
+)
+
+
+def oracle_count(value: Any) -> int | None:
+    if type(value) is int and 0 <= value <= MAX_COUNT:
+        return value
+    if type(value) is float and math.isfinite(value) and value.is_integer() and 0 <= value <= MAX_COUNT:
+        return int(value)
+    return None
+
+
+def oracle_ms(value: Any, scale: float) -> float | None:
+    if type(value) not in (int, float):
+        return None
+    try:
+        ms = float(value) * scale
+    except OverflowError:
+        return None
+    return ms if math.isfinite(ms) and 0 <= ms <= DAY_MS else None
+
+
+def expected_events(calls: list[dict], scope_fails: bool) -> dict[str, Any]:
+    """event key -> metricValue (tool calls: the list of toolKeys), duration's value left out."""
+    expected: dict[str, Any] = {"$ld:ai:duration:total": "any"}
+    usage = []
+    ttft = None
+    tools: list[str] = []
+    for call in calls:
+        inp, out, total, first = call["facts"]
+        counts = (oracle_count(inp), oracle_count(out), oracle_count(total))
+        if any(c is not None for c in counts):
+            usage.append(counts)
+        scale = FACT_SPELLINGS[call["dialect"]][4]
+        if ttft is None and FACT_SPELLINGS[call["dialect"]][3] is not None:
+            ttft = oracle_ms(first, scale)
+        if isinstance(call["tools"], list):
+            tools.extend(call["tools"])
+    if usage:
+        sums = (
+            sum(i or 0 for i, _, _ in usage),
+            sum(o or 0 for _, o, _ in usage),
+            sum(t if t is not None else (i or 0) + (o or 0) for i, o, t in usage),
+        )
+        if max(sums) <= MAX_COUNT:
+            for key, value in zip(("input", "output", "total"), sums, strict=True):
+                if value > 0:
+                    expected["$ld:ai:tokens:" + key] = value
+    if ttft is not None:
+        expected["$ld:ai:tokens:ttf"] = int(round(ttft))
+    if tools:
+        expected["$ld:ai:tool_call"] = tools
+    failed = scope_fails or (bool(calls) and calls[-1]["error"])
+    expected["$ld:ai:generation:error" if failed else "$ld:ai:generation:success"] = 1
+    return expected
+
+
+def got_events(events: list[tuple[str, Any, Any]]) -> dict[str, Any]:
+    """Same shape as expected_events, from (key, metricValue, toolKey); asserts each key once."""
+    got: dict[str, Any] = {}
+    for key, value, tool_key in events:
+        if key == "$ld:ai:tool_call":
+            got.setdefault(key, []).append(tool_key)
+            continue
+        assert key not in got, "%s sent twice" % key
+        got[key] = "any" if key == "$ld:ai:duration:total" else value
+    return got
+
+
+def call_attributes(call: dict) -> dict[str, Any]:
+    attributes = dict(call["noise"])
+    attributes.update(DIALECT_MARKS[call["dialect"]])
+    keys = FACT_SPELLINGS[call["dialect"]]
+    for key, value in zip(keys[:4], call["facts"], strict=True):
+        if key is not None and value is not None:
+            attributes[key] = value
+    tools = call["tools"]
+    if isinstance(tools, list):
+        parts = [{"type": "tool_call", "name": name} for name in tools]
+        attributes["gen_ai.output.messages"] = json.dumps([{"role": "assistant", "parts": parts}])
+    elif isinstance(tools, str):
+        attributes["gen_ai.output.messages"] = tools
+    return attributes
+
+
+class ExactHarness:
+    """A head-sampled-in provider whose spans also go to an exporter (for inspect)."""
+
+    def __init__(self) -> None:
+        self.sink = LDEventSink()
+        td = TestData.data_source()
+        add_ai_config(td, CHAT, variation_key="v-chat", version=3)
+        self.ld_client = sink_client(self.sink, td)
+        self.processor = LDAISpanProcessor(self.ld_client)
+        self.exporter = InMemorySpanExporter()
+        self.provider = TracerProvider(id_generator=IndependentIds())
+        self.provider.add_span_processor(self.processor)
+        self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        self.tracer = self.provider.get_tracer("fuzz-exact")
+        self.user = Context.create("user-fuzz")
+        self.config = LDAIClient(self.ld_client).completion_config(
+            CHAT, self.user, AICompletionConfigDefault(enabled=False)
+        )
+        self.errors = ErrorRecords()
+        logging.getLogger("ldai_otel").addHandler(self.errors)
+        self.examples = 0
+
+    def close(self) -> None:
+        logging.getLogger("ldai_otel").removeHandler(self.errors)
+        self.provider.shutdown()
+        self.ld_client.close()
+        self.sink.close()
+
+
+@pytest.fixture(scope="module")
+def exact() -> Iterator[ExactHarness]:
+    made = ExactHarness()
+    yield made
+    made.close()
+
+
+def inspect_events(spans: Any, tmp_dir: str) -> dict[tuple[str, str], list[tuple[str, Any, Any]]]:
+    """What ``ldai-otel inspect`` predicts from ``spans`` written as an OTLP JSON line."""
+    path = os.path.join(tmp_dir, "fuzz-%d.jsonl" % secrets.randbits(32))
+    with open(path, "w") as out:
+        out.write(MessageToJson(encode_spans(spans), indent=None) + "\n")
+    reading = read_file(path)
+    predicted: dict[tuple[str, str], list[tuple[str, Any, Any]]] = {}
+    client = RecordingClient()
+    for trace_record in reading.traces.values():
+        reports, _ = build_runs(trace_record, None)
+        for report in reports:
+            emit(report, client)
+            run_id, config_key = report.segment.binding.key
+            predicted.setdefault((run_id, config_key), []).extend(
+                (key, value, data.get("toolKey")) for key, value, data in report.events
+            )
+    os.unlink(path)
+    return predicted
+
+
+@FUZZ
+@given(calls=call_specs, scope_fails=st.booleans())
+def test_valid_facts_of_a_fuzzed_run_arrive_exactly_and_inspect_predicts_them(
+    exact, tmp_path_factory, calls, scope_fails
+):
+    h = exact
+    h.exporter.clear()
+    try:
+        with ai_run(h.config, h.user, tracer_provider=h.provider, new_trace=True) as run:
+            run_id = run.run_id
+            for call in calls:
+                span = h.tracer.start_span("chat", attributes=call_attributes(call))
+                if call["error"]:
+                    span.set_status(Status(StatusCode.ERROR, "fuzzed"))
+                span.end()
+            if scope_fails:
+                raise KeyError("app failure")
+    except KeyError:
+        assert scope_fails
+    events = flush_events(h.ld_client, h.sink, h.processor)
+    sent = [(e["key"], e["metricValue"], e["data"].get("toolKey")) for e in events if e["data"]["runId"] == run_id]
+    expected = expected_events(calls, scope_fails)
+    assert got_events(sent) == expected
+    for key in sorted(expected):
+        event(key)  # hypothesis statistics: which facts the examples exercised
+    assert h.errors.take() == []
+    assert h.processor.open_runs == 0
+    # The same spans, through OTLP JSON and inspect's code path.
+    predicted = inspect_events(h.exporter.get_finished_spans(), str(tmp_path_factory.getbasetemp()))
+    assert list(predicted) == [(run_id, CHAT)]
+    assert sorted(predicted[(run_id, CHAT)], key=repr) == sorted(sent, key=repr)
+    h.examples += 1
+
+
 # --- Baggage ---------------------------------------------------------------
 
 
@@ -394,6 +652,6 @@ def test_the_fuzzed_runs_reached_launchdarkly_well_formed(harness):
     # the real client; every AI event at the sink carries a valid metric value.
     events = flush_events(harness.ld_client, harness.sink, harness.processor)
     assert events
-    for event in events:
-        value = event.get("metricValue")
-        assert isinstance(value, (int, float)) and math.isfinite(value) and value >= 0, event
+    for sent in events:
+        value = sent.get("metricValue")
+        assert isinstance(value, (int, float)) and math.isfinite(value) and value >= 0, sent

@@ -44,8 +44,9 @@ def test_exceptions_from_the_launchdarkly_client_never_reach_the_app(chat_config
         assert processor.force_flush() is False
         provider.shutdown()
 
-    assert client.calls == 1  # the first track raised; the segment's emission stopped there
-    assert "emitting run" in caplog.text
+    # Each metric is sent on its own: duration, tokens (its first track raised), outcome.
+    assert client.calls == 3
+    assert "sending duration of a run failed; its other metrics are sent" in caplog.text
     assert "force_flush failed" in caplog.text
     assert "shutdown failed" in caplog.text
 
