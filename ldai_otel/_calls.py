@@ -68,8 +68,14 @@ class _Calls:
 
 
 def innermost_first(obs: Observation) -> tuple[int, int]:
-    """Sort key: the shortest span first (the closest to the HTTP call), then the latest to start."""
-    return (obs.end_ns - obs.start_ns, -obs.start_ns)
+    """Sort key: the latest to start first (the closest to the HTTP call), then the shortest.
+
+    A nested span starts no earlier and ends no later than the one around it, so either
+    order puts it first. Start first decides for sibling wrappers of one stream whose ends
+    fall a fraction of a millisecond apart in either order (contrib botocore and OpenLLMetry
+    bedrock): their lengths differ by noise, while the inner wrapper always starts last.
+    """
+    return (-obs.start_ns, obs.end_ns - obs.start_ns)
 
 
 def model_calls(observations: Iterable[Observation], parents: dict[int, int] | None = None) -> list[list[Observation]]:
