@@ -8,17 +8,21 @@ branches of the run. The rule (DESIGN.md section 4, docs/dialects.md):
 1. Spans that share a response id (``gen_ai.response.id``) are one call, when
    that id appears on at most one span per instrumentation scope (a stub or
    proxy that answers every call with one id is not evidence).
-2. Else spans of two different scopes whose intervals contain one another
-   (within a small slack: two wrappers of one stream end a fraction of a
-   millisecond apart, in either order) or one of which is an ancestor of the
-   other are candidates, in a one-to-one match between the two scopes:
-   - where both carry usage and their input counts agree, a maximum matching
-     is made (calls run concurrently with the same prompt, a LangChain
-     ``batch()``, pair up however their intervals nest: each pairing gives
-     the same counts, and no span is ever in two calls);
-   - where one side has no usage, a pair is merged only when it is in every
-     maximum matching of what is left (an ambiguous pairing is not guessed:
-     a usage-less span may be a failed attempt or another call).
+2. Else spans of two different scopes are candidates when their intervals
+   contain one another (within a small slack: two wrappers of one stream end
+   a fraction of a millisecond apart, in either order) or one is an ancestor
+   of the other, and their input counts agree or one side has no usage
+   (nested spans are candidates even when their counts differ: the inner one
+   wins). The match between two scopes is one-to-one:
+   - a maximum matching is made over the pairs that look like one call seen
+     twice: both with usage that agrees, a usage-less span around one with
+     usage, or neither with usage; usage-less wrappers are matched first, so
+     a span a wrapper could hold is not joined to another usage-carrying
+     span's call. Where several pairings are possible (concurrent calls with
+     one prompt, a LangChain ``batch()``), each gives the same counts;
+   - a usage-less span inside one with usage (a failed attempt, or another
+     call) is merged only when the pair is in every maximum matching of what
+     is left: an ambiguous pairing is not guessed.
 3. Two spans of one scope are never one call.
 
 Within a call the innermost span (the shortest: the closest to the HTTP call)
