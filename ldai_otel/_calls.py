@@ -8,13 +8,17 @@ branches of the run. The rule (DESIGN.md section 4, docs/dialects.md):
 1. Spans that share a response id (``gen_ai.response.id``) are one call, when
    that id appears on at most one span per instrumentation scope (a stub or
    proxy that answers every call with one id is not evidence).
-2. Else spans of two different scopes whose intervals contain one another (or
-   one of which is an ancestor of the other) and whose input token counts
-   agree or are missing on one side are candidates, and only a one-to-one
-   match counts: a candidate pair is merged only when it is in every maximum
-   matching between the two scopes' spans (calls that ran concurrently, where
-   the pairing is ambiguous, are left apart). Pairs whose usage is present on
-   both sides and agrees are matched first.
+2. Else spans of two different scopes whose intervals contain one another
+   (within a small slack: two wrappers of one stream end a fraction of a
+   millisecond apart, in either order) or one of which is an ancestor of the
+   other are candidates, in a one-to-one match between the two scopes:
+   - where both carry usage and their input counts agree, a maximum matching
+     is made (calls run concurrently with the same prompt, a LangChain
+     ``batch()``, pair up however their intervals nest: each pairing gives
+     the same counts, and no span is ever in two calls);
+   - where one side has no usage, a pair is merged only when it is in every
+     maximum matching of what is left (an ambiguous pairing is not guessed:
+     a usage-less span may be a failed attempt or another call).
 3. Two spans of one scope are never one call.
 
 Within a call the innermost span (the shortest: the closest to the HTTP call)
@@ -29,6 +33,8 @@ from ldai_otel._dialects import MODEL, Observation
 
 MAX_COMPONENT = 64
 """Largest set of mutually overlapping candidates matched; past it, none is merged."""
+SLACK_NS = 2_000_000
+"""Containment slack: spans of one call may end this far apart (or a tenth of the shorter one)."""
 _MAX_ANCESTORS = 64
 
 
@@ -140,11 +146,18 @@ class _Group:
         self.input_tokens = with_usage.input_tokens if with_usage is not None else None
 
 
+def _contained(a: _Group, b: _Group) -> bool:
+    """Whether the shorter of ``a`` and ``b`` lies within the other, up to the slack."""
+    shorter = min(a.end - a.start, b.end - b.start)
+    slack = max(SLACK_NS, shorter // 10)
+    overlap = min(a.end, b.end) - max(a.start, b.start)
+    return overlap >= shorter - slack
+
+
 def _candidate(a: _Group, b: _Group) -> int:
     """0 when ``a`` and ``b`` cannot be one call; 2 when their usage agrees; 1 when one side has none."""
-    contained = (a.start <= b.start and b.end <= a.end) or (b.start <= a.start and a.end <= b.end)
     nested = bool(a.ids & b.ancestors or b.ids & a.ancestors)
-    if not (contained or nested):
+    if not (nested or _contained(a, b)):
         return 0
     if not (a.has_usage and b.has_usage):
         return 1
@@ -169,7 +182,8 @@ def _merge_one_to_one(calls: _Calls, left_scope: str, right_scope: str, ancestor
         if not lefts or not rights:
             return
         edges = _edges(lefts, rights, strength)
-        for a, b in _forced_pairs(edges):
+        pairs = _matched_pairs(edges, lefts, rights) if strength == 2 else _forced_pairs(edges)
+        for a, b in pairs:
             calls.union(lefts[a].root, rights[b].root)
 
 
@@ -183,7 +197,7 @@ def _edges(lefts: list[_Group], rights: list[_Group], strength: int) -> dict[int
     edges: dict[int, list[int]] = {}
     open_groups: list[tuple[int, int, int]] = []  # (end, side, index)
     for start, end, side, index in order:
-        open_groups = [g for g in open_groups if g[0] >= start]
+        open_groups = [g for g in open_groups if g[0] + SLACK_NS >= start]
         for _, other_side, other in open_groups:
             if other_side == side:
                 continue
@@ -201,6 +215,21 @@ def _edges(lefts: list[_Group], rights: list[_Group], strength: int) -> dict[int
         if b not in edges.get(a, ()) and _candidate(lefts[a], rights[b]) >= strength:
             edges.setdefault(a, []).append(b)
     return edges
+
+
+def _matched_pairs(edges: dict[int, list[int]], lefts: list[_Group], rights: list[_Group]) -> list[tuple[int, int]]:
+    """The pairs of one maximum matching, closest intervals tried first."""
+    ordered = {
+        a: sorted(bs, key=lambda b: abs(lefts[a].start - rights[b].start) + abs(lefts[a].end - rights[b].end))
+        for a, bs in edges.items()
+    }
+    pairs: list[tuple[int, int]] = []
+    for component in _components(ordered):
+        if len(component) > MAX_COMPONENT:
+            continue
+        match = _max_matching({a: ordered[a] for a in sorted(component, key=lambda a: lefts[a].start)})
+        pairs.extend((a, b) for b, a in match.items())
+    return pairs
 
 
 def _forced_pairs(edges: dict[int, list[int]]) -> list[tuple[int, int]]:
