@@ -276,6 +276,18 @@ def test_concurrent_calls_with_different_prompts_pair_by_usage(provider, chat_co
     assert tokens(values(collect())) == (51, 9, 60)
 
 
+def test_nested_spans_that_disagree_are_one_call_and_the_inner_one_wins(provider, chat_config, user, collect):
+    # OpenInference google-genai's span over contrib google-genai's (its child) on one call.
+    s = Spans(provider)
+    with ai_run(chat_config, user, tracer_provider=provider):
+        outer = provider.get_tracer("openinference.instrumentation.google_genai").start_span(
+            "GenerateContent", attributes=openinference_llm(20, 7), start_time=s.base
+        )
+        s.span("opentelemetry.instrumentation.google_genai", "generate_content m", semconv_chat(11, 7), 1, 50, outer)
+        outer.end(end_time=s.base + 51 * MS)
+    assert tokens(values(collect())) == (11, 7, 18)
+
+
 def test_spans_whose_prompt_counts_disagree_are_two_calls(provider, chat_config, user, collect):
     s = Spans(provider)
     with ai_run(chat_config, user, tracer_provider=provider):
@@ -333,7 +345,8 @@ def test_model_calls_groups_spans_innermost_first():
             kind="model", input_tokens=inp, scope=scope, span_id=span_id, start_ns=start, end_ns=end, parent_id=0
         )
 
-    calls = model_calls([obs(1, "a", 0, 100), obs(2, "b", 10, 90, None), obs(3, "a", 200, 300), Observation("tool")])
+    spans = [obs(1, "a", 0, 100 * MS), obs(2, "b", 10 * MS, 90 * MS, None), obs(3, "a", 200 * MS, 300 * MS)]
+    calls = model_calls([*spans, Observation("tool")])
     assert [[o.span_id for o in call] for call in calls] == [[2, 1], [3]]
 
 
