@@ -8,17 +8,23 @@ branches of the run. The rule (DESIGN.md section 4, docs/dialects.md):
 1. Spans that share a response id (``gen_ai.response.id``) are one call, when
    that id appears on at most one span per instrumentation scope (a stub or
    proxy that answers every call with one id is not evidence).
-2. Else spans of two different scopes whose intervals contain one another
-   (within a small slack: two wrappers of one stream end a fraction of a
-   millisecond apart, in either order) or one of which is an ancestor of the
-   other are candidates, in a one-to-one match between the two scopes:
-   - where both carry usage and their input counts agree, a maximum matching
-     is made (calls run concurrently with the same prompt, a LangChain
-     ``batch()``, pair up however their intervals nest: each pairing gives
-     the same counts, and no span is ever in two calls);
-   - where one side has no usage, a pair is merged only when it is in every
-     maximum matching of what is left (an ambiguous pairing is not guessed:
-     a usage-less span may be a failed attempt or another call).
+2. Else spans of two different scopes are candidates when their intervals
+   contain one another (within a small slack: two wrappers of one stream end
+   a fraction of a millisecond apart, in either order) or one is an ancestor
+   of the other, and their input counts agree or one side has no usage
+   (nested spans are candidates even when their counts differ: the inner one
+   wins; contained ones whose output counts differ only when unambiguous, as
+   Traceloop anthropic miscounts a stream's output). The match between two
+   scopes is one-to-one:
+   - a maximum matching is made over the pairs that look like one call seen
+     twice: both with usage that agrees, a usage-less span around one with
+     usage, or neither with usage; usage-less wrappers are matched first, so
+     a span a wrapper could hold is not joined to another usage-carrying
+     span's call. Where several pairings are possible (concurrent calls with
+     one prompt, a LangChain ``batch()``), each gives the same counts;
+   - a usage-less span inside one with usage (a failed attempt, or another
+     call) is merged only when the pair is in every maximum matching of what
+     is left: an ambiguous pairing is not guessed.
 3. Two spans of one scope are never one call.
 
 Within a call the innermost span (the shortest: the closest to the HTTP call)
@@ -132,7 +138,7 @@ def _model_ancestors(spans: Sequence[Observation], parents: dict[int, int]) -> l
 class _Group:
     """One call so far, as the matching sees it."""
 
-    __slots__ = ("root", "start", "end", "ids", "ancestors", "input_tokens", "has_usage")
+    __slots__ = ("root", "start", "end", "ids", "ancestors", "input_tokens", "output_tokens", "has_usage")
 
     def __init__(self, calls: _Calls, root: int, members: list[int], ancestors: list[frozenset[int]]) -> None:
         spans = [calls.spans[i] for i in members]
@@ -144,6 +150,7 @@ class _Group:
         with_usage = next((o for o in sorted(spans, key=innermost_first) if o.has_usage), None)
         self.has_usage = with_usage is not None
         self.input_tokens = with_usage.input_tokens if with_usage is not None else None
+        self.output_tokens = with_usage.output_tokens if with_usage is not None else None
 
 
 def _contained(a: _Group, b: _Group) -> bool:
@@ -166,12 +173,14 @@ def _candidate(a: _Group, b: _Group) -> int:
     if not (nested or _contained(a, b)):
         return 0
     if a.has_usage and b.has_usage:
-        # Inputs are the prompt's count; outputs are not compared, as some
-        # instrumentations miscount a stream's output (Traceloop anthropic).
         if a.input_tokens is not None and b.input_tokens is not None and a.input_tokens != b.input_tokens:
             # Nested spans that disagree are still one call (the inner one wins);
-            # containment alone is no evidence against different prompts.
+            # contained ones are two prompts.
             return WRAPPER if nested else 0
+        if a.output_tokens is not None and b.output_tokens is not None and a.output_tokens != b.output_tokens:
+            # Same prompt, other output: another call, or an instrumentation that
+            # miscounts a stream's output (Traceloop anthropic): only when unambiguous.
+            return WRAPPER if nested else ATTEMPT
         return AGREE
     if not a.has_usage and not b.has_usage:
         return WRAPPER

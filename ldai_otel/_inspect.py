@@ -607,24 +607,12 @@ def _span_line(record: SpanRecord) -> str:
 
 
 def _calls(report: RunReport) -> list[list[SpanRecord]]:
-    """The run's model calls: nested model-call spans (two instrumentations) are one call."""
-    by_id = {s.span_id: s for s in report.spans}
-    parents = report.segment.parents
-    calls: dict[int, list[SpanRecord]] = {}
-    for record in report.spans:
-        if record.observation is None or record.observation.kind != MODEL:
-            continue
-        top = record
-        parent_id = record.parent_id
-        for _ in range(64):  # bounded, like summarize()
-            if not parent_id:
-                break
-            parent = by_id.get(parent_id)
-            if parent is not None and parent.observation is not None and parent.observation.kind == MODEL:
-                top = parent
-            parent_id = parents.get(parent_id, 0)
-        calls.setdefault(top.span_id, []).append(record)
-    return list(calls.values())
+    """The run's model calls, grouped by the rule book's own rule (one call counts once)."""
+    from ldai_otel._calls import model_calls
+
+    records = {id(s.observation): s for s in report.spans if s.observation is not None}
+    segment = report.segment
+    return [[records[id(o)] for o in call] for call in model_calls(segment.observations, segment.parents)]
 
 
 def diagnose(report: RunReport) -> list[str]:

@@ -250,6 +250,28 @@ def test_spans_of_one_stream_ending_a_hair_apart_in_either_order_are_one_call(pr
     assert tokens(values(collect())) == (125, 7, 132)
 
 
+@pytest.mark.parametrize(
+    "spans,expected",
+    [
+        # Found by the fuzz suite. A framework span with usage and one without, both
+        # containing a client span with usage: the usage-less wrapper holds it.
+        ([("f", 0, 20, 1), ("f", 0, 20, None), ("c", 2, 18, 1)], [[1], [3, 2]]),
+        # Two framework spans (one usage-less) around two client spans: two calls.
+        ([("f", 0, 20, None), ("f", 0, 20, 1), ("c", 2, 18, 1), ("c", 2, 18, 1)], [[4, 1], [3, 2]]),
+        # Three scopes: the client and http spans pair first, then the usage-less wrapper holds them.
+        ([("f", 0, 20, 1), ("f", 0, 20, None), ("c", 2, 18, None), ("h", 4, 16, 1)], [[1], [4, 3, 2]]),
+        # A retry: the framework span pairs with the attempt whose usage agrees.
+        ([("f", 0, 100, 1), ("c", 5, 20, None), ("c", 30, 95, 1)], [[2], [3, 1]]),
+    ],
+)
+def test_usage_less_spans_among_concurrent_calls(spans, expected):
+    observations = [
+        Observation(kind="model", input_tokens=inp, scope=scope, span_id=i, start_ns=start * MS, end_ns=end * MS)
+        for i, (scope, start, end, inp) in enumerate(spans, start=1)
+    ]
+    assert [[o.span_id for o in call] for call in model_calls(observations)] == expected
+
+
 def test_an_ambiguous_pairing_with_a_usage_less_side_is_not_guessed():
     # Two concurrent framework spans with usage, two client spans without (failed or
     # unmetered attempts) inside both: which is whose is unknown, so none is merged.
