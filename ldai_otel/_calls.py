@@ -13,7 +13,9 @@ branches of the run. The rule (DESIGN.md section 4, docs/dialects.md):
    a fraction of a millisecond apart, in either order) or one is an ancestor
    of the other, and their input counts agree or one side has no usage
    (nested spans are candidates even when their counts differ: the inner one
-   wins). The match between two scopes is one-to-one:
+   wins; contained ones whose output counts differ only when unambiguous, as
+   Traceloop anthropic miscounts a stream's output). The match between two
+   scopes is one-to-one:
    - a maximum matching is made over the pairs that look like one call seen
      twice: both with usage that agrees, a usage-less span around one with
      usage, or neither with usage; usage-less wrappers are matched first, so
@@ -142,7 +144,7 @@ def _model_ancestors(spans: Sequence[Observation], parents: dict[int, int]) -> l
 class _Group:
     """One call so far, as the matching sees it."""
 
-    __slots__ = ("root", "start", "end", "ids", "ancestors", "input_tokens", "has_usage")
+    __slots__ = ("root", "start", "end", "ids", "ancestors", "input_tokens", "output_tokens", "has_usage")
 
     def __init__(self, calls: _Calls, root: int, members: list[int], ancestors: list[frozenset[int]]) -> None:
         spans = [calls.spans[i] for i in members]
@@ -154,6 +156,7 @@ class _Group:
         with_usage = next((o for o in sorted(spans, key=innermost_first) if o.has_usage), None)
         self.has_usage = with_usage is not None
         self.input_tokens = with_usage.input_tokens if with_usage is not None else None
+        self.output_tokens = with_usage.output_tokens if with_usage is not None else None
 
 
 def _contained(a: _Group, b: _Group) -> bool:
@@ -176,12 +179,14 @@ def _candidate(a: _Group, b: _Group) -> int:
     if not (nested or _contained(a, b)):
         return 0
     if a.has_usage and b.has_usage:
-        # Inputs are the prompt's count; outputs are not compared, as some
-        # instrumentations miscount a stream's output (Traceloop anthropic).
         if a.input_tokens is not None and b.input_tokens is not None and a.input_tokens != b.input_tokens:
             # Nested spans that disagree are still one call (the inner one wins);
-            # containment alone is no evidence against different prompts.
+            # contained ones are two prompts.
             return WRAPPER if nested else 0
+        if a.output_tokens is not None and b.output_tokens is not None and a.output_tokens != b.output_tokens:
+            # Same prompt, other output: another call, or an instrumentation that
+            # miscounts a stream's output (Traceloop anthropic): only when unambiguous.
+            return WRAPPER if nested else ATTEMPT
         return AGREE
     if not a.has_usage and not b.has_usage:
         return WRAPPER
