@@ -8,11 +8,14 @@ Both answer as the OTLP specification says:
 * HTTP: 400 with a ``google.rpc.Status`` for a body that cannot be decoded
   (bad protobuf, bad JSON, a broken gzip stream), 415 for a content type
   other than ``application/x-protobuf`` and ``application/json``, 413 for a
-  body over the size limit, 401 without the bearer token when one is set,
-  503 (retryable) while shutting down; the response body in the request's
-  encoding;
-* gRPC: ``INVALID_ARGUMENT``, ``RESOURCE_EXHAUSTED`` (too large),
-  ``UNAUTHENTICATED``, ``UNAVAILABLE`` (shutting down) likewise.
+  body over the size limit (or more spans than ``--max-spans``), 401 without
+  the bearer token when one is set, 429 with ``Retry-After`` while the trace
+  buffer is full, 503 with ``Retry-After`` while LaunchDarkly emission is
+  behind or while shutting down; the response body in the request's encoding;
+* gRPC: ``INVALID_ARGUMENT``, ``RESOURCE_EXHAUSTED`` (too large; without
+  ``RetryInfo``, so not retried), ``UNAUTHENTICATED``, ``RESOURCE_EXHAUSTED``
+  with a ``RetryInfo`` (buffer full: retryable), ``UNAVAILABLE`` (LaunchDarkly
+  behind, shutting down) likewise.
 
 HTTP runs on aiohttp in a thread with its own event loop; gRPC on grpcio's
 thread pool. ``GET /healthz`` and ``GET /metrics`` (Prometheus text) sit
@@ -33,11 +36,18 @@ from typing import Any
 
 from ldai_otel._otlp import SpanDecoder, fix_json_ids, load_proto
 from ldai_otel._ratelimit import RateLimitedLogger
-from ldai_otel._traces import TraceBuffer
+from ldai_otel._traces import BUFFER_FULL, Refused, TraceBuffer
 
 _logger = logging.getLogger(__name__)
 _warn = RateLimitedLogger(_logger)
 
+LAUNCHDARKLY_BEHIND = "launchdarkly_behind"
+# Refusal reasons (metric labels and log fields), besides the buffer's BUFFER_FULL and TOO_MANY_SPANS.
+SHUTTING_DOWN = "shutting_down"
+UNAUTHENTICATED = "unauthenticated"
+BAD_REQUEST = "bad_request"
+TOO_LARGE = "too_large"
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 TRACES_PATH = "/v1/traces"
@@ -51,15 +61,38 @@ class Ingest:
         decoder: OTLP spans to facts.
         buffer: Where the facts go.
         token: Bearer token the requests must carry; empty for none.
+        backlogged: Whether emission to LaunchDarkly is behind (requests are then
+            refused, retryable, before their spans are read).
+        retry_after_s: The ``Retry-After`` / ``RetryInfo`` delay of a refusal.
+        on_refused: Called with (protocol, reason, status, message) per refused request.
     """
 
-    def __init__(self, decoder: SpanDecoder, buffer: TraceBuffer, token: str = ""):
+    def __init__(
+        self,
+        decoder: SpanDecoder,
+        buffer: TraceBuffer,
+        token: str = "",
+        backlogged: Callable[[], bool] = lambda: False,
+        retry_after_s: int = 1,
+        on_refused: Callable[[str, str, object, str], None] | None = None,
+    ):
+        self._on_refused = on_refused
         self._decoder = decoder
         self._buffer = buffer
         self._token = token
+        self._backlogged = backlogged
+        self.retry_after_s = retry_after_s
         self._lock = threading.Lock()  # the decoder is shared by the receivers' threads
         self.accepting = True
         self.json_format, _, self.request_class = load_proto()
+
+    def refused(self, protocol: str, reason: str, status: object, message: str) -> None:
+        """Reports a refused request (metrics, log line); never raises."""
+        if self._on_refused is not None:
+            try:
+                self._on_refused(protocol, reason, status, message)
+            except Exception:
+                _logger.exception("ldai-otel serve: counting a refusal failed")
 
     def authorized(self, header: str | None) -> bool:
         """Whether an ``Authorization`` header value carries the token (always, when none is set)."""
@@ -69,7 +102,13 @@ class Ingest:
         return header is not None and hmac.compare_digest(header.encode("utf-8"), expected.encode("utf-8"))
 
     def export(self, request: Any) -> tuple[int, str]:
-        """Takes one ``ExportTraceServiceRequest``; returns (rejected span count, message)."""
+        """Takes one ``ExportTraceServiceRequest``; returns (rejected span count, message).
+
+        Raises:
+            Refused: Nothing was taken (buffer full, LaunchDarkly behind, too many spans).
+        """
+        if self._backlogged():
+            raise Refused(LAUNCHDARKLY_BEHIND, True, "LaunchDarkly event emission is behind: retry later")
         with self._lock:
             facts = list(self._decoder.decode(request))
         valid = [f for f in facts if f.trace_id and f.span_id]
@@ -132,18 +171,36 @@ def start_grpc(ingest: Ingest, address: str, max_request_bytes: int, tls: tuple[
     class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 - the service's method name
             if not ingest.accepting:
-                context.abort(grpc.StatusCode.UNAVAILABLE, "shutting down")
+                refuse(context, grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN, "shutting down")
             metadata = dict(context.invocation_metadata())
             if not ingest.authorized(metadata.get("authorization")):
-                context.abort(grpc.StatusCode.UNAUTHENTICATED, "a bearer token is required")
+                refuse(context, grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED, "a bearer token is required")
             if isinstance(request, Exception):
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "undecodable request: %s" % str(request)[:200])
+                message = "undecodable request: %s" % str(request)[:200]
+                refuse(context, grpc.StatusCode.INVALID_ARGUMENT, BAD_REQUEST, message)
             try:
                 rejected, message = ingest.export(request)
+            except Refused as refused:
+                refuse_buffer(context, refused, ingest.retry_after_s)
             except Exception:
                 _logger.exception("ldai-otel serve: export failed")
                 context.abort(grpc.StatusCode.INTERNAL, "export failed")
             return ingest.response(rejected, message)
+
+    def refuse(context: Any, code: Any, reason: str, message: str) -> None:
+        ingest.refused("grpc", reason, code.name, message)
+        context.abort(code, message)
+
+    def refuse_buffer(context: Any, refused: Refused, retry_after_s: int) -> None:
+        # OTLP: RESOURCE_EXHAUSTED is retryable only with a RetryInfo in the status details;
+        # UNAVAILABLE always is. A request over the whole bound gets no RetryInfo.
+        if refused.reason == BUFFER_FULL:
+            status, info = _retry_details(8, refused.message, retry_after_s)
+            # The status details for the Collector (Go); the bare RetryInfo for the Python exporter.
+            context.set_trailing_metadata((("grpc-status-details-bin", status), ("google.rpc.retryinfo-bin", info)))
+            refuse(context, grpc.StatusCode.RESOURCE_EXHAUSTED, refused.reason, refused.message)
+        code = grpc.StatusCode.UNAVAILABLE if refused.retryable else grpc.StatusCode.RESOURCE_EXHAUSTED
+        refuse(context, code, refused.reason, refused.message)
 
     def lenient(data: bytes) -> Any:
         # grpcio answers a request its deserializer rejects with INTERNAL; OTLP
@@ -181,6 +238,17 @@ def start_grpc(ingest: Ingest, address: str, max_request_bytes: int, tls: tuple[
         raise OSError("cannot listen on %s (gRPC)" % address)
     server.start()
     return server, port
+
+
+def _retry_details(code: int, message: str, retry_after_s: int) -> tuple[bytes, bytes]:
+    """A serialized ``google.rpc.Status`` carrying a ``RetryInfo``, and the ``RetryInfo``."""
+    from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped,unused-ignore]
+
+    info = error_details_pb2.RetryInfo()
+    info.retry_delay.seconds = retry_after_s
+    status = status_pb2.Status(code=code, message=message)
+    status.details.add().Pack(info)
+    return bytes(status.SerializeToString()), bytes(info.SerializeToString())
 
 
 # --- HTTP ------------------------------------------------------------------------------
@@ -224,13 +292,13 @@ class HttpReceiver:
         ingest: Ingest,
         address: tuple[str, int],
         max_request_bytes: int,
-        metrics: Callable[[], dict[str, int]],
+        exposition: Callable[[], bytes],
         ssl_context: Any = None,
     ):
         self._ingest = ingest
         self._address = address
         self._max = max_request_bytes
-        self._metrics = metrics
+        self._exposition = exposition
         self._ssl = ssl_context
         self._loop = asyncio.new_event_loop()
         self._runner: Any = None
@@ -278,11 +346,8 @@ class HttpReceiver:
     async def _prometheus(self, request: Any) -> Any:
         from aiohttp import web
 
-        lines = []
-        for name, value in self._metrics().items():
-            lines.append("# TYPE ldai_otel_serve_%s %s" % (name, "gauge" if name in ("traces", "spans") else "counter"))
-            lines.append("ldai_otel_serve_%s %d" % (name, value))
-        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+        body = await asyncio.get_running_loop().run_in_executor(None, self._exposition)
+        return web.Response(body=body, headers={"Content-Type": PROMETHEUS_TEXT})
 
     async def _traces(self, request: Any) -> Any:
         from aiohttp import web
@@ -291,7 +356,8 @@ class HttpReceiver:
         content_type = request.content_type  # lower-cased, without parameters
         answer_type = content_type if content_type in (PROTOBUF, JSON) else PROTOBUF
 
-        def fail(status: int, code: int, message: str) -> Any:
+        def fail(status: int, code: int, message: str, reason: str = BAD_REQUEST) -> Any:
+            ingest.refused("http", reason, status, message)
             return web.Response(
                 status=status,
                 body=_status_body(ingest, code, message, answer_type),
@@ -299,23 +365,23 @@ class HttpReceiver:
             )
 
         if not ingest.accepting:
-            response = fail(503, 14, "shutting down")
+            response = fail(503, 14, "shutting down", SHUTTING_DOWN)
             response.headers["Retry-After"] = "5"
             return response
         if not ingest.authorized(request.headers.get("Authorization")):
-            return fail(401, 16, "a bearer token is required")
+            return fail(401, 16, "a bearer token is required", UNAUTHENTICATED)
         if content_type not in (PROTOBUF, JSON):
             return fail(415, 3, "unsupported content type %r: use %s or %s" % (content_type[:60], PROTOBUF, JSON))
         if request.content_length is not None and request.content_length > self._max:
-            return fail(413, 8, "request body over %d bytes" % self._max)
+            return fail(413, 8, "request body over %d bytes" % self._max, TOO_LARGE)
         try:
             raw = await request.content.read(self._max + 1)
             if len(raw) > self._max:
-                return fail(413, 8, "request body over %d bytes" % self._max)
+                return fail(413, 8, "request body over %d bytes" % self._max, TOO_LARGE)
             body = _decompress(raw, request.headers.get("Content-Encoding", "").strip().lower(), self._max)
             message = ingest.parse(body, content_type)
         except OverflowError:
-            return fail(413, 8, "decompressed request body over %d bytes" % self._max)
+            return fail(413, 8, "decompressed request body over %d bytes" % self._max, TOO_LARGE)
         except LookupError as exc:
             return fail(415, 3, "unsupported content encoding %r" % str(exc)[:40])
         except ValueError as exc:
@@ -323,6 +389,18 @@ class HttpReceiver:
         loop = asyncio.get_running_loop()
         try:
             rejected, text = await loop.run_in_executor(None, ingest.export, message)
+        except Refused as refused:
+            if not refused.retryable:
+                return fail(413, 8, refused.message, refused.reason)
+            # 429 for a full buffer, 503 while LaunchDarkly emission is behind: both retryable.
+            response = fail(
+                429 if refused.reason == BUFFER_FULL else 503,
+                8 if refused.reason == BUFFER_FULL else 14,
+                refused.message,
+                refused.reason,
+            )
+            response.headers["Retry-After"] = str(ingest.retry_after_s)
+            return response
         except Exception:
             _logger.exception("ldai-otel serve: export failed")
             return fail(500, 13, "export failed")

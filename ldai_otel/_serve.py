@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import ssl
@@ -29,6 +30,9 @@ TOKEN_ENV = "LDAI_OTEL_SERVE_TOKEN"
 DEFAULT_DECISION_WAIT_S = 30.0
 """Like the Collector's ``tail_sampling`` ``decision_wait`` default: spans of a trace
 exported by batching SDKs and Collectors (5 s batches, retries) meet within it."""
+BACKLOG_SEGMENTS = 5_000
+"""Closed segments waiting for the LaunchDarkly client past which requests are refused
+(retryable): half the emitter's queue, so emission stays off the receivers' threads."""
 INSTALL_HINT = "ldai-otel serve needs its extra: pip install 'ldai-otel[serve]'"
 
 _logger = logging.getLogger(__name__)
@@ -141,6 +145,7 @@ def run_serve(
         from ldai_otel._inspect import _load_extractor
         from ldai_otel._otlp import SpanDecoder
         from ldai_otel._receivers import HttpReceiver, Ingest, start_grpc
+        from ldai_otel._serve_metrics import CountingClient, ServeMetrics
         from ldai_otel._traces import TraceBuffer
     except ImportError as exc:  # pragma: no cover - exercised without the extra
         err.write("ldai-otel serve: %s (%s)\n" % (INSTALL_HINT, exc))
@@ -165,28 +170,32 @@ def run_serve(
         err.write("ldai-otel serve: %s\n" % exc)
         return 2
 
-    buffer_holder: list[TraceBuffer] = []
-    emitter = SegmentEmitter(
-        ld_client,
-        tick=lambda: buffer_holder[0].tick() if buffer_holder else None,
-        tick_interval_s=min(1.0, args.decision_wait / 4),
-    )
+    emitter: SegmentEmitter | None = None
     buffer = TraceBuffer(
-        emitter.submit,
+        lambda segments: emitter.submit(segments) if emitter is not None else None,
         decision_wait_s=args.decision_wait,
         retention_s=args.retention,
         max_traces=args.max_traces,
         max_spans_per_trace=args.max_spans_per_trace,
         max_spans=args.max_spans,
     )
-    buffer_holder.append(buffer)
-    ingest = Ingest(SpanDecoder(Dialects(extractors)), buffer, token=env.get(TOKEN_ENV, ""))
-
-    def metrics() -> dict[str, int]:
-        values = buffer.stats.as_dict()
-        values["traces"] = buffer.traces
-        values["spans"] = buffer.spans
-        return values
+    metrics = ServeMetrics(buffer, args.max_spans, lambda: emitter.queued if emitter is not None else 0)
+    dropped_handler = metrics.watch_ldclient()
+    emitter = SegmentEmitter(
+        CountingClient(ld_client, metrics),
+        tick=buffer.tick,
+        tick_interval_s=min(1.0, args.decision_wait / 4),
+    )
+    queued = emitter  # bound for the lambda below (mypy: not None from here on)
+    ingest = Ingest(
+        SpanDecoder(Dialects(extractors)),
+        buffer,
+        token=env.get(TOKEN_ENV, ""),
+        backlogged=lambda: queued.queued >= BACKLOG_SEGMENTS,
+        # Room appears as traces go quiet: within one decision wait.
+        retry_after_s=max(1, math.ceil(min(args.decision_wait, 5.0))),
+        on_refused=metrics.refused,
+    )
 
     grpc_server = http = None
     stop = stop or threading.Event()
@@ -196,7 +205,7 @@ def run_serve(
             grpc_server, port = start_grpc(ingest, "%s:%d" % grpc_address, args.max_request_bytes, tls)
             listening.append("grpc %s:%d" % (grpc_address[0], port))
         if http_address is not None:
-            http = HttpReceiver(ingest, http_address, args.max_request_bytes, metrics, ssl_context)
+            http = HttpReceiver(ingest, http_address, args.max_request_bytes, metrics.exposition, ssl_context)
             port = http.start()
             listening.append("http %s:%d" % (http_address[0], port))
     except Exception as exc:
@@ -230,10 +239,11 @@ def run_serve(
     emitter.shutdown(timeout_s=30.0)
     ld_client.flush()
     ld_client.close()
-    stats = metrics()
+    logging.getLogger("ldclient").removeHandler(dropped_handler)
+    stats = buffer.stats
     out.write(
         "ldai-otel serve: stopped; %d span(s) received, %d segment(s) emitted\n"
-        % (stats["spans_received"], stats["segments_emitted"])
+        % (stats.spans_received, stats.segments_emitted)
     )
     out.flush()
     return 0

@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
-from serve_support import export, start_serve
+from serve_support import export, metrics_of, start_serve
 
 from ldai_otel.testing import flush_events
 
@@ -324,20 +324,19 @@ def test_sigterm_emits_every_buffered_run_before_exit(recorder, sink, tmp_path, 
         assert [k for k, _, _ in got] == [k for k, _, _ in full_run_events(0)]
 
 
-def test_bounds_emit_the_oldest_trace_with_what_it_has(recorder, sink, tmp_path):
+def test_the_spans_per_trace_bound_emits_a_trace_early_with_what_it_has(recorder, sink, tmp_path):
     provider, memory = recorder
-    with start_serve(sink, tmp_path, "--decision-wait", "600", "--max-traces", "2") as serve:
-        run_ids = [a_run(provider) for _ in range(3)]
+    with start_serve(sink, tmp_path, "--decision-wait", "600", "--max-spans-per-trace", "5") as serve:
+        run_ids = [a_run(provider) for _ in range(2)]
         spans = memory.get_finished_spans()
         exporter = serve.grpc_exporter()
-        for run_id in run_ids:
-            export(exporter, [s for s in spans if str(uuid.UUID(int=s.context.trace_id)) == run_id])
-        # The third trace pushed the first out: emitted now, with what it had.
+        export(exporter, [s for s in spans if str(uuid.UUID(int=s.context.trace_id)) == run_ids[0]])
+        # Its fifth span reached the bound: emitted now, long before the decision wait.
         assert sink.wait_for_event(lambda e: e.get("data", {}).get("runId") == run_ids[0], 30)
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % serve.http_port, timeout=10) as metrics:
-            text = metrics.read().decode()
-        assert "ldai_otel_serve_traces_cut 1\n" in text and "ldai_otel_serve_traces 2\n" in text
+        export(exporter, [s for s in spans if str(uuid.UUID(int=s.context.trace_id)) == run_ids[1]])
+        metrics = metrics_of(serve)
         assert serve.terminate() == 0
+    assert (metrics["ldai_otel_serve_traces_evicted_total"], metrics["ldai_otel_serve_traces_held"]) == (2, 0)
     for run_id in run_ids:
         assert len(events_of(sink, run_id)) == 6
 
