@@ -14,6 +14,7 @@ flush the LaunchDarkly client, exit 0.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import math
 import os
@@ -112,6 +113,28 @@ def _address(text: str, what: str) -> tuple[str, int] | None:
     if not sep or not port.isdigit():
         raise ServeError("%s wants HOST:PORT, got %r" % (what, text))
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listen host reaches this machine only (``localhost``, ``127.0.0.0/8``, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def exposure_warnings(addresses: list[tuple[str, tuple[str, int] | None]], token: str) -> list[str]:
+    """The start-up warnings for listeners open beyond loopback without a bearer token."""
+    if token:
+        return []
+    return [
+        "ldai-otel serve: %s listens on %s:%d without a bearer token: set $%s (and TLS) or bind 127.0.0.1"
+        % (what, address[0], address[1], TOKEN_ENV)
+        for what, address in addresses
+        if address is not None and not is_loopback(address[0])
+    ]
 
 
 def _ld_client(env: Mapping[str, str], flush_interval: float) -> Any:
@@ -215,6 +238,10 @@ def run_serve(
         emitter.shutdown(5.0)
         ld_client.close()
         return 2
+
+    for warning in exposure_warnings([("gRPC", grpc_address), ("HTTP", http_address)], env.get(TOKEN_ENV, "")):
+        err.write(warning + "\n")
+    err.flush()
 
     def on_signal(signum: int, frame: Any) -> None:
         stop.set()

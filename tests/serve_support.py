@@ -105,11 +105,12 @@ def start_serve(sink, tmp_path: Path, *flags: str, env: dict | None = None) -> I
         proc.stdout.close()
 
 
-def metrics_of(serve: Serve) -> dict[str, float]:
+def metrics_of(serve: Serve, tls_context=None) -> dict[str, float]:
     """Serve's ``/metrics``, parsed by prometheus-client: ``name{label="value",...}`` to value."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % serve.http_port, timeout=10) as response:
+    url = "%s://127.0.0.1:%d/metrics" % ("https" if tls_context else "http", serve.http_port)
+    with urllib.request.urlopen(url, timeout=10, context=tls_context) as response:
         text = response.read().decode()
     values = {}
     for family in text_string_to_metric_families(text):
