@@ -17,19 +17,17 @@ Both answer as the OTLP specification says:
   with a ``RetryInfo`` (buffer full: retryable), ``UNAVAILABLE`` (LaunchDarkly
   behind, shutting down) likewise.
 
-HTTP runs on aiohttp in a thread with its own event loop; gRPC on grpcio's
-thread pool. ``GET /healthz`` and ``GET /metrics`` (Prometheus text) sit
-beside ``/v1/traces`` on the HTTP port.
+gRPC runs on grpcio's thread pool, with the gRPC health service beside the
+trace service; HTTP (``_receiver_http``) on aiohttp, with ``GET /healthz`` and
+``GET /metrics`` (Prometheus text) beside ``/v1/traces``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
 import threading
-import zlib
 from collections.abc import Callable
 from concurrent import futures
 from typing import Any
@@ -164,8 +162,17 @@ class Ingest:
 
 
 def start_grpc(ingest: Ingest, address: str, max_request_bytes: int, tls: tuple[bytes, bytes] | None) -> Any:
-    """Starts the gRPC receiver; returns (server, bound port)."""
+    """Starts the gRPC receiver and the gRPC health service; returns (server, bound port, health servicer).
+
+    The health service (``grpc.health.v1.Health``) answers SERVING for ``""`` and
+    the trace service until :func:`stop_health` (shutdown), then NOT_SERVING.
+    """
     import grpc  # type: ignore[import-untyped,unused-ignore]
+    from grpc_health.v1 import health as health_module  # type: ignore[import-untyped,unused-ignore]
+    from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped,unused-ignore]
+
+    health: Any = health_module  # partly annotated: treated as Any
+    add_health: Any = health_pb2_grpc.add_HealthServicer_to_server
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
     class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
@@ -229,6 +236,10 @@ def start_grpc(ingest: Ingest, address: str, max_request_bytes: int, tls: tuple[
         handlers=[handler],
         options=[("grpc.max_receive_message_length", max_request_bytes), ("grpc.so_reuseport", 0)],
     )
+    health_servicer: Any = health.HealthServicer()
+    add_health(health_servicer, server)
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     if tls is not None:
         credentials = grpc.ssl_server_credentials([(tls[1], tls[0])])
         port = server.add_secure_port(address, credentials)
@@ -237,7 +248,12 @@ def start_grpc(ingest: Ingest, address: str, max_request_bytes: int, tls: tuple[
     if not port:
         raise OSError("cannot listen on %s (gRPC)" % address)
     server.start()
-    return server, port
+    return server, port, health_servicer
+
+
+def stop_health(health_servicer: Any) -> None:
+    """Turns every service NOT_SERVING (watchers are told), before the server stops."""
+    health_servicer.enter_graceful_shutdown()
 
 
 def _retry_details(code: int, message: str, retry_after_s: int) -> tuple[bytes, bytes]:
@@ -249,164 +265,3 @@ def _retry_details(code: int, message: str, retry_after_s: int) -> tuple[bytes, 
     status = status_pb2.Status(code=code, message=message)
     status.details.add().Pack(info)
     return bytes(status.SerializeToString()), bytes(info.SerializeToString())
-
-
-# --- HTTP ------------------------------------------------------------------------------
-
-
-def _status_body(ingest: Ingest, code: int, message: str, content_type: str) -> bytes:
-    from google.rpc import status_pb2  # type: ignore[import-untyped,unused-ignore]
-
-    status = status_pb2.Status(code=code, message=message)
-    if content_type == JSON:
-        return str(ingest.json_format.MessageToJson(status, indent=None)).encode("utf-8")
-    return bytes(status.SerializeToString())
-
-
-def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
-    """The body as sent, decompressed within ``limit`` bytes (a zip bomb stops at the limit)."""
-    if encoding in ("", "identity"):
-        return body
-    if encoding == "gzip":
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    elif encoding == "deflate":
-        inflater = zlib.decompressobj()
-    else:
-        raise LookupError(encoding)
-    try:
-        data = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise ValueError("broken %s stream: %s" % (encoding, exc)) from exc
-    if len(data) > limit:
-        raise OverflowError
-    if not inflater.eof:
-        raise ValueError("truncated %s stream" % encoding)
-    return data
-
-
-class HttpReceiver:
-    """``POST /v1/traces`` (and health, metrics) on aiohttp, in a thread of its own."""
-
-    def __init__(
-        self,
-        ingest: Ingest,
-        address: tuple[str, int],
-        max_request_bytes: int,
-        exposition: Callable[[], bytes],
-        ssl_context: Any = None,
-    ):
-        self._ingest = ingest
-        self._address = address
-        self._max = max_request_bytes
-        self._exposition = exposition
-        self._ssl = ssl_context
-        self._loop = asyncio.new_event_loop()
-        self._runner: Any = None
-        self._thread = threading.Thread(target=self._loop.run_forever, name="ldai-otel-http", daemon=True)
-        self.port = 0
-
-    def start(self) -> int:
-        """Binds and starts serving; returns the bound port."""
-        self._thread.start()
-        self.port = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
-        return self.port
-
-    async def _start(self) -> int:
-        from aiohttp import web
-
-        # The raw body is read by the handler (with its own limit, compressed
-        # bodies included), so aiohttp's own limit is only a backstop.
-        app = web.Application(client_max_size=self._max + 1)
-        app.router.add_post(TRACES_PATH, self._traces)
-        app.router.add_get("/healthz", self._health)
-        app.router.add_get("/metrics", self._prometheus)
-        # auto_decompress off: the handler inflates gzip itself, within the size limit.
-        self._runner = web.AppRunner(app, access_log=None, auto_decompress=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._address[0], self._address[1], ssl_context=self._ssl)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or ()
-        return int(sockets[0].getsockname()[1]) if sockets else self._address[1]
-
-    def stop(self) -> None:
-        """Stops accepting and closes the listener; in-flight requests finish first."""
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=30)
-
-    async def _health(self, request: Any) -> Any:
-        from aiohttp import web
-
-        if self._ingest.accepting:
-            return web.Response(text="ok\n")
-        return web.Response(text="stopping\n", status=503)
-
-    async def _prometheus(self, request: Any) -> Any:
-        from aiohttp import web
-
-        body = await asyncio.get_running_loop().run_in_executor(None, self._exposition)
-        return web.Response(body=body, headers={"Content-Type": PROMETHEUS_TEXT})
-
-    async def _traces(self, request: Any) -> Any:
-        from aiohttp import web
-
-        ingest = self._ingest
-        content_type = request.content_type  # lower-cased, without parameters
-        answer_type = content_type if content_type in (PROTOBUF, JSON) else PROTOBUF
-
-        def fail(status: int, code: int, message: str, reason: str = BAD_REQUEST) -> Any:
-            ingest.refused("http", reason, status, message)
-            return web.Response(
-                status=status,
-                body=_status_body(ingest, code, message, answer_type),
-                content_type=answer_type,
-            )
-
-        if not ingest.accepting:
-            response = fail(503, 14, "shutting down", SHUTTING_DOWN)
-            response.headers["Retry-After"] = "5"
-            return response
-        if not ingest.authorized(request.headers.get("Authorization")):
-            return fail(401, 16, "a bearer token is required", UNAUTHENTICATED)
-        if content_type not in (PROTOBUF, JSON):
-            return fail(415, 3, "unsupported content type %r: use %s or %s" % (content_type[:60], PROTOBUF, JSON))
-        if request.content_length is not None and request.content_length > self._max:
-            return fail(413, 8, "request body over %d bytes" % self._max, TOO_LARGE)
-        try:
-            raw = await request.content.read(self._max + 1)
-            if len(raw) > self._max:
-                return fail(413, 8, "request body over %d bytes" % self._max, TOO_LARGE)
-            body = _decompress(raw, request.headers.get("Content-Encoding", "").strip().lower(), self._max)
-            message = ingest.parse(body, content_type)
-        except OverflowError:
-            return fail(413, 8, "decompressed request body over %d bytes" % self._max, TOO_LARGE)
-        except LookupError as exc:
-            return fail(415, 3, "unsupported content encoding %r" % str(exc)[:40])
-        except ValueError as exc:
-            return fail(400, 3, str(exc)[:300])
-        loop = asyncio.get_running_loop()
-        try:
-            rejected, text = await loop.run_in_executor(None, ingest.export, message)
-        except Refused as refused:
-            if not refused.retryable:
-                return fail(413, 8, refused.message, refused.reason)
-            # 429 for a full buffer, 503 while LaunchDarkly emission is behind: both retryable.
-            response = fail(
-                429 if refused.reason == BUFFER_FULL else 503,
-                8 if refused.reason == BUFFER_FULL else 14,
-                refused.message,
-                refused.reason,
-            )
-            response.headers["Retry-After"] = str(ingest.retry_after_s)
-            return response
-        except Exception:
-            _logger.exception("ldai-otel serve: export failed")
-            return fail(500, 13, "export failed")
-        response = ingest.response(rejected, text)
-        if content_type == JSON:
-            body_out = ingest.json_format.MessageToJson(response, indent=None).encode("utf-8")
-        else:
-            body_out = response.SerializeToString()
-        return web.Response(status=200, body=body_out, content_type=content_type)

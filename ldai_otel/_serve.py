@@ -1,6 +1,6 @@
 """``ldai-otel serve``: AI Config metrics computed centrally from OTLP traces (DESIGN.md section 9).
 
-An OTLP receiver (gRPC and HTTP, ``_receivers``) feeds a trace buffer
+An OTLP receiver (gRPC and HTTP, ``_receivers``, ``_receiver_http``) feeds a trace buffer
 (``_traces.TraceBuffer``) that finds runs through parent chains
 (``_assembler``); closed segments are emitted by the processor's own code
 (``_emitter.SegmentEmitter`` / ``emit_segment``, the rule book in ``_rules``)
@@ -167,7 +167,8 @@ def run_serve(
         from ldai_otel._emitter import SegmentEmitter
         from ldai_otel._inspect import _load_extractor
         from ldai_otel._otlp import SpanDecoder
-        from ldai_otel._receivers import HttpReceiver, Ingest, start_grpc
+        from ldai_otel._receiver_http import HttpReceiver
+        from ldai_otel._receivers import Ingest, start_grpc, stop_health
         from ldai_otel._serve_metrics import CountingClient, ServeMetrics
         from ldai_otel._traces import TraceBuffer
     except ImportError as exc:  # pragma: no cover - exercised without the extra
@@ -220,12 +221,12 @@ def run_serve(
         on_refused=metrics.refused,
     )
 
-    grpc_server = http = None
+    grpc_server = http = health = None
     stop = stop or threading.Event()
     try:
         listening = []
         if grpc_address is not None:
-            grpc_server, port = start_grpc(ingest, "%s:%d" % grpc_address, args.max_request_bytes, tls)
+            grpc_server, port, health = start_grpc(ingest, "%s:%d" % grpc_address, args.max_request_bytes, tls)
             listening.append("grpc %s:%d" % (grpc_address[0], port))
         if http_address is not None:
             http = HttpReceiver(ingest, http_address, args.max_request_bytes, metrics.exposition, ssl_context)
@@ -259,6 +260,7 @@ def run_serve(
     # Stop accepting first, so nothing arrives after the drain.
     ingest.accepting = False
     if grpc_server is not None:
+        stop_health(health)
         grpc_server.stop(grace=10).wait(15)
     if http is not None:
         http.stop()

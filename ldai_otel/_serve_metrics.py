@@ -34,8 +34,10 @@ _SKIPPED = {
     "in_no_run": "spans_in_no_run",
     "unresolved": "spans_unresolved",
 }
-_DROPPED_MARKERS = ("will be dropped", "were dropped")
-"""ldclient's own log lines when its event queue overflows or a delivery is given up."""
+_DROPPED_MARKERS = ("will be dropped", "were dropped", "avoid dropping events")
+"""ldclient's own log lines when its inbox or event buffer overflows, or a delivery is given up.
+ldclient exposes no public count of dropped events, and logs once per overflow episode:
+the metric counts those reports, not events."""
 
 
 class ServeMetrics(Collector):
@@ -141,7 +143,8 @@ class ServeMetrics(Collector):
         yield gauge("buffer_fill_ratio", "Spans held over --max-spans.", buffer.spans / self._max_spans)
         yield gauge("launchdarkly_segments_queued", "Run segments waiting for the LaunchDarkly client.", self._queued())
         yield counter("launchdarkly_events", "Events handed to the LaunchDarkly client.", sent)
-        yield counter("launchdarkly_events_dropped", "Events the LaunchDarkly client reported dropped.", dropped)
+        doc = "Times the LaunchDarkly client logged that it dropped events (once per overflow episode)."
+        yield counter("launchdarkly_drop_reports", doc, dropped)
 
 
 class CountingClient:

@@ -147,7 +147,11 @@ def test_out_of_order_in_separate_requests_children_first_and_a_late_span_is_a_c
         assert sink.wait_for_event(lambda e: e.get("key") == "$ld:ai:tokens:input" and e.get("metricValue") == 100, 30)
         # The same request again (an exporter's retry): not counted twice.
         export(grpc_exporter, [late_span])
+        metrics = metrics_of(serve)
         assert serve.terminate() == 0
+    assert (metrics["ldai_otel_serve_runs_emitted_total"], metrics["ldai_otel_serve_late_spans_total"]) == (2, 1)
+    assert metrics['ldai_otel_serve_spans_skipped_total{reason="duplicate"}'] == 1
+    assert metrics["ldai_otel_serve_launchdarkly_events_total"] == 9  # six for the run, three for the late span
     duration = (root.end_time - root.start_time) // 1_000_000
     continuation = [
         ("$ld:ai:tokens:input", 100, None),
@@ -399,3 +403,49 @@ def test_a_downstream_service_without_a_processor_is_counted_by_serve_and_nothin
     for event in events:
         if event["key"].startswith(("$ld:ai:tokens", "$ld:ai:tool")):
             assert event["context"] == {"kind": "service", "key": "model-service", "anonymous": True}
+
+
+def test_health_on_both_listeners_and_metrics_in_prometheus_format(sink, tmp_path):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with start_serve(sink, tmp_path) as serve:
+        with grpc.insecure_channel(serve.grpc_endpoint) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            for service in ("", "opentelemetry.proto.collector.trace.v1.TraceService"):
+                answer = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+                assert answer.status == health_pb2.HealthCheckResponse.SERVING
+            with pytest.raises(grpc.RpcError) as unknown:
+                health.Check(health_pb2.HealthCheckRequest(service="nope"), timeout=10)
+            assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % serve.http_port, timeout=10) as response:
+            assert (response.status, response.read()) == (200, b"ok\n")
+        metrics = metrics_of(serve)
+        assert serve.terminate() == 0
+    assert metrics["ldai_otel_serve_spans_held"] == 0 and metrics["ldai_otel_serve_buffer_fill_ratio"] == 0
+    for name in ("spans_received", "runs_emitted", "late_spans", "traces_evicted", "launchdarkly_events"):
+        assert metrics["ldai_otel_serve_%s_total" % name] == 0
+    assert metrics['ldai_otel_serve_spans_skipped_total{reason="duplicate"}'] == 0
+
+
+def test_ldclients_dropped_events_warnings_are_counted():
+    import logging
+
+    from ldai_otel._serve_metrics import ServeMetrics
+    from ldai_otel._traces import TraceBuffer
+
+    metrics = ServeMetrics(TraceBuffer(lambda segments: None, decision_wait_s=1.0), 100, lambda: 3)
+    handler = metrics.watch_ldclient()
+    try:
+        log = logging.getLogger("ldclient.impl.events.event_processor")
+        # ldclient's own words when its event queue overflows, and when it gives a delivery up.
+        log.warning("Events are being produced faster than they can be processed; some events will be dropped")
+        log.warning("Received error 503 for event posting - some events were dropped")
+        logging.getLogger("ldclient.impl.events.event_processor_common").warning(
+            "Exceeded event queue capacity. Increase capacity to avoid dropping events."
+        )
+        log.warning("unrelated")
+    finally:
+        logging.getLogger("ldclient").removeHandler(handler)
+    text = metrics.exposition().decode()
+    assert "ldai_otel_serve_launchdarkly_drop_reports_total 3.0\n" in text
+    assert "ldai_otel_serve_launchdarkly_segments_queued 3.0\n" in text
