@@ -88,7 +88,8 @@ class ServeMetrics(Collector):
         class _Dropped(logging.Handler):
             def emit(self, record: logging.LogRecord) -> None:
                 text = record.getMessage()
-                if any(marker in text for marker in _DROPPED_MARKERS):
+                # Diagnostic events are the SDK's own telemetry, not serve's metrics.
+                if "diagnostic" not in text and any(marker in text for marker in _DROPPED_MARKERS):
                     with metrics._lock:
                         metrics.events_dropped += 1
 
