@@ -1,4 +1,4 @@
-"""Packaging of ``serve``: ``pip install 'ldai-otel[serve]'`` brings what it imports, and the processor alone none of it.
+"""Packaging: ``pip install 'ldai-otel[serve]'`` brings what serve imports; the processor alone none of it.
 
 Read from the installed distribution's metadata (``importlib.metadata``), so
 the test sees what pip sees, and from where each module serve imports was
