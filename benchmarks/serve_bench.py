@@ -26,7 +26,9 @@ Parts:
 - bytes held per buffered span: RSS growth of a serve that holds N spans
   (decision wait far off) over N.
 - fixed rate: RSS and spans held after ``--fixed-seconds`` at
-  ``--fixed-rate`` spans/s with serve's default decision wait and retention.
+  ``--fixed-rate`` spans/s, serve's default decision wait and retention divided
+  by ``--time-scale`` (default 10: 60 s then cover as many retention windows as
+  10 minutes at the defaults).
 
 Figures are medians over ``--reps`` fresh serve processes, with (min..max).
 """
@@ -228,8 +230,14 @@ def send_all(send: Callable[[bytes], None], requests: list[bytes], concurrency: 
         raise errors[0]
 
 
+def _successes(sink_uri: str) -> int:
+    with urllib.request.urlopen(sink_uri + "/counts", timeout=30) as response:
+        return int(json.loads(response.read()).get("$ld:ai:generation:success", 0))
+
+
 def throughput(sink_uri: str, protocol: str, requests: list[bytes], runs: int, args: argparse.Namespace) -> dict:
     serve = Serve(sink_uri, "--decision-wait", "1", "--retention", "5", pin=not args.no_taskset)
+    before = _successes(sink_uri)
     try:
         spans = len(requests) * BATCH
         cpu0, wall0 = serve.cpu_s(), time.perf_counter()
@@ -240,9 +248,10 @@ def throughput(sink_uri: str, protocol: str, requests: list[bytes], runs: int, a
         cpu = serve.cpu_s() - cpu0
         metrics = serve.metrics()
     finally:
-        serve.stop()
+        serve.stop()  # flushes the LaunchDarkly client
     refused = sum(v for k, v in metrics.items() if k.startswith("ldai_otel_serve_requests_refused_total"))
-    return {"cpu_rate": spans / cpu, "wall_rate": spans / wall_sent, "refused": refused}
+    delivered = _successes(sink_uri) - before
+    return {"cpu_rate": spans / cpu, "wall_rate": spans / wall_sent, "refused": refused, "delivered": delivered}
 
 
 DECODE_ONLY = r"""
@@ -285,7 +294,11 @@ def bytes_per_span(sink_uri: str, requests: list[bytes], args: argparse.Namespac
 
 
 def fixed_rate(sink_uri: str, requests: list[bytes], args: argparse.Namespace) -> dict:
-    serve = Serve(sink_uri, pin=not args.no_taskset)  # default decision wait (30 s) and retention (600 s)
+    # The default decision wait (30 s) and retention (600 s), divided by --time-scale: a run of
+    # --fixed-seconds covers --time-scale times as many retention windows, so the held state
+    # (spans remembered for late spans, within the bounds) reaches its steady size sooner.
+    wait, retention = 30.0 / args.time_scale, 600.0 / args.time_scale
+    serve = Serve(sink_uri, "--decision-wait", "%g" % wait, "--retention", "%g" % retention, pin=not args.no_taskset)
     try:
         send = _sender(serve, "grpc")
         start_rss, interval = serve.rss_bytes(), BATCH / args.fixed_rate
@@ -301,6 +314,9 @@ def fixed_rate(sink_uri: str, requests: list[bytes], args: argparse.Namespace) -
             "rss_end": serve.rss_bytes(),
             "held": metrics["ldai_otel_serve_spans_held"],
             "traces": metrics["ldai_otel_serve_traces_held"],
+            "peak": metrics["ldai_otel_serve_spans_peak"],
+            "wait": wait,
+            "retention": retention,
         }
     finally:
         serve.stop()
@@ -329,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-spans", type=int, default=100_000, help="spans held for the bytes-per-span part")
     parser.add_argument("--fixed-rate", type=float, default=5_000, help="spans/s of the fixed-rate part")
     parser.add_argument("--fixed-seconds", type=float, default=60, help="duration of the fixed-rate part")
+    parser.add_argument(
+        "--time-scale", type=float, default=10, help="divides serve's default decision wait and retention"
+    )
     parser.add_argument("--no-taskset", action="store_true", help="do not pin serve to CPU 0")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = parser.parse_args(argv)
@@ -344,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         [sys.executable, os.path.join(HERE, "_sink.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     sink_uri = sink.stdout.readline().strip() if sink.stdout else ""
-    results: dict = {}
+    results: dict = {"runs": runs}
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for i, body in enumerate(requests):
@@ -362,13 +381,15 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = [r / statistics.median(decode) for r in cpu]
                 results[protocol] = reps
                 print(
-                    "%s: %s spans/CPU-s of serve; wall %s spans/s; %s x decode-only; %d request(s) refused"
+                    "%s: %s spans/CPU-s of serve; wall %s spans/s; %s x decode-only; %d request(s) refused, "
+                    "%d run(s) missing at the sink"
                     % (
                         protocol,
                         spread(cpu),
                         spread([r["wall_rate"] for r in reps]),
                         spread(ratio, "%.2f"),
                         sum(r["refused"] for r in reps),
+                        sum(runs - r["delivered"] for r in reps),
                     )
                 )
             held_requests, _ = build_requests(args.held_spans + BATCH, seed=11)
@@ -380,18 +401,23 @@ def main(argv: list[str] | None = None) -> int:
             )
             fixed = fixed_rate(sink_uri, requests, args)
             results["fixed"] = fixed
+            template = "fixed rate: %d spans in %gs at %g spans/s, decision wait %gs, retention %gs "
+            template += "(%g retention windows; 10 minutes at the defaults is 1): RSS %.1f -> %.1f MiB, "
+            template += "%d spans / %d traces held (peak %d)"
             print(
-                "fixed rate: %d spans in %gs at %g spans/s (10 minutes at this rate: %d spans); RSS %.1f -> %.1f MiB, "
-                "%d spans / %d traces held"
+                template
                 % (
                     fixed["spans"],
                     args.fixed_seconds,
                     args.fixed_rate,
-                    int(600 * args.fixed_rate),
+                    fixed["wait"],
+                    fixed["retention"],
+                    args.fixed_seconds / fixed["retention"],
                     fixed["rss_start"] / 2**20,
                     fixed["rss_end"] / 2**20,
                     fixed["held"],
                     fixed["traces"],
+                    fixed["peak"],
                 )
             )
         finally:

@@ -24,4 +24,6 @@ def test_a_tiny_serve_benchmark_run_completes_every_part():
         assert any(line.startswith(prefix) for line in lines), (prefix, result.stdout)
     figures = json.loads(lines[-1])
     assert [r["refused"] for r in figures["grpc"] + figures["http"]] == [0, 0]
+    # Every run of each repetition reached the sink (through serve's real LaunchDarkly client).
+    assert figures["grpc"][0]["delivered"] == figures["http"][0]["delivered"] == figures["runs"]
     assert figures["fixed"]["spans"] >= 512 and figures["fixed"]["held"] > 0
