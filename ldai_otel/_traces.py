@@ -114,10 +114,6 @@ class Stats:
         self.spans_late = 0
         """Spans emitted in continuation segments (arrived after their run was emitted)."""
 
-    def as_dict(self) -> dict[str, int]:
-        """The counters by name."""
-        return {name: getattr(self, name) for name in self.__slots__}
-
 
 class _Trace:
     __slots__ = ("trace_id", "parents", "marks", "roots", "pending", "emitted", "last_seen", "dirty")
@@ -219,6 +215,7 @@ class TraceBuffer:
         if self._spans + n <= self._max_spans and len(traces) + new_traces <= self._max_traces:
             return
         self._make_room_locked(n, new_traces, now, out)
+        new_traces = len({f.trace_id for f in batch if f.trace_id not in traces})  # some may have been forgotten
         if self._spans + n > self._max_spans:
             self.stats.spans_refused_full += n
             raise Refused(BUFFER_FULL, True, "%d spans held, at --max-spans (%d)" % (self._spans, self._max_spans))
