@@ -27,8 +27,8 @@ Parts:
   (decision wait far off) over N.
 - fixed rate: RSS and spans held after ``--fixed-seconds`` at
   ``--fixed-rate`` spans/s, serve's default decision wait and retention divided
-  by ``--time-scale`` (default 10: 60 s then cover as many retention windows as
-  10 minutes at the defaults).
+  by ``--time-scale`` (default 20: 60 s then cover two retention windows,
+  as 20 minutes at the defaults would; the held state is then steady).
 
 Figures are medians over ``--reps`` fresh serve processes, with (min..max).
 """
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixed-rate", type=float, default=5_000, help="spans/s of the fixed-rate part")
     parser.add_argument("--fixed-seconds", type=float, default=60, help="duration of the fixed-rate part")
     parser.add_argument(
-        "--time-scale", type=float, default=10, help="divides serve's default decision wait and retention"
+        "--time-scale", type=float, default=20, help="divides serve's default decision wait and retention"
     )
     parser.add_argument("--no-taskset", action="store_true", help="do not pin serve to CPU 0")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
