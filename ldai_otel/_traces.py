@@ -167,6 +167,9 @@ class TraceBuffer:
         # One lock guards the tables and the counters.
         self._lock = threading.Lock()
         self._traces: OrderedDict[int, _Trace] = OrderedDict()  # least recently active first
+        # The traces with spans not yet looked at, least recently active first: a tick walks
+        # only those due, not every trace remembered for late spans.
+        self._dirty: OrderedDict[int, _Trace] = OrderedDict()
         self._spans = 0  # parents held over all traces
 
     @property
@@ -237,9 +240,14 @@ class TraceBuffer:
             return self._spans + n <= self._max_spans and len(self._traces) + new_traces <= self._max_traces
 
         for stuck in (False, True):
-            for trace in list(self._traces.values()):
-                if enough() or now - trace.last_seen < self._wait:
+            quiet = []
+            for trace in self._traces.values():
+                if now - trace.last_seen < self._wait:
                     break  # ordered by activity: the rest are more recent
+                quiet.append(trace)
+            for trace in quiet:
+                if enough():
+                    break
                 if not stuck and trace.dirty:
                     self._decide_locked(trace, final=False, out=out)  # what the next tick would do
                 if stuck or not trace.pending:
@@ -267,6 +275,8 @@ class TraceBuffer:
             trace.roots[facts.span_id] = facts
         trace.pending[facts.span_id] = facts
         trace.dirty = True
+        self._dirty[facts.trace_id] = trace
+        self._dirty.move_to_end(facts.trace_id)
         if len(trace.parents) >= self._max_spans_per_trace:
             # Refusing would not help: the trace only grows. Decided now with what it has.
             self._push_out_locked(trace, out)
@@ -276,14 +286,21 @@ class TraceBuffer:
         now = time.monotonic() if now is None else now
         out: list[Segment] = []
         with self._lock:
-            for trace in list(self._traces.values()):
-                quiet = now - trace.last_seen
-                if quiet < self._wait:
-                    break  # ordered by activity: the rest are more recent
-                if quiet >= self._retention:
-                    self._push_out_locked(trace, out, counted=False)
-                elif trace.dirty:
-                    self._decide_locked(trace, final=False, out=out)
+            # Both tables are ordered by activity: each walk stops at the first trace not due.
+            due = []
+            for trace in self._dirty.values():
+                if now - trace.last_seen < self._wait:
+                    break
+                due.append(trace)
+            for trace in due:
+                self._decide_locked(trace, final=False, out=out)
+            expired = []
+            for trace in self._traces.values():
+                if now - trace.last_seen < self._retention:
+                    break
+                expired.append(trace)
+            for trace in expired:
+                self._push_out_locked(trace, out, counted=False)
         self._emit(out)
 
     def drain(self) -> None:
@@ -308,6 +325,7 @@ class TraceBuffer:
     def _decide_locked(self, trace: _Trace, final: bool, out: list[Segment]) -> None:
         """Emits what the trace's pending spans can decide; the rest keep waiting (unless final)."""
         trace.dirty = False
+        self._dirty.pop(trace.trace_id, None)
         stats = self.stats
         memo: dict[int, Any] = {}
         groups: dict[tuple[str, str], list[SpanFacts]] = {}
