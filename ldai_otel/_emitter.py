@@ -164,6 +164,12 @@ class SegmentEmitter:
         self._init_worker_state()
         self._start_worker()
 
+    @property
+    def queued(self) -> int:
+        """How many segments wait to be emitted now."""
+        with self._condition:
+            return len(self._queue) + self._in_flight
+
     def submit(self, segments: list[Segment]) -> None:
         """Queues closed segments for emission; never blocks on the network."""
         if not segments:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ldai_otel import _attributes as A
 from ldai_otel._assembler import LD_TRACKED, RunMark, SpanFacts
-from ldai_otel._dialects import Dialects
+from ldai_otel._dialects import MARKER_KEYS, Dialects
 from ldai_otel._ratelimit import RateLimitedLogger
 
 _warn = RateLimitedLogger(logging.getLogger(__name__))
@@ -182,6 +182,14 @@ class SpanDecoder:
         self._statuses = {0: Status(StatusCode.UNSET), 1: Status(StatusCode.OK)}
         self._Status = Status
         self._error = StatusCode.ERROR
+        # Most spans in a trace stream are not GenAI spans and carry no run mark. With
+        # the built-in dialects only (a span with a non-marker attribute is never
+        # "may observe") and no hook, such a span is told by its attribute keys alone,
+        # without converting a single attribute value.
+        plain_may_observe = dialects.may_observe(SimpleNamespace(attributes={"-": 0}))  # type: ignore[arg-type]
+        self._telling_keys: frozenset[str] | None = (
+            None if hook is not None or plain_may_observe else MARKER_KEYS | {A.LAUNCHDARKLY_RUN_ID, A.LD_AI_CONFIG_KEY}
+        )
 
     def decode(self, message: Any) -> Iterator[SpanFacts]:
         """Every span of a ``TracesData`` or ``ExportTraceServiceRequest``, as facts.
@@ -208,7 +216,6 @@ class SpanDecoder:
         trace_id = int.from_bytes(span.trace_id, "big") if len(span.trace_id) == 16 else 0
         span_id = int.from_bytes(span.span_id, "big") if len(span.span_id) == 8 else 0
         parent_id = int.from_bytes(span.parent_span_id, "big") if len(span.parent_span_id) == 8 else 0
-        attrs = attributes(span.attributes)
         error = span.status.code == 2
         facts = SpanFacts(trace_id, span_id, parent_id)
         facts.name = span.name
@@ -217,6 +224,10 @@ class SpanDecoder:
         facts.start_ns = span.start_time_unix_nano
         facts.end_ns = span.end_time_unix_nano
         facts.error = error
+        telling = self._telling_keys
+        if telling is not None and telling.isdisjoint([kv.key for kv in span.attributes]):
+            return facts  # no run mark, nothing for the dialects: ids, timing and status are all it takes
+        attrs = attributes(span.attributes)
         facts.mark = run_mark(attrs, trace_id, service)
         if self._dialects.may_observe(SimpleNamespace(attributes=attrs)):  # type: ignore[arg-type]
             if error:

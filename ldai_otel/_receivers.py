@@ -8,36 +8,44 @@ Both answer as the OTLP specification says:
 * HTTP: 400 with a ``google.rpc.Status`` for a body that cannot be decoded
   (bad protobuf, bad JSON, a broken gzip stream), 415 for a content type
   other than ``application/x-protobuf`` and ``application/json``, 413 for a
-  body over the size limit, 401 without the bearer token when one is set,
-  503 (retryable) while shutting down; the response body in the request's
-  encoding;
-* gRPC: ``INVALID_ARGUMENT``, ``RESOURCE_EXHAUSTED`` (too large),
-  ``UNAUTHENTICATED``, ``UNAVAILABLE`` (shutting down) likewise.
+  body over the size limit (or more spans than ``--max-spans``), 401 without
+  the bearer token when one is set, 429 with ``Retry-After`` while the trace
+  buffer is full, 503 with ``Retry-After`` while LaunchDarkly emission is
+  behind or while shutting down; the response body in the request's encoding;
+* gRPC: ``INVALID_ARGUMENT``, ``RESOURCE_EXHAUSTED`` (too large; without
+  ``RetryInfo``, so not retried), ``UNAUTHENTICATED``, ``RESOURCE_EXHAUSTED``
+  with a ``RetryInfo`` (buffer full: retryable), ``UNAVAILABLE`` (LaunchDarkly
+  behind, shutting down) likewise.
 
-HTTP runs on aiohttp in a thread with its own event loop; gRPC on grpcio's
-thread pool. ``GET /healthz`` and ``GET /metrics`` (Prometheus text) sit
-beside ``/v1/traces`` on the HTTP port.
+gRPC runs on grpcio's thread pool, with the gRPC health service beside the
+trace service; HTTP (``_receiver_http``) on aiohttp, with ``GET /healthz`` and
+``GET /metrics`` (Prometheus text) beside ``/v1/traces``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
 import threading
-import zlib
 from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
 from ldai_otel._otlp import SpanDecoder, fix_json_ids, load_proto
 from ldai_otel._ratelimit import RateLimitedLogger
-from ldai_otel._traces import TraceBuffer
+from ldai_otel._traces import BUFFER_FULL, Refused, TraceBuffer
 
 _logger = logging.getLogger(__name__)
 _warn = RateLimitedLogger(_logger)
 
+LAUNCHDARKLY_BEHIND = "launchdarkly_behind"
+# Refusal reasons (metric labels and log fields), besides the buffer's BUFFER_FULL and TOO_MANY_SPANS.
+SHUTTING_DOWN = "shutting_down"
+UNAUTHENTICATED = "unauthenticated"
+BAD_REQUEST = "bad_request"
+TOO_LARGE = "too_large"
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 TRACES_PATH = "/v1/traces"
@@ -51,15 +59,38 @@ class Ingest:
         decoder: OTLP spans to facts.
         buffer: Where the facts go.
         token: Bearer token the requests must carry; empty for none.
+        backlogged: Whether emission to LaunchDarkly is behind (requests are then
+            refused, retryable, before their spans are read).
+        retry_after_s: The ``Retry-After`` / ``RetryInfo`` delay of a refusal.
+        on_refused: Called with (protocol, reason, status, message) per refused request.
     """
 
-    def __init__(self, decoder: SpanDecoder, buffer: TraceBuffer, token: str = ""):
+    def __init__(
+        self,
+        decoder: SpanDecoder,
+        buffer: TraceBuffer,
+        token: str = "",
+        backlogged: Callable[[], bool] = lambda: False,
+        retry_after_s: int = 1,
+        on_refused: Callable[[str, str, object, str], None] | None = None,
+    ):
+        self._on_refused = on_refused
         self._decoder = decoder
         self._buffer = buffer
         self._token = token
+        self._backlogged = backlogged
+        self.retry_after_s = retry_after_s
         self._lock = threading.Lock()  # the decoder is shared by the receivers' threads
         self.accepting = True
         self.json_format, _, self.request_class = load_proto()
+
+    def refused(self, protocol: str, reason: str, status: object, message: str) -> None:
+        """Reports a refused request (metrics, log line); never raises."""
+        if self._on_refused is not None:
+            try:
+                self._on_refused(protocol, reason, status, message)
+            except Exception:
+                _logger.exception("ldai-otel serve: counting a refusal failed")
 
     def authorized(self, header: str | None) -> bool:
         """Whether an ``Authorization`` header value carries the token (always, when none is set)."""
@@ -69,7 +100,13 @@ class Ingest:
         return header is not None and hmac.compare_digest(header.encode("utf-8"), expected.encode("utf-8"))
 
     def export(self, request: Any) -> tuple[int, str]:
-        """Takes one ``ExportTraceServiceRequest``; returns (rejected span count, message)."""
+        """Takes one ``ExportTraceServiceRequest``; returns (rejected span count, message).
+
+        Raises:
+            Refused: Nothing was taken (buffer full, LaunchDarkly behind, too many spans).
+        """
+        if self._backlogged():
+            raise Refused(LAUNCHDARKLY_BEHIND, True, "LaunchDarkly event emission is behind: retry later")
         with self._lock:
             facts = list(self._decoder.decode(request))
         valid = [f for f in facts if f.trace_id and f.span_id]
@@ -125,25 +162,52 @@ class Ingest:
 
 
 def start_grpc(ingest: Ingest, address: str, max_request_bytes: int, tls: tuple[bytes, bytes] | None) -> Any:
-    """Starts the gRPC receiver; returns (server, bound port)."""
+    """Starts the gRPC receiver and the gRPC health service; returns (server, bound port, health servicer).
+
+    The health service (``grpc.health.v1.Health``) answers SERVING for ``""`` and
+    the trace service until :func:`stop_health` (shutdown), then NOT_SERVING.
+    """
     import grpc  # type: ignore[import-untyped,unused-ignore]
+    from grpc_health.v1 import health as health_module  # type: ignore[import-untyped,unused-ignore]
+    from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped,unused-ignore]
+
+    health: Any = health_module  # partly annotated: treated as Any
+    add_health: Any = health_pb2_grpc.add_HealthServicer_to_server
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
     class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 - the service's method name
             if not ingest.accepting:
-                context.abort(grpc.StatusCode.UNAVAILABLE, "shutting down")
+                refuse(context, grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN, "shutting down")
             metadata = dict(context.invocation_metadata())
             if not ingest.authorized(metadata.get("authorization")):
-                context.abort(grpc.StatusCode.UNAUTHENTICATED, "a bearer token is required")
+                refuse(context, grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED, "a bearer token is required")
             if isinstance(request, Exception):
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "undecodable request: %s" % str(request)[:200])
+                message = "undecodable request: %s" % str(request)[:200]
+                refuse(context, grpc.StatusCode.INVALID_ARGUMENT, BAD_REQUEST, message)
             try:
                 rejected, message = ingest.export(request)
+            except Refused as refused:
+                refuse_buffer(context, refused, ingest.retry_after_s)
             except Exception:
                 _logger.exception("ldai-otel serve: export failed")
                 context.abort(grpc.StatusCode.INTERNAL, "export failed")
             return ingest.response(rejected, message)
+
+    def refuse(context: Any, code: Any, reason: str, message: str) -> None:
+        ingest.refused("grpc", reason, code.name, message)
+        context.abort(code, message)
+
+    def refuse_buffer(context: Any, refused: Refused, retry_after_s: int) -> None:
+        # OTLP: RESOURCE_EXHAUSTED is retryable only with a RetryInfo in the status details;
+        # UNAVAILABLE always is. A request over the whole bound gets no RetryInfo.
+        if refused.reason == BUFFER_FULL:
+            status, info = _retry_details(8, refused.message, retry_after_s)
+            # The status details for the Collector (Go); the bare RetryInfo for the Python exporter.
+            context.set_trailing_metadata((("grpc-status-details-bin", status), ("google.rpc.retryinfo-bin", info)))
+            refuse(context, grpc.StatusCode.RESOURCE_EXHAUSTED, refused.reason, refused.message)
+        code = grpc.StatusCode.UNAVAILABLE if refused.retryable else grpc.StatusCode.RESOURCE_EXHAUSTED
+        refuse(context, code, refused.reason, refused.message)
 
     def lenient(data: bytes) -> Any:
         # grpcio answers a request its deserializer rejects with INTERNAL; OTLP
@@ -172,6 +236,10 @@ def start_grpc(ingest: Ingest, address: str, max_request_bytes: int, tls: tuple[
         handlers=[handler],
         options=[("grpc.max_receive_message_length", max_request_bytes), ("grpc.so_reuseport", 0)],
     )
+    health_servicer: Any = health.HealthServicer()
+    add_health(health_servicer, server)
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     if tls is not None:
         credentials = grpc.ssl_server_credentials([(tls[1], tls[0])])
         port = server.add_secure_port(address, credentials)
@@ -180,155 +248,20 @@ def start_grpc(ingest: Ingest, address: str, max_request_bytes: int, tls: tuple[
     if not port:
         raise OSError("cannot listen on %s (gRPC)" % address)
     server.start()
-    return server, port
+    return server, port, health_servicer
 
 
-# --- HTTP ------------------------------------------------------------------------------
+def stop_health(health_servicer: Any) -> None:
+    """Turns every service NOT_SERVING (watchers are told), before the server stops."""
+    health_servicer.enter_graceful_shutdown()
 
 
-def _status_body(ingest: Ingest, code: int, message: str, content_type: str) -> bytes:
-    from google.rpc import status_pb2  # type: ignore[import-untyped,unused-ignore]
+def _retry_details(code: int, message: str, retry_after_s: int) -> tuple[bytes, bytes]:
+    """A serialized ``google.rpc.Status`` carrying a ``RetryInfo``, and the ``RetryInfo``."""
+    from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped,unused-ignore]
 
+    info = error_details_pb2.RetryInfo()
+    info.retry_delay.seconds = retry_after_s
     status = status_pb2.Status(code=code, message=message)
-    if content_type == JSON:
-        return str(ingest.json_format.MessageToJson(status, indent=None)).encode("utf-8")
-    return bytes(status.SerializeToString())
-
-
-def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
-    """The body as sent, decompressed within ``limit`` bytes (a zip bomb stops at the limit)."""
-    if encoding in ("", "identity"):
-        return body
-    if encoding == "gzip":
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    elif encoding == "deflate":
-        inflater = zlib.decompressobj()
-    else:
-        raise LookupError(encoding)
-    try:
-        data = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise ValueError("broken %s stream: %s" % (encoding, exc)) from exc
-    if len(data) > limit:
-        raise OverflowError
-    if not inflater.eof:
-        raise ValueError("truncated %s stream" % encoding)
-    return data
-
-
-class HttpReceiver:
-    """``POST /v1/traces`` (and health, metrics) on aiohttp, in a thread of its own."""
-
-    def __init__(
-        self,
-        ingest: Ingest,
-        address: tuple[str, int],
-        max_request_bytes: int,
-        metrics: Callable[[], dict[str, int]],
-        ssl_context: Any = None,
-    ):
-        self._ingest = ingest
-        self._address = address
-        self._max = max_request_bytes
-        self._metrics = metrics
-        self._ssl = ssl_context
-        self._loop = asyncio.new_event_loop()
-        self._runner: Any = None
-        self._thread = threading.Thread(target=self._loop.run_forever, name="ldai-otel-http", daemon=True)
-        self.port = 0
-
-    def start(self) -> int:
-        """Binds and starts serving; returns the bound port."""
-        self._thread.start()
-        self.port = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
-        return self.port
-
-    async def _start(self) -> int:
-        from aiohttp import web
-
-        # The raw body is read by the handler (with its own limit, compressed
-        # bodies included), so aiohttp's own limit is only a backstop.
-        app = web.Application(client_max_size=self._max + 1)
-        app.router.add_post(TRACES_PATH, self._traces)
-        app.router.add_get("/healthz", self._health)
-        app.router.add_get("/metrics", self._prometheus)
-        # auto_decompress off: the handler inflates gzip itself, within the size limit.
-        self._runner = web.AppRunner(app, access_log=None, auto_decompress=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._address[0], self._address[1], ssl_context=self._ssl)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or ()
-        return int(sockets[0].getsockname()[1]) if sockets else self._address[1]
-
-    def stop(self) -> None:
-        """Stops accepting and closes the listener; in-flight requests finish first."""
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=30)
-
-    async def _health(self, request: Any) -> Any:
-        from aiohttp import web
-
-        if self._ingest.accepting:
-            return web.Response(text="ok\n")
-        return web.Response(text="stopping\n", status=503)
-
-    async def _prometheus(self, request: Any) -> Any:
-        from aiohttp import web
-
-        lines = []
-        for name, value in self._metrics().items():
-            lines.append("# TYPE ldai_otel_serve_%s %s" % (name, "gauge" if name in ("traces", "spans") else "counter"))
-            lines.append("ldai_otel_serve_%s %d" % (name, value))
-        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
-
-    async def _traces(self, request: Any) -> Any:
-        from aiohttp import web
-
-        ingest = self._ingest
-        content_type = request.content_type  # lower-cased, without parameters
-        answer_type = content_type if content_type in (PROTOBUF, JSON) else PROTOBUF
-
-        def fail(status: int, code: int, message: str) -> Any:
-            return web.Response(
-                status=status,
-                body=_status_body(ingest, code, message, answer_type),
-                content_type=answer_type,
-            )
-
-        if not ingest.accepting:
-            response = fail(503, 14, "shutting down")
-            response.headers["Retry-After"] = "5"
-            return response
-        if not ingest.authorized(request.headers.get("Authorization")):
-            return fail(401, 16, "a bearer token is required")
-        if content_type not in (PROTOBUF, JSON):
-            return fail(415, 3, "unsupported content type %r: use %s or %s" % (content_type[:60], PROTOBUF, JSON))
-        if request.content_length is not None and request.content_length > self._max:
-            return fail(413, 8, "request body over %d bytes" % self._max)
-        try:
-            raw = await request.content.read(self._max + 1)
-            if len(raw) > self._max:
-                return fail(413, 8, "request body over %d bytes" % self._max)
-            body = _decompress(raw, request.headers.get("Content-Encoding", "").strip().lower(), self._max)
-            message = ingest.parse(body, content_type)
-        except OverflowError:
-            return fail(413, 8, "decompressed request body over %d bytes" % self._max)
-        except LookupError as exc:
-            return fail(415, 3, "unsupported content encoding %r" % str(exc)[:40])
-        except ValueError as exc:
-            return fail(400, 3, str(exc)[:300])
-        loop = asyncio.get_running_loop()
-        try:
-            rejected, text = await loop.run_in_executor(None, ingest.export, message)
-        except Exception:
-            _logger.exception("ldai-otel serve: export failed")
-            return fail(500, 13, "export failed")
-        response = ingest.response(rejected, text)
-        if content_type == JSON:
-            body_out = ingest.json_format.MessageToJson(response, indent=None).encode("utf-8")
-        else:
-            body_out = response.SerializeToString()
-        return web.Response(status=200, body=body_out, content_type=content_type)
+    status.details.add().Pack(info)
+    return bytes(status.SerializeToString()), bytes(info.SerializeToString())

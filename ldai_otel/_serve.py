@@ -1,6 +1,6 @@
 """``ldai-otel serve``: AI Config metrics computed centrally from OTLP traces (DESIGN.md section 9).
 
-An OTLP receiver (gRPC and HTTP, ``_receivers``) feeds a trace buffer
+An OTLP receiver (gRPC and HTTP, ``_receivers``, ``_receiver_http``) feeds a trace buffer
 (``_traces.TraceBuffer``) that finds runs through parent chains
 (``_assembler``); closed segments are emitted by the processor's own code
 (``_emitter.SegmentEmitter`` / ``emit_segment``, the rule book in ``_rules``)
@@ -14,7 +14,9 @@ flush the LaunchDarkly client, exit 0.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
+import math
 import os
 import signal
 import ssl
@@ -29,6 +31,9 @@ TOKEN_ENV = "LDAI_OTEL_SERVE_TOKEN"
 DEFAULT_DECISION_WAIT_S = 30.0
 """Like the Collector's ``tail_sampling`` ``decision_wait`` default: spans of a trace
 exported by batching SDKs and Collectors (5 s batches, retries) meet within it."""
+BACKLOG_SEGMENTS = 5_000
+"""Closed segments waiting for the LaunchDarkly client past which requests are refused
+(retryable): half the emitter's queue, so emission stays off the receivers' threads."""
 INSTALL_HINT = "ldai-otel serve needs its extra: pip install 'ldai-otel[serve]'"
 
 _logger = logging.getLogger(__name__)
@@ -92,6 +97,14 @@ OPTIONS = (
         _positive(float),
         "seconds between the LaunchDarkly client's event flushes",
     ),
+    _Option(
+        "--events-capacity",
+        "LDAI_OTEL_SERVE_EVENTS_CAPACITY",
+        100_000,
+        _positive(int),
+        "events the LaunchDarkly client holds between flushes (its own default, 10,000, drops events past "
+        "about 300 runs/s at a 5 s flush)",
+    ),
     _Option("--tls-cert", "LDAI_OTEL_SERVE_TLS_CERT", "", str, "PEM certificate: serve both ports over TLS"),
     _Option("--tls-key", "LDAI_OTEL_SERVE_TLS_KEY", "", str, "PEM private key for --tls-cert"),
 )
@@ -110,14 +123,41 @@ def _address(text: str, what: str) -> tuple[str, int] | None:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def _ld_client(env: Mapping[str, str], flush_interval: float) -> Any:
+def is_loopback(host: str) -> bool:
+    """Whether a listen host reaches this machine only (``localhost``, ``127.0.0.0/8``, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def exposure_warnings(addresses: list[tuple[str, tuple[str, int] | None]], token: str) -> list[str]:
+    """The start-up warnings for listeners open beyond loopback without a bearer token."""
+    if token:
+        return []
+    return [
+        "ldai-otel serve: %s listens on %s:%d without a bearer token: set $%s (and TLS) or bind 127.0.0.1"
+        % (what, address[0], address[1], TOKEN_ENV)
+        for what, address in addresses
+        if address is not None and not is_loopback(address[0])
+    ]
+
+
+def _ld_client(env: Mapping[str, str], flush_interval: float, capacity: int) -> Any:
     """An events-only LaunchDarkly client (daemon mode: no flag connection), like the zero-code hook's."""
     from ldclient import Config, LDClient
 
     sdk_key = env.get(SDK_KEY_ENV, "").strip()
     if not sdk_key:
         raise ServeError("$%s is required" % SDK_KEY_ENV)
-    options: dict[str, Any] = {"use_ldd": True, "send_events": True, "flush_interval": flush_interval}
+    options: dict[str, Any] = {
+        "use_ldd": True,
+        "send_events": True,
+        "flush_interval": flush_interval,
+        "events_max_pending": capacity,
+    }
     if env.get(EVENTS_URI_ENV):
         options["events_uri"] = env[EVENTS_URI_ENV]
     return LDClient(config=Config(sdk_key, **options), start_wait=0)
@@ -140,7 +180,9 @@ def run_serve(
         from ldai_otel._emitter import SegmentEmitter
         from ldai_otel._inspect import _load_extractor
         from ldai_otel._otlp import SpanDecoder
-        from ldai_otel._receivers import HttpReceiver, Ingest, start_grpc
+        from ldai_otel._receiver_http import HttpReceiver
+        from ldai_otel._receivers import Ingest, start_grpc, stop_health
+        from ldai_otel._serve_metrics import CountingClient, ServeMetrics
         from ldai_otel._traces import TraceBuffer
     except ImportError as exc:  # pragma: no cover - exercised without the extra
         err.write("ldai-otel serve: %s (%s)\n" % (INSTALL_HINT, exc))
@@ -160,43 +202,47 @@ def run_serve(
             ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
         extractors = [_load_extractor(spec) for spec in args.extractor or ()]
-        ld_client = _ld_client(env, args.flush_interval)
+        ld_client = _ld_client(env, args.flush_interval, args.events_capacity)
     except Exception as exc:
         err.write("ldai-otel serve: %s\n" % exc)
         return 2
 
-    buffer_holder: list[TraceBuffer] = []
-    emitter = SegmentEmitter(
-        ld_client,
-        tick=lambda: buffer_holder[0].tick() if buffer_holder else None,
-        tick_interval_s=min(1.0, args.decision_wait / 4),
-    )
+    emitter: SegmentEmitter | None = None
     buffer = TraceBuffer(
-        emitter.submit,
+        lambda segments: emitter.submit(segments) if emitter is not None else None,
         decision_wait_s=args.decision_wait,
         retention_s=args.retention,
         max_traces=args.max_traces,
         max_spans_per_trace=args.max_spans_per_trace,
         max_spans=args.max_spans,
     )
-    buffer_holder.append(buffer)
-    ingest = Ingest(SpanDecoder(Dialects(extractors)), buffer, token=env.get(TOKEN_ENV, ""))
+    metrics = ServeMetrics(buffer, args.max_spans, lambda: emitter.queued if emitter is not None else 0)
+    dropped_handler = metrics.watch_ldclient()
+    emitter = SegmentEmitter(
+        CountingClient(ld_client, metrics),
+        tick=buffer.tick,
+        tick_interval_s=min(1.0, args.decision_wait / 4),
+    )
+    queued = emitter  # bound for the lambda below (mypy: not None from here on)
+    ingest = Ingest(
+        SpanDecoder(Dialects(extractors)),
+        buffer,
+        token=env.get(TOKEN_ENV, ""),
+        backlogged=lambda: queued.queued >= BACKLOG_SEGMENTS,
+        # Room appears as traces go quiet: within one decision wait.
+        retry_after_s=max(1, math.ceil(min(args.decision_wait, 5.0))),
+        on_refused=metrics.refused,
+    )
 
-    def metrics() -> dict[str, int]:
-        values = buffer.stats.as_dict()
-        values["traces"] = buffer.traces
-        values["spans"] = buffer.spans
-        return values
-
-    grpc_server = http = None
+    grpc_server = http = health = None
     stop = stop or threading.Event()
     try:
         listening = []
         if grpc_address is not None:
-            grpc_server, port = start_grpc(ingest, "%s:%d" % grpc_address, args.max_request_bytes, tls)
+            grpc_server, port, health = start_grpc(ingest, "%s:%d" % grpc_address, args.max_request_bytes, tls)
             listening.append("grpc %s:%d" % (grpc_address[0], port))
         if http_address is not None:
-            http = HttpReceiver(ingest, http_address, args.max_request_bytes, metrics, ssl_context)
+            http = HttpReceiver(ingest, http_address, args.max_request_bytes, metrics.exposition, ssl_context)
             port = http.start()
             listening.append("http %s:%d" % (http_address[0], port))
     except Exception as exc:
@@ -206,6 +252,10 @@ def run_serve(
         emitter.shutdown(5.0)
         ld_client.close()
         return 2
+
+    for warning in exposure_warnings([("gRPC", grpc_address), ("HTTP", http_address)], env.get(TOKEN_ENV, "")):
+        err.write(warning + "\n")
+    err.flush()
 
     def on_signal(signum: int, frame: Any) -> None:
         stop.set()
@@ -223,6 +273,7 @@ def run_serve(
     # Stop accepting first, so nothing arrives after the drain.
     ingest.accepting = False
     if grpc_server is not None:
+        stop_health(health)
         grpc_server.stop(grace=10).wait(15)
     if http is not None:
         http.stop()
@@ -230,10 +281,11 @@ def run_serve(
     emitter.shutdown(timeout_s=30.0)
     ld_client.flush()
     ld_client.close()
-    stats = metrics()
+    logging.getLogger("ldclient").removeHandler(dropped_handler)
+    stats = buffer.stats
     out.write(
         "ldai-otel serve: stopped; %d span(s) received, %d segment(s) emitted\n"
-        % (stats["spans_received"], stats["segments_emitted"])
+        % (stats.spans_received, stats.segments_emitted)
     )
     out.flush()
     return 0

@@ -18,8 +18,17 @@ Spans whose nearest root is stamped by an in-process processor of their own
 service, spans under a root of LaunchDarkly's own SDKs, and spans in no run
 are dropped. A span whose chain does not resolve yet waits. The trace itself
 is remembered (parents and marks only) so late spans find their run, until
-it has been quiet for the retention time or the bounds push it out; a trace
-pushed out by a bound is first decided with what it has, and counted.
+it has been quiet for the retention time or the bounds need its room.
+
+Bounds (DESIGN.md section 9; backpressure before loss): a request that would
+take the buffer past ``max_spans`` or ``max_traces`` first frees room among
+traces quiet for the decision wait (decided ones are forgotten; ones still
+waiting for an ancestor are decided with what they have, counted in
+``traces_cut``); if that is not enough the whole request is refused
+(:class:`Refused`, retryable: the receivers answer 429 / ``RESOURCE_EXHAUSTED``
+and the exporter's queue keeps the data). Only ``max_spans_per_trace`` emits
+early: one trace that large is decided with what it has, since refusing would
+never make room for it.
 """
 
 from __future__ import annotations
@@ -44,6 +53,25 @@ from ldai_otel._assembler import (
 )
 from ldai_otel._runs import CONTINUATION, ORIGIN, RESUMED, Segment
 
+BUFFER_FULL = "buffer_full"
+TOO_MANY_SPANS = "too_many_spans"
+
+
+class Refused(Exception):
+    """A request the buffer did not take, none of its spans.
+
+    Args:
+        reason: ``BUFFER_FULL`` or ``TOO_MANY_SPANS`` (a metric label).
+        retryable: Whether sending it again later can succeed.
+        message: For the answer's status message.
+    """
+
+    def __init__(self, reason: str, retryable: bool, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.retryable = retryable
+        self.message = message
+
 
 class Stats:
     """Counters of what the buffer did, for logs and the metrics endpoint."""
@@ -57,6 +85,10 @@ class Stats:
         "spans_in_no_run",
         "spans_unresolved",
         "traces_cut",
+        "spans_refused_full",
+        "spans_refused_too_many",
+        "spans_peak",
+        "spans_late",
     )
 
     def __init__(self) -> None:
@@ -73,10 +105,14 @@ class Stats:
         """Dropped when their trace was decided for good with an ancestor still missing."""
         self.traces_cut = 0
         """Traces decided early because a bound was reached."""
-
-    def as_dict(self) -> dict[str, int]:
-        """The counters by name."""
-        return {name: getattr(self, name) for name in self.__slots__}
+        self.spans_refused_full = 0
+        """Refused (retryable) because the buffer was full."""
+        self.spans_refused_too_many = 0
+        """Refused for good: one request held more spans than the whole bound."""
+        self.spans_peak = 0
+        """The most spans held at once."""
+        self.spans_late = 0
+        """Spans emitted in continuation segments (arrived after their run was emitted)."""
 
 
 class _Trace:
@@ -104,11 +140,11 @@ class TraceBuffer:
         submit: Takes closed segments to emit (``SegmentEmitter.submit``).
         decision_wait_s: How long a trace must be quiet before its runs are decided.
         retention_s: How long a quiet trace is remembered for late spans.
-        max_traces: Most traces held; one more pushes the least recently active out.
+        max_traces: Most traces held; a request that would need more is refused
+            (retryable) once nothing can be freed (see :meth:`add`).
         max_spans_per_trace: Most spans one trace holds; at the limit it is decided
-            with what it has and forgotten.
-        max_spans: Most spans held over all traces; past it the least recently active
-            trace is pushed out.
+            with what it has and forgotten (early emission, counted).
+        max_spans: Most spans held over all traces; likewise refused, never exceeded.
     """
 
     def __init__(
@@ -131,6 +167,9 @@ class TraceBuffer:
         # One lock guards the tables and the counters.
         self._lock = threading.Lock()
         self._traces: OrderedDict[int, _Trace] = OrderedDict()  # least recently active first
+        # The traces with spans not yet looked at, least recently active first: a tick walks
+        # only those due, not every trace remembered for late spans.
+        self._dirty: OrderedDict[int, _Trace] = OrderedDict()
         self._spans = 0  # parents held over all traces
 
     @property
@@ -144,51 +183,124 @@ class TraceBuffer:
         return self._spans
 
     def add(self, spans: Iterable[SpanFacts], now: float | None = None) -> None:
-        """Takes the spans of one request."""
+        """Takes the spans of one request, or none of them.
+
+        Raises:
+            Refused: Taking the request would hold more than ``max_spans`` spans or
+                ``max_traces`` traces even after forgetting what no longer needs
+                holding; nothing of the request was taken.
+        """
         now = time.monotonic() if now is None else now
+        batch = spans if isinstance(spans, list) else list(spans)
         out: list[Segment] = []
-        with self._lock:
-            for facts in spans:
-                self.stats.spans_received += 1
-                trace = self._traces.get(facts.trace_id)
-                if trace is None:
-                    while self._traces and (len(self._traces) >= self._max_traces or self._spans >= self._max_spans):
-                        self._push_out_locked(next(iter(self._traces.values())), out)
-                    trace = self._traces[facts.trace_id] = _Trace(facts.trace_id, now)
-                else:
-                    self._traces.move_to_end(facts.trace_id)
-                    trace.last_seen = now
-                if facts.span_id in trace.parents and facts.span_id not in trace.pending:
-                    # Already decided: an exporter's retry of a request whose answer it lost.
-                    self.stats.spans_duplicate += 1
-                    continue
-                if facts.span_id not in trace.parents:
-                    self._spans += 1
-                trace.parents[facts.span_id] = facts.parent_id
-                if facts.mark is not None:
-                    trace.marks[facts.span_id] = facts.mark
-                    trace.roots[facts.span_id] = facts
-                trace.pending[facts.span_id] = facts
-                trace.dirty = True
-                if len(trace.parents) >= self._max_spans_per_trace:
-                    self._push_out_locked(trace, out)
-                elif self._spans > self._max_spans and len(self._traces) > 1:
-                    self._push_out_locked(next(iter(self._traces.values())), out)
-        self._emit(out)
+        try:
+            with self._lock:
+                self._admit_locked(batch, now, out)
+                for facts in batch:
+                    self._add_locked(facts, now, out)
+                if self._spans > self.stats.spans_peak:
+                    self.stats.spans_peak = self._spans
+        finally:
+            self._emit(out)
+
+    def _admit_locked(self, batch: list[SpanFacts], now: float, out: list[Segment]) -> None:
+        """Makes room for ``batch`` (see :meth:`_make_room_locked`), or refuses it whole."""
+        n = len(batch)
+        if n > self._max_spans:
+            self.stats.spans_refused_too_many += n
+            raise Refused(
+                TOO_MANY_SPANS,
+                False,
+                "a request of %d spans is over --max-spans (%d): send smaller batches" % (n, self._max_spans),
+            )
+        traces = self._traces
+        new_traces = len({f.trace_id for f in batch if f.trace_id not in traces})
+        if self._spans + n <= self._max_spans and len(traces) + new_traces <= self._max_traces:
+            return
+        self._make_room_locked(n, new_traces, now, out)
+        new_traces = len({f.trace_id for f in batch if f.trace_id not in traces})  # some may have been forgotten
+        if self._spans + n > self._max_spans:
+            self.stats.spans_refused_full += n
+            raise Refused(BUFFER_FULL, True, "%d spans held, at --max-spans (%d)" % (self._spans, self._max_spans))
+        if len(traces) + new_traces > self._max_traces:
+            self.stats.spans_refused_full += n
+            raise Refused(BUFFER_FULL, True, "%d traces held, at --max-traces (%d)" % (len(traces), self._max_traces))
+
+    def _make_room_locked(self, n: int, new_traces: int, now: float, out: list[Segment]) -> None:
+        """Frees room, least recently active first, among traces quiet for the decision wait.
+
+        First those already decided (their parents are kept only so late spans find
+        their run: forgetting them loses nothing accepted), then those still waiting
+        for a missing ancestor after the decision wait (decided now with what they
+        have, counted): both kinds appear within one decision wait, so a full buffer
+        refuses for about that long at most. Traces not yet quiet are never cut.
+        """
+
+        def enough() -> bool:
+            return self._spans + n <= self._max_spans and len(self._traces) + new_traces <= self._max_traces
+
+        for stuck in (False, True):
+            quiet = []
+            for trace in self._traces.values():
+                if now - trace.last_seen < self._wait:
+                    break  # ordered by activity: the rest are more recent
+                quiet.append(trace)
+            for trace in quiet:
+                if enough():
+                    break
+                if not stuck and trace.dirty:
+                    self._decide_locked(trace, final=False, out=out)  # what the next tick would do
+                if stuck or not trace.pending:
+                    self._push_out_locked(trace, out, counted=stuck)
+            if enough():
+                return
+
+    def _add_locked(self, facts: SpanFacts, now: float, out: list[Segment]) -> None:
+        self.stats.spans_received += 1
+        trace = self._traces.get(facts.trace_id)
+        if trace is None:
+            trace = self._traces[facts.trace_id] = _Trace(facts.trace_id, now)
+        else:
+            self._traces.move_to_end(facts.trace_id)
+            trace.last_seen = now
+        if facts.span_id in trace.parents and facts.span_id not in trace.pending:
+            # Already decided: an exporter's retry of a request whose answer it lost.
+            self.stats.spans_duplicate += 1
+            return
+        if facts.span_id not in trace.parents:
+            self._spans += 1
+        trace.parents[facts.span_id] = facts.parent_id
+        if facts.mark is not None:
+            trace.marks[facts.span_id] = facts.mark
+            trace.roots[facts.span_id] = facts
+        trace.pending[facts.span_id] = facts
+        trace.dirty = True
+        self._dirty[facts.trace_id] = trace
+        self._dirty.move_to_end(facts.trace_id)
+        if len(trace.parents) >= self._max_spans_per_trace:
+            # Refusing would not help: the trace only grows. Decided now with what it has.
+            self._push_out_locked(trace, out)
 
     def tick(self, now: float | None = None) -> None:
         """Decides the traces quiet for the decision wait; forgets those past retention."""
         now = time.monotonic() if now is None else now
         out: list[Segment] = []
         with self._lock:
-            for trace in list(self._traces.values()):
-                quiet = now - trace.last_seen
-                if quiet < self._wait:
-                    break  # ordered by activity: the rest are more recent
-                if quiet >= self._retention:
-                    self._push_out_locked(trace, out, counted=False)
-                elif trace.dirty:
-                    self._decide_locked(trace, final=False, out=out)
+            # Both tables are ordered by activity: each walk stops at the first trace not due.
+            due = []
+            for trace in self._dirty.values():
+                if now - trace.last_seen < self._wait:
+                    break
+                due.append(trace)
+            for trace in due:
+                self._decide_locked(trace, final=False, out=out)
+            expired = []
+            for trace in self._traces.values():
+                if now - trace.last_seen < self._retention:
+                    break
+                expired.append(trace)
+            for trace in expired:
+                self._push_out_locked(trace, out, counted=False)
         self._emit(out)
 
     def drain(self) -> None:
@@ -213,6 +325,7 @@ class TraceBuffer:
     def _decide_locked(self, trace: _Trace, final: bool, out: list[Segment]) -> None:
         """Emits what the trace's pending spans can decide; the rest keep waiting (unless final)."""
         trace.dirty = False
+        self._dirty.pop(trace.trace_id, None)
         stats = self.stats
         memo: dict[int, Any] = {}
         groups: dict[tuple[str, str], list[SpanFacts]] = {}
@@ -242,6 +355,8 @@ class TraceBuffer:
                 out.append(segment)
                 trace.emitted.add(key)
                 stats.segments_emitted += 1
+                if segment.role == CONTINUATION:
+                    stats.spans_late += len(members)
         trace.pending = waiting
 
     def _segment_locked(

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,15 +39,15 @@ class Serve:
     def grpc_endpoint(self) -> str:
         return "127.0.0.1:%d" % self.grpc_port
 
-    def grpc_exporter(self) -> GrpcExporter:
+    def grpc_exporter(self, timeout: float = 10) -> GrpcExporter:
         """The real OTLP/gRPC exporter, pointed at serve."""
-        return GrpcExporter(endpoint=self.grpc_endpoint, insecure=True, timeout=10)
+        return GrpcExporter(endpoint=self.grpc_endpoint, insecure=True, timeout=timeout)
 
-    def http_exporter(self, gzip: bool = False) -> HttpExporter:
+    def http_exporter(self, gzip: bool = False, timeout: float = 10) -> HttpExporter:
         """The real OTLP/HTTP (protobuf) exporter, pointed at serve."""
         return HttpExporter(
             endpoint=self.http_url,
-            timeout=10,
+            timeout=timeout,
             compression=Compression.Gzip if gzip else Compression.NoCompression,
         )
 
@@ -102,6 +103,21 @@ def start_serve(sink, tmp_path: Path, *flags: str, env: dict | None = None) -> I
             proc.kill()
             proc.wait(timeout=30)
         proc.stdout.close()
+
+
+def metrics_of(serve: Serve, tls_context=None) -> dict[str, float]:
+    """Serve's ``/metrics``, parsed by prometheus-client: ``name{label="value",...}`` to value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    url = "%s://127.0.0.1:%d/metrics" % ("https" if tls_context else "http", serve.http_port)
+    with urllib.request.urlopen(url, timeout=10, context=tls_context) as response:
+        text = response.read().decode()
+    values = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join('%s="%s"' % item for item in sorted(sample.labels.items()))
+            values[sample.name + ("{%s}" % labels if labels else "")] = sample.value
+    return values
 
 
 def export(exporter, spans) -> None:

@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
-from serve_support import export, start_serve
+from serve_support import export, metrics_of, start_serve
 
 from ldai_otel.testing import flush_events
 
@@ -147,7 +147,11 @@ def test_out_of_order_in_separate_requests_children_first_and_a_late_span_is_a_c
         assert sink.wait_for_event(lambda e: e.get("key") == "$ld:ai:tokens:input" and e.get("metricValue") == 100, 30)
         # The same request again (an exporter's retry): not counted twice.
         export(grpc_exporter, [late_span])
+        metrics = metrics_of(serve)
         assert serve.terminate() == 0
+    assert (metrics["ldai_otel_serve_runs_emitted_total"], metrics["ldai_otel_serve_late_spans_total"]) == (2, 1)
+    assert metrics['ldai_otel_serve_spans_skipped_total{reason="duplicate"}'] == 1
+    assert metrics["ldai_otel_serve_launchdarkly_events_total"] == 9  # six for the run, three for the late span
     duration = (root.end_time - root.start_time) // 1_000_000
     continuation = [
         ("$ld:ai:tokens:input", 100, None),
@@ -324,20 +328,19 @@ def test_sigterm_emits_every_buffered_run_before_exit(recorder, sink, tmp_path, 
         assert [k for k, _, _ in got] == [k for k, _, _ in full_run_events(0)]
 
 
-def test_bounds_emit_the_oldest_trace_with_what_it_has(recorder, sink, tmp_path):
+def test_the_spans_per_trace_bound_emits_a_trace_early_with_what_it_has(recorder, sink, tmp_path):
     provider, memory = recorder
-    with start_serve(sink, tmp_path, "--decision-wait", "600", "--max-traces", "2") as serve:
-        run_ids = [a_run(provider) for _ in range(3)]
+    with start_serve(sink, tmp_path, "--decision-wait", "600", "--max-spans-per-trace", "5") as serve:
+        run_ids = [a_run(provider) for _ in range(2)]
         spans = memory.get_finished_spans()
         exporter = serve.grpc_exporter()
-        for run_id in run_ids:
-            export(exporter, [s for s in spans if str(uuid.UUID(int=s.context.trace_id)) == run_id])
-        # The third trace pushed the first out: emitted now, with what it had.
+        export(exporter, [s for s in spans if str(uuid.UUID(int=s.context.trace_id)) == run_ids[0]])
+        # Its fifth span reached the bound: emitted now, long before the decision wait.
         assert sink.wait_for_event(lambda e: e.get("data", {}).get("runId") == run_ids[0], 30)
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % serve.http_port, timeout=10) as metrics:
-            text = metrics.read().decode()
-        assert "ldai_otel_serve_traces_cut 1\n" in text and "ldai_otel_serve_traces 2\n" in text
+        export(exporter, [s for s in spans if str(uuid.UUID(int=s.context.trace_id)) == run_ids[1]])
+        metrics = metrics_of(serve)
         assert serve.terminate() == 0
+    assert (metrics["ldai_otel_serve_traces_evicted_total"], metrics["ldai_otel_serve_traces_held"]) == (2, 0)
     for run_id in run_ids:
         assert len(events_of(sink, run_id)) == 6
 
@@ -402,45 +405,48 @@ def test_a_downstream_service_without_a_processor_is_counted_by_serve_and_nothin
             assert event["context"] == {"kind": "service", "key": "model-service", "anonymous": True}
 
 
-def test_a_bearer_token_and_tls_on_both_ports(recorder, sink, tmp_path, monkeypatch):
-    import ssl
-    import subprocess
+def test_health_on_both_listeners_and_metrics_in_prometheus_format(sink, tmp_path):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
-    from opentelemetry.sdk.trace.export import SpanExportResult
-
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
-        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    # requests lets these variables override the exporter's certificate_file.
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    provider, memory = recorder
-    run_id = a_run(provider)
-    spans = memory.get_finished_spans()
-    flags = ("--decision-wait", "0.3", "--tls-cert", str(cert), "--tls-key", str(key))
-    with start_serve(sink, tmp_path, *flags, env={"LDAI_OTEL_SERVE_TOKEN": "s3cret"}) as serve:
-        url = "https://127.0.0.1:%d/v1/traces" % serve.http_port
-        context = ssl.create_default_context(cafile=str(cert))
-        request = urllib.request.Request(url, data=b"", headers={"Content-Type": "application/x-protobuf"})
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=10, context=context)
-        assert refused.value.code == 401
-        credentials = grpc.ssl_channel_credentials(cert.read_bytes())
-        no_token = GrpcExporter(endpoint=serve.grpc_endpoint, credentials=credentials, timeout=10)
-        assert no_token.export(list(spans)) == SpanExportResult.FAILURE  # UNAUTHENTICATED, not retried
-        with_token = {"authorization": "Bearer s3cret"}
-        half = len(spans) // 2
-        grpc_exporter = GrpcExporter(
-            endpoint=serve.grpc_endpoint, credentials=credentials, headers=with_token, timeout=10
-        )
-        export(grpc_exporter, spans[:half])
-        export(HttpExporter(endpoint=url, certificate_file=str(cert), headers=with_token, timeout=10), spans[half:])
+    with start_serve(sink, tmp_path) as serve:
+        with grpc.insecure_channel(serve.grpc_endpoint) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            for service in ("", "opentelemetry.proto.collector.trace.v1.TraceService"):
+                answer = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+                assert answer.status == health_pb2.HealthCheckResponse.SERVING
+            with pytest.raises(grpc.RpcError) as unknown:
+                health.Check(health_pb2.HealthCheckRequest(service="nope"), timeout=10)
+            assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % serve.http_port, timeout=10) as response:
+            assert (response.status, response.read()) == (200, b"ok\n")
+        metrics = metrics_of(serve)
         assert serve.terminate() == 0
-    assert events_of(sink, run_id) == full_run_events(root_ms(memory))
+    assert metrics["ldai_otel_serve_spans_held"] == 0 and metrics["ldai_otel_serve_buffer_fill_ratio"] == 0
+    for name in ("spans_received", "runs_emitted", "late_spans", "traces_evicted", "launchdarkly_events"):
+        assert metrics["ldai_otel_serve_%s_total" % name] == 0
+    assert metrics['ldai_otel_serve_spans_skipped_total{reason="duplicate"}'] == 0
+
+
+def test_ldclients_dropped_events_warnings_are_counted():
+    import logging
+
+    from ldai_otel._serve_metrics import ServeMetrics
+    from ldai_otel._traces import TraceBuffer
+
+    metrics = ServeMetrics(TraceBuffer(lambda segments: None, decision_wait_s=1.0), 100, lambda: 3)
+    handler = metrics.watch_ldclient()
+    try:
+        log = logging.getLogger("ldclient.impl.events.event_processor")
+        # ldclient's own words when its event queue overflows, and when it gives a delivery up.
+        log.warning("Events are being produced faster than they can be processed; some events will be dropped")
+        log.warning("Received error 503 for event posting - some events were dropped")
+        logging.getLogger("ldclient.impl.events.event_processor_common").warning(
+            "Exceeded event queue capacity. Increase capacity to avoid dropping events."
+        )
+        log.warning("Error posting diagnostic event (some events were dropped): refused")  # the SDK's own telemetry
+        log.warning("unrelated")
+    finally:
+        logging.getLogger("ldclient").removeHandler(handler)
+    text = metrics.exposition().decode()
+    assert "ldai_otel_serve_launchdarkly_drop_reports_total 3.0\n" in text
+    assert "ldai_otel_serve_launchdarkly_segments_queued 3.0\n" in text

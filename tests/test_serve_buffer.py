@@ -6,11 +6,13 @@ no test waits. What the segments emit is the rule book's (``summarize``).
 
 from __future__ import annotations
 
+import pytest
+
 from ldai_otel._assembler import RunMark, SpanFacts
 from ldai_otel._dialects import MODEL, Observation
 from ldai_otel._rules import summarize
 from ldai_otel._runs import CONTINUATION, ORIGIN, RESUMED
-from ldai_otel._traces import TraceBuffer
+from ldai_otel._traces import BUFFER_FULL, TOO_MANY_SPANS, Refused, TraceBuffer
 
 TRACE = 0xABC
 MARK = RunMark(run_id="run-1", config_key="chat-config", variation_key="v", version=2, service="a")
@@ -75,17 +77,57 @@ def test_a_root_emitted_in_process_leaves_only_the_other_services_spans_as_a_res
     assert buf.stats.spans_emitted_in_process == 2
 
 
-def test_bounds_push_out_the_least_recently_active_trace_with_what_it_has():
-    buf, out = buffer(max_traces=2)
-    for trace_id in (1, 2, 3):
-        root = span(1, 0, mark=MARK, end=5)
-        chat = span(2, 1, tokens=trace_id)
-        root.trace_id = chat.trace_id = trace_id
-        buf.add([root, chat], now=float(trace_id))
+def in_trace(trace_id: int, *spans) -> list:
+    for facts in spans:
+        facts.trace_id = trace_id
+    return list(spans)
+
+
+def run_of(trace_id: int, tokens: int) -> list:
+    root, chat = span(1, 0, mark=MARK, end=5), span(2, 1, tokens=tokens)
+    root.trace_id = chat.trace_id = trace_id
+    return [root, chat]
+
+
+def test_a_full_buffer_refuses_the_whole_request_until_quiet_traces_make_room():
+    buf, out = buffer(max_traces=2, max_spans=5)
+    buf.add(run_of(1, 1), now=0.0)
+    buf.add(run_of(2, 2), now=1.0)
+    with pytest.raises(Refused) as full:
+        buf.add(run_of(3, 3), now=2.0)  # a third trace: nothing is quiet yet, so nothing is cut
+    assert (full.value.reason, full.value.retryable) == (BUFFER_FULL, True)
+    assert (buf.traces, buf.spans, buf.stats.spans_refused_full, buf.stats.traces_cut, out) == (2, 4, 2, 0, [])
+    buf.add(run_of(3, 3), now=5.5)  # trace 1 quiet for the 5 s wait: decided and forgotten
     assert [summarize(s).input_tokens for s in out] == [1]
-    assert (buf.traces, buf.stats.traces_cut) == (2, 1)
+    assert (buf.traces, buf.spans, buf.stats.traces_cut) == (2, 4, 0)
+    with pytest.raises(Refused):
+        buf.add(in_trace(3, span(3, 1, tokens=9), span(4, 1)), now=5.6)  # 4 + 2 spans > 5, none quiet
+    buf.tick(now=7.0)  # trace 2 decided by the tick; its parents are remembered for late spans
+    assert sorted(summarize(s).input_tokens for s in out) == [1, 2]
+    buf.add(in_trace(3, span(3, 1, tokens=9), span(4, 1)), now=7.0)  # room: decided trace 2 is forgotten
+    assert (buf.traces, buf.spans, buf.stats.spans_peak) == (1, 4, 4)
     buf.drain()
-    assert sorted(summarize(s).input_tokens for s in out) == [1, 2, 3]
+    assert sorted(summarize(s).input_tokens for s in out) == [1, 2, 12]
+    assert buf.stats.traces_cut == 0 and buf.stats.spans_unresolved == 0
+
+
+def test_a_trace_still_missing_an_ancestor_after_the_wait_is_cut_for_room_and_counted():
+    buf, out = buffer(max_spans=3)
+    orphan = span(2, 1, tokens=4)  # its parent (the run's root) never arrives
+    buf.add([orphan, span(3, 2)], now=0.0)
+    with pytest.raises(Refused):
+        buf.add(run_of(7, 1)[:2], now=4.0)
+    buf.add(run_of(7, 1), now=5.0)
+    assert (buf.stats.traces_cut, buf.stats.spans_unresolved, buf.spans) == (1, 2, 2)
+    assert out == []  # the orphans had no run to go to
+
+
+def test_a_request_over_the_whole_bound_is_refused_for_good():
+    buf, _ = buffer(max_spans=3)
+    with pytest.raises(Refused) as refused:
+        buf.add([span(i, 0) for i in range(1, 5)], now=0.0)
+    assert (refused.value.reason, refused.value.retryable) == (TOO_MANY_SPANS, False)
+    assert "over --max-spans (3)" in refused.value.message and buf.spans == 0
 
 
 def test_at_the_spans_per_trace_bound_the_trace_is_emitted_and_orphans_are_counted():
