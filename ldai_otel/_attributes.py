@@ -32,6 +32,11 @@ LD_AI_CONFIG_CONTEXT_KEY = "ld.ai_config.context.key"
 # spans were emitted in process, so `ldai-otel serve` does not count them again.
 LD_AI_CONFIG_EMITTER = "ld.ai_config.emitter"
 LD_AI_CONFIG_EMITTER_VALUE = "ldai-otel"
+# Written on the ai_run span of an agent graph (ai_run(graph, ...)): the graph's
+# nodes (key, variation, version, model, provider), edges and agent-name map as
+# one JSON object, so readers of exported spans (`inspect`, `serve`) rebuild the
+# graph run without LaunchDarkly.
+LD_AI_CONFIG_GRAPH = "ld.ai_config.graph"
 
 # --- Written by LaunchDarkly's own AI SDKs, which send their own events. ---
 LAUNCHDARKLY_RUN_ID = "launchdarkly.run.id"
@@ -122,6 +127,13 @@ TRACELOOP_SPAN_KIND = "traceloop.span.kind"
 GEN_AI_IS_STREAMING = "gen_ai.is_streaming"
 LLM_IS_STREAMING = "llm.is_streaming"
 TRACELOOP_ENTITY_NAME = "traceloop.entity.name"
+# LangGraph node names: Traceloop copies LangChain metadata into association
+# properties; OpenInference writes it as the `metadata` JSON attribute. Every
+# span under a node carries its node's name: the node's own span is the one
+# whose name equals it.
+TRACELOOP_LANGGRAPH_NODE = "traceloop.association.properties.langgraph_node"
+OPENINFERENCE_METADATA = "metadata"
+LANGGRAPH_NODE_KEY = "langgraph_node"
 # Span events, one per streamed chunk: the first one is the first token.
 GEN_AI_CONTENT_COMPLETION_CHUNK_EVENT = "gen_ai.content.completion.chunk"
 LLM_CONTENT_COMPLETION_CHUNK_EVENT = "llm.content.completion.chunk"
