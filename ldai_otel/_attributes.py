@@ -80,6 +80,9 @@ GEN_AI_HANDOFF_TO_AGENT = "gen_ai.handoff.to_agent"
 HANDOFF_OPERATIONS = frozenset({"handoff"})
 """``gen_ai.operation.name`` / ``traceloop.span.kind`` of Traceloop's openai-agents handoff spans."""
 OPENINFERENCE_HANDOFF_PREFIX = "handoff to "
+HANDOFF_TOOL_PREFIX = "transfer_to_"
+"""The handoff tools the OpenAI Agents SDK (``Handoff.default_tool_name``) and
+langgraph-supervisor offer the model: a request for one is a handoff, not a tool call."""
 """OpenInference openai-agents writes a handoff as a TOOL span named ``handoff to <agent>``."""
 INPUT_VALUE = "input.value"
 OUTPUT_VALUE = "output.value"

@@ -248,6 +248,36 @@ def node_segment(segment: Segment, info: RunInfo, runs: list[Observation], spans
     return node
 
 
+def describe(segment: Segment, spec: GraphSpec) -> list[str]:
+    """The graph run as ``ldai-otel inspect`` prints it: path, handoffs, node runs, unmatched agents."""
+    run = derive(segment, spec)
+    lines = ["agent graph %s: %d node(s), %d edge(s)" % (spec.key, len(spec.nodes), len(spec.edges))]
+    lines.append("  path: %s" % (" -> ".join(run.path) or "(no agent span matched a node)"))
+    for handoff in run.handoffs:
+        outcome = "success" if handoff.success else "failure"
+        lines.append("  handoff %s -> %s: %s" % (handoff.source or "?", handoff.target or "?", outcome))
+    for key, runs in run.runs.items():
+        spans = run.nodes.get(key, [])
+        lines.append("  node %s: %d agent run(s), %d GenAI span(s) under them" % (key, len(runs), len(spans)))
+    for name in run.unmatched:
+        lines.append(
+            "  note: agent %r matches no node of the graph: its tokens count toward the graph's only "
+            "(map it with ai_run(..., agent_names={%r: NODE_KEY}))" % (name, name)
+        )
+    return lines
+
+
+def event_note(data: Mapping[str, Any]) -> str:
+    """What ``inspect`` prints after a graph run's event: its node, path or handoff."""
+    if "path" in data:
+        return "  path " + " -> ".join(str(p) for p in data["path"])
+    if "sourceKey" in data:
+        return "  %s -> %s" % (data["sourceKey"], data.get("targetKey"))
+    if "configKey" in data:
+        return "  node " + str(data["configKey"])
+    return ""
+
+
 # --- Emission -------------------------------------------------------------------
 
 

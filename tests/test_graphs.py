@@ -310,3 +310,20 @@ def test_an_exception_in_the_graph_scope_is_an_invocation_failure(provider, grap
     got = by_key(graph_events(sink))
     assert len(got["$ld:ai:graph:invocation_failure"]) == 1
     assert "$ld:ai:graph:invocation_success" not in got
+
+
+def test_a_requested_handoff_tool_is_no_tool_call(tracer, chat_config, user, collect):
+    # The OpenAI Agents SDK and langgraph-supervisor offer handoffs as transfer_to_<agent> tools.
+    import json
+
+    from genai import chat
+
+    parts = [
+        {"type": "tool_call", "name": "transfer_to_weather_specialist", "arguments": {}},
+        {"type": "tool_call", "name": "get_weather", "arguments": {}},
+    ]
+    messages = json.dumps([{"role": "assistant", "parts": parts}])
+    with ai_run(chat_config, user):
+        chat(tracer, 10, 5, extra={"gen_ai.output.messages": messages})
+    events = collect()
+    assert [e["data"]["toolKey"] for e in events if e["key"] == "$ld:ai:tool_call"] == ["get_weather"]

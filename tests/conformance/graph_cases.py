@@ -83,14 +83,14 @@ def assert_graph(
         assert {k: graph[name][0]["data"][k] for k in data} == data
     assert isinstance(graph[GRAPH_DURATION][0]["metricValue"], int)
     if total_tokens is not None:
-        assert graph[GRAPH_TOKENS][0]["metricValue"] == total_tokens
-    assert graph[GRAPH_PATH][0]["data"] == {**data, "path": path}
+        assert graph[GRAPH_TOKENS][0]["metricValue"] == total_tokens, graph[GRAPH_TOKENS]
+    assert graph[GRAPH_PATH][0]["data"] == {**data, "path": path}, graph[GRAPH_PATH]
     seen = [
         (e["data"]["sourceKey"], e["data"]["targetKey"], name == HANDOFF_SUCCESS)
         for name in (HANDOFF_SUCCESS, HANDOFF_FAILURE)
         for e in graph.get(name, [])
     ]
-    assert sorted(seen) == sorted(handoffs)
+    assert sorted(seen) == sorted(handoffs), seen
 
 
 def assert_node(
@@ -111,7 +111,7 @@ def assert_node(
         expected.update(tokens)
     if tool_calls:
         expected[TOOL_CALL] = list(tool_calls)
-    assert got == expected
+    assert got == expected, (node, got, expected)
     for event in events:
         assert event["data"] == {
             "runId": run.run_id,
