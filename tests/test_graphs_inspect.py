@@ -11,14 +11,17 @@ from __future__ import annotations
 import io
 import re
 
+import test_graphs
 from opentelemetry.exporter.otlp.json.file import FileSpanExporter
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from test_graphs import NAMES, graph, oi_handoff_run, test_data  # noqa: F401 - fixtures
+from test_graphs import NAMES, oi_handoff_run
 from test_inspect import inspect_cli
 
 from ldai_otel import ai_run
 from ldai_otel.testing import flush_events
 
+test_data = test_graphs.test_data  # the graph's flags and its nodes' (fixtures)
+graph = test_graphs.graph
 EVENT = re.compile(r"^      (\$ld:ai:\S+)\s+(\d+)(.*)$")
 
 
@@ -28,7 +31,7 @@ def test_inspect_shows_the_graph_run_and_predicts_every_event_sent(
     user,
     ld_client,
     sink,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ):
     provider, processor = make_provider()
     stream = io.StringIO()
@@ -65,7 +68,7 @@ def test_inspect_shows_the_graph_run_and_predicts_every_event_sent(
     assert "$ld:ai:graph:handoff_success" in out and "  triage -> specialist" in out
 
 
-def test_inspect_reports_an_agent_no_node_matches(make_provider, graph, user, ld_client, sink, tmp_path):  # noqa: F811
+def test_inspect_reports_an_agent_no_node_matches(make_provider, graph, user, ld_client, sink, tmp_path):
     provider, processor = make_provider()
     stream = io.StringIO()
     provider.add_span_processor(SimpleSpanProcessor(FileSpanExporter(stream=stream)))
