@@ -221,6 +221,8 @@ AI_AGENT_OPERATIONS = frozenset(
 MODEL_CALL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
 TOOL_OPERATIONS = frozenset({"execute_tool"})
 AGENT_OPERATIONS = frozenset({"invoke_agent", "invoke_workflow", "create_agent", "plan"})
+CREATE_AGENT_OPERATION = "create_agent"
+"""An agent's definition (Traceloop LangChain writes it when a graph is compiled), not a run of it."""
 
 # --- llm.request.type values (OpenLLMetry before gen_ai.operation.name). ---
 LEGACY_MODEL_REQUEST_TYPES = frozenset({"chat", "completion", "embedding", "rerank"})

@@ -703,6 +703,8 @@ def genai_span(span: ReadableSpan, attrs: Mapping[str, Any]) -> Observation | No
             handoff_to=text(attrs, A.GEN_AI_HANDOFF_TO_AGENT),
         )
     observation = _agent(attrs, dialect)
+    if attrs.get(A.GEN_AI_OPERATION_NAME) == A.CREATE_AGENT_OPERATION:
+        return observation  # names an agent it defines, not one that ran
     observation.agent_name = first_text(attrs, A.GEN_AI_AGENT_NAME, A.AGENT_NAME, A.GRAPH_NODE_ID) or _fact(
         _langgraph_node, "the LangGraph node", span, attrs
     )
