@@ -179,7 +179,7 @@ def _print_report(reports: list[RunReport], events: list[dict[str, Any]], out: T
         return "-" if value is None else "%s%s" % (value, unit)
 
     out.write(
-        "ldai-otel demo: %d runs, %d AI events received by the local LaunchDarkly sink\n\n"
+        "ldai-otel demo: %d runs and one agent-graph run, %d AI events received by the local LaunchDarkly sink\n\n"
         % (len(reports), len(events))
     )
     for report in reports:

@@ -58,6 +58,7 @@ def report(run_id: str, events: list[dict[str, Any]], graph_events: list[dict[st
     handoff = by_key.get("$ld:ai:graph:handoff_success", {}).get("data", {})
     out.write("run: agent graph (triage hands off to a specialist)\n")
     out.write("  runId        %s\n" % run_id)
+    out.write("  trace id     %s\n" % run_id.replace("-", ""))
     out.write("  graph        %s\n" % GRAPH)
     out.write("  path         %s\n" % (" -> ".join(path) if path else "-"))
     out.write("  handoff      %s\n" % ("%s -> %s" % (handoff["sourceKey"], handoff["targetKey"]) if handoff else "-"))
