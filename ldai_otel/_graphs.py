@@ -187,13 +187,17 @@ def derive(segment: Segment, spec: GraphSpec) -> GraphRun:
         if obs.kind != AGENT or not obs.agent_name:
             continue
         key = spec.node_key(obs.agent_name)
+        outer = _nearest(obs.parent_id, run_node, parents)
         if key is None:
-            if obs.agent_name not in run.unmatched:
+            # Inside a node's run it is a step of that node (a ReAct
+            # subgraph's own "agent" and "tools" nodes); else an agent the
+            # graph does not know.
+            if outer is None and obs.agent_name not in run.unmatched:
                 run.unmatched.append(obs.agent_name)
             continue
         # A span of a node inside that node's own run (two nested agent
         # spans, a LangGraph node and its subgraph) is the same run.
-        if _nearest(obs.parent_id, run_node, parents) == key:
+        if outer == key:
             continue
         run_node[obs.span_id] = key
         run.runs.setdefault(key, []).append(obs)

@@ -482,6 +482,28 @@ COMBOS: dict[str, Combo] = {
         ("traceloop-langchain",),
         ("openai", "langchain-core", "langchain-openai", "langgraph", "opentelemetry-instrumentation-langchain"),
     ),
+    "openinference-agents+openai-graph": Combo(
+        "agents",
+        "test_openinference_agents_and_openai_graph.py",
+        ("openinference-agents", "openinference"),
+        (
+            "openai",
+            "openai-agents",
+            "openinference-instrumentation-openai-agents",
+            "openinference-instrumentation-openai",
+        ),
+    ),
+    "traceloop-agents+openai-graph": Combo(
+        "agents",
+        "test_traceloop_agents_and_openai_graph.py",
+        ("traceloop-agents", "traceloop"),
+        (
+            "openai",
+            "openai-agents",
+            "opentelemetry-instrumentation-openai-agents",
+            "opentelemetry-instrumentation-openai",
+        ),
+    ),
 }
 
 
