@@ -80,6 +80,12 @@ GEN_AI_HANDOFF_TO_AGENT = "gen_ai.handoff.to_agent"
 HANDOFF_OPERATIONS = frozenset({"handoff"})
 """``gen_ai.operation.name`` / ``traceloop.span.kind`` of Traceloop's openai-agents handoff spans."""
 OPENINFERENCE_HANDOFF_PREFIX = "handoff to "
+GOTO_OPERATIONS = frozenset({"goto"})
+"""``gen_ai.operation.name`` of Traceloop LangChain's span for a LangGraph ``Command(goto=...)``."""
+LANGGRAPH_COMMAND_SOURCE_NODE = "langgraph.command.source_node"
+LANGGRAPH_COMMAND_GOTO_NODE = "langgraph.command.goto_node"
+LANGGRAPH_END = "__end__"
+"""LangGraph's END: a goto there ends the graph, it hands off to no node."""
 HANDOFF_TOOL_PREFIX = "transfer_to_"
 """The handoff tools the OpenAI Agents SDK (``Handoff.default_tool_name``) and
 langgraph-supervisor offer the model: a request for one is a handoff, not a tool call."""

@@ -287,6 +287,7 @@ _MARKERS = (
             (A.TOOL_OPERATIONS, TOOL),
             (A.AGENT_OPERATIONS, AGENT),
             (A.HANDOFF_OPERATIONS, HANDOFF),
+            (A.GOTO_OPERATIONS, HANDOFF),
         ),
     ),
     (
@@ -699,8 +700,8 @@ def genai_span(span: ReadableSpan, attrs: Mapping[str, Any]) -> Observation | No
         return Observation(
             kind=HANDOFF,
             dialect=dialect,
-            handoff_from=text(attrs, A.GEN_AI_HANDOFF_FROM_AGENT),
-            handoff_to=text(attrs, A.GEN_AI_HANDOFF_TO_AGENT),
+            handoff_from=first_text(attrs, A.GEN_AI_HANDOFF_FROM_AGENT, A.LANGGRAPH_COMMAND_SOURCE_NODE),
+            handoff_to=first_text(attrs, A.GEN_AI_HANDOFF_TO_AGENT, A.LANGGRAPH_COMMAND_GOTO_NODE),
         )
     observation = _agent(attrs, dialect)
     if attrs.get(A.GEN_AI_OPERATION_NAME) == A.CREATE_AGENT_OPERATION:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ldai.tracker import AIGraphTracker, TokenUsage
 
+from ldai_otel._attributes import LANGGRAPH_END
 from ldai_otel._dialects import AGENT, HANDOFF, Observation
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._rules import Summary, summarize
@@ -183,6 +185,7 @@ def derive(segment: Segment, spec: GraphSpec) -> GraphRun:
     observations = sorted(segment.observations, key=lambda o: (o.start_ns, o.end_ns))
     parents = segment.parents
     run_node: dict[int, str] = {}  # span id of an agent run -> its node key
+    unmatched: list[Observation] = []
     for obs in observations:
         if obs.kind != AGENT or not obs.agent_name:
             continue
@@ -192,8 +195,8 @@ def derive(segment: Segment, spec: GraphSpec) -> GraphRun:
             # Inside a node's run it is a step of that node (a ReAct
             # subgraph's own "agent" and "tools" nodes); else an agent the
             # graph does not know.
-            if outer is None and obs.agent_name not in run.unmatched:
-                run.unmatched.append(obs.agent_name)
+            if outer is None:
+                unmatched.append(obs)
             continue
         # A span of a node inside that node's own run (two nested agent
         # spans, a LangGraph node and its subgraph) is the same run.
@@ -207,8 +210,14 @@ def derive(segment: Segment, spec: GraphSpec) -> GraphRun:
         key = _nearest(obs.span_id, run_node, parents)
         if key is not None:
             run.nodes.setdefault(key, []).append(obs)
+    # A named span around node runs is the graph itself (LangGraph's compiled
+    # graph, a workflow), not an agent beside them.
+    around = _ancestors(run_node, parents)
+    for obs in unmatched:
+        if obs.span_id not in around and obs.agent_name not in run.unmatched:
+            run.unmatched.append(obs.agent_name or "")
     starts = sorted((o.start_ns, k) for k, runs in run.runs.items() for o in runs)
-    handoffs = [o for o in observations if o.kind == HANDOFF]
+    handoffs = [o for o in observations if o.kind == HANDOFF and o.handoff_to != LANGGRAPH_END]
     for obs in handoffs:
         source = spec.node_key(obs.handoff_from) or _nearest(obs.parent_id, run_node, parents) or ""
         target = spec.node_key(obs.handoff_to) or obs.handoff_to
@@ -220,10 +229,28 @@ def derive(segment: Segment, spec: GraphSpec) -> GraphRun:
             target = outgoing[0] if len(outgoing) == 1 else ""
         ran = any(start >= obs.start_ns and k == target for start, k in starts)
         run.handoffs.append(Handoff(source, target, ran and not obs.error))
-    if not handoffs:
-        # No handoff spans (LangGraph): each move from one node to the next is one.
-        run.handoffs = [Handoff(a, b, True) for a, b in zip(run.path, run.path[1:], strict=False)]
+    # A move from one node to the next that no handoff span explains (LangGraph's
+    # static edges, or no handoff spans at all) is a handoff that happened.
+    explained = Counter((h.source, h.target) for h in run.handoffs)
+    for move in zip(run.path, run.path[1:], strict=False):
+        if explained[move] > 0:
+            explained[move] -= 1
+        else:
+            run.handoffs.append(Handoff(move[0], move[1], True))
     return run
+
+
+def _ancestors(span_ids: Mapping[int, str], parents: Mapping[int, int]) -> set[int]:
+    """Every ancestor of the given spans."""
+    found: set[int] = set()
+    for span_id in span_ids:
+        parent_id = parents.get(span_id, 0)
+        seen = 0
+        while parent_id and parent_id not in found and seen < _MAX_ANCESTORS:
+            found.add(parent_id)
+            parent_id = parents.get(parent_id, 0)
+            seen += 1
+    return found
 
 
 def _nearest(span_id: int, run_node: Mapping[int, str], parents: Mapping[int, int]) -> str | None:

@@ -342,7 +342,9 @@ class AIRun:
             self.run_id = scope.binding.run_id  # type: ignore[union-attr]
         # Downstream services resume the run from baggage (signed; see baggage.py).
         codec = active_codec()
-        if codec is not None and codec.propagate:
+        # A graph run is not resumed downstream: a plain resumption token of
+        # the graph key would make other services emit AI Config events for it.
+        if codec is not None and codec.propagate and info.graph is None:
             ctx = with_run_baggage(ctx, self.run_id, self.resumption_token, self._context)
         self._span = span
         self._token = otel_context.attach(trace.set_span_in_context(span, ctx))
