@@ -14,7 +14,7 @@ import agents_scenarios
 import pytest
 from agents_cases import PER_CALL
 from agents_scenarios import APIS, QUESTION, SPECIALIST, TOOL, TRIAGE
-from graph_cases import add_graph, assert_graph, assert_node, collect, usage
+from graph_cases import add_graph, assert_graph, assert_node, collect, sent_and_inspected, usage
 
 GRAPH = "agents-graph"
 NAMES = {TRIAGE: "triage", SPECIALIST: "specialist"}
@@ -45,7 +45,8 @@ class AgentsGraphCases:
     """The APIs on which this combination's spans carry the calls' usage."""
 
     @pytest.fixture(scope="class")
-    def graph(self, stack):
+    @classmethod
+    def graph(cls, stack):
         return add_graph(stack, GRAPH, "triage", {"triage": ["specialist"]})
 
     @pytest.fixture(autouse=True)
@@ -100,3 +101,12 @@ class AgentsGraphCases:
         )
         assert_node(nodes["triage"], run, GRAPH, "triage", tokens=triage_calls, success=True)
         assert_node(nodes["specialist"], run, GRAPH, "specialist", tokens=None, success=False)
+
+    @pytest.mark.parametrize("api", APIS)
+    def test_inspect_predicts_the_graph_run_exactly(self, stack, graph, api, tmp_path):
+        run, _ = run_graph(stack, graph, api)
+        sent, predicted, lines = sent_and_inspected(stack, run, tmp_path)
+        assert len(sent) >= 9  # 4 graph events, 5 node events without tokens (no usage on the spans)
+        assert sorted(predicted, key=repr) == sorted(sent, key=repr)
+        assert "  path: triage -> specialist" in lines
+        assert "  handoff triage -> specialist: success" in lines

@@ -127,3 +127,27 @@ def assert_node(
 
 def usage(per_call: dict[str, int], calls: int) -> dict[str, int]:
     return {k: v * calls for k, v in per_call.items() if k in (INPUT, OUTPUT, TOTAL)}
+
+
+def sent_and_inspected(stack: Any, run: Any, tmp_path: Any) -> tuple[list[Any], list[Any], list[str]]:
+    """The graph run's events as sent, as ``ldai-otel inspect`` predicts them from the run's spans
+    in an OTLP JSON file (``(key, metricValue, data)`` each), and inspect's graph lines."""
+    from ldclient import Context
+    from otlp_file import write_otlp_json
+    from stack import USER_KEY
+
+    from ldai_otel._graphs import describe
+    from ldai_otel._inspect import RecordingClient, build_runs, emit, read_file
+
+    graph, nodes = collect(stack, run)
+    sent = [(e["key"], e["metricValue"], e["data"]) for events in (*graph.values(), *nodes.values()) for e in events]
+    path = write_otlp_json(stack.spans(run), tmp_path / "spans.jsonl")
+    reading = read_file(str(path))
+    assert len(reading.traces) == 1 and reading.bad_lines == 0
+    reports, outside = build_runs(next(iter(reading.traces.values())), Context.create(USER_KEY))
+    assert len(reports) == 1 and not outside
+    client = RecordingClient()
+    emit(reports[0], client)
+    spec = reports[0].segment.binding.info.graph
+    assert spec is not None
+    return sent, client.tracked, describe(reports[0].segment, spec)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from cases import INPUT, OUTPUT, TOTAL
-from graph_cases import add_graph, assert_graph, assert_node, collect, usage
+from graph_cases import add_graph, assert_graph, assert_node, collect, sent_and_inspected, usage
 from langchain_scenarios import chat_model
 from langchain_stub import LangChainOpenAIStub
 from stack import FIRST_CHUNK_DELAY_S
@@ -87,7 +87,8 @@ class LangGraphGraphCases:
     """A LangGraph supervisor graph inside ``ai_run(graph, user)``."""
 
     @pytest.fixture(scope="class")
-    def lc_stub(self) -> Iterator[LangChainOpenAIStub]:
+    @classmethod
+    def lc_stub(cls) -> Iterator[LangChainOpenAIStub]:
         stub = LangChainOpenAIStub(first_chunk_delay_s=FIRST_CHUNK_DELAY_S)
         try:
             yield stub
@@ -95,7 +96,8 @@ class LangGraphGraphCases:
             stub.close()
 
     @pytest.fixture(scope="class")
-    def graph(self, stack):
+    @classmethod
+    def graph(cls, stack):
         return add_graph(
             stack, GRAPH, SUPERVISOR, {SUPERVISOR: [WEATHER, NEWS], WEATHER: [SUPERVISOR], NEWS: [SUPERVISOR]}
         )
@@ -147,3 +149,14 @@ class LangGraphGraphCases:
         )
         assert_node(nodes[SUPERVISOR], run, GRAPH, SUPERVISOR, tokens=usage(PER_CALL, 1), success=True)
         assert_node(nodes[WEATHER], run, GRAPH, WEATHER, tokens=None, success=False)
+
+    def test_inspect_predicts_the_graph_run_exactly(self, stack, lc_stub, graph, tmp_path):
+        from ldai_otel import ai_run
+
+        with ai_run(graph, stack.user) as run:
+            supervisor_graph(lc_stub).invoke({"messages": [("human", "Weather and news in Paris?")]})
+        sent, predicted, lines = sent_and_inspected(stack, run, tmp_path)
+        assert len(sent) >= 20
+        assert sorted(predicted, key=repr) == sorted(sent, key=repr)
+        assert "  path: supervisor -> weather_agent -> supervisor -> news_agent -> supervisor" in lines
+        assert not [line for line in lines if "matches no node" in line]
