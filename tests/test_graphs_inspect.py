@@ -85,3 +85,48 @@ def test_inspect_reports_an_agent_no_node_matches(make_provider, graph, user, ld
     assert "$ld:ai:graph:total_tokens  126" in out.replace(" " * 10, "  ") or re.search(
         r"\$ld:ai:graph:total_tokens\s+126", out
     )
+
+
+def test_serve_emits_a_graph_run_from_its_root_marks_graph_attribute():
+    """``serve``'s trace buffer makes the same graph run from exported spans (no LaunchDarkly flags needed)."""
+    from ldclient import Context
+
+    from ldai_otel._assembler import RunMark, SpanFacts
+    from ldai_otel._dialects import AGENT, MODEL, Observation
+    from ldai_otel._emitter import emit_segment
+    from ldai_otel._inspect import RecordingClient
+    from ldai_otel._traces import TraceBuffer
+
+    nodes = '{"nodes":[{"key":"triage","variationKey":"v-t","version":4,"model":"m","provider":"p"}],"edges":[]}'
+    mark = RunMark(run_id="run-1", config_key="g", variation_key="v-g", version=2, service="a", graph=nodes)
+
+    def facts(span_id: int, parent_id: int, obs: Observation | None = None, mark_: object = None) -> SpanFacts:
+        f = SpanFacts(0xABC, span_id, parent_id)
+        f.service, f.start_ns, f.end_ns, f.mark = "a", span_id * 1_000_000, 50_000_000, mark_
+        if obs is not None:
+            obs.span_id, obs.parent_id, obs.start_ns, obs.end_ns = span_id, parent_id, f.start_ns, f.end_ns
+            f.observation = obs
+        return f
+
+    out: list = []
+    buf = TraceBuffer(out.extend, decision_wait_s=5.0)
+    buf.add(
+        [
+            facts(1, 0, mark_=mark),
+            facts(2, 1, Observation(kind=AGENT, agent_name="triage")),
+            facts(3, 2, Observation(kind=MODEL, input_tokens=30, output_tokens=12)),
+        ]
+    )
+    buf.drain()
+    (segment,) = out
+    segment.binding.info.context = Context.create("service-a")
+    client = RecordingClient()
+    emit_segment(client, segment)
+    tracked = {(key, value) for key, value, _ in client.tracked}
+    assert ("$ld:ai:graph:total_tokens", 42) in tracked
+    assert ("$ld:ai:graph:invocation_success", 1) in tracked
+    assert ("$ld:ai:tokens:total", 42) in tracked  # the triage node run
+    path = next(data for key, _, data in client.tracked if key == "$ld:ai:graph:path")
+    assert path == {"variationKey": "v-g", "graphKey": "g", "version": 2, "path": ["triage"]}
+    node = next(data for key, _, data in client.tracked if key == "$ld:ai:tokens:total")
+    assert (node["configKey"], node["graphKey"], node["runId"], node["variationKey"]) == ("triage", "g", "run-1", "v-t")
