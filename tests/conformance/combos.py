@@ -504,6 +504,12 @@ COMBOS: dict[str, Combo] = {
             "opentelemetry-instrumentation-openai",
         ),
     ),
+    "pydantic-ai-graph": Combo(
+        "current",
+        "test_pydantic_ai_graph.py",
+        ("pydantic-ai",),
+        ("openai", "pydantic-ai-slim"),
+    ),
 }
 
 
