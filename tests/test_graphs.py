@@ -327,3 +327,38 @@ def test_a_requested_handoff_tool_is_no_tool_call(tracer, chat_config, user, col
         chat(tracer, 10, 5, extra={"gen_ai.output.messages": messages})
     events = collect()
     assert [e["data"]["toolKey"] for e in events if e["key"] == "$ld:ai:tool_call"] == ["get_weather"]
+
+
+def invoke_agent(name: str) -> dict[str, Any]:
+    return {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": name}
+
+
+def test_a_handoff_span_that_failed_is_a_handoff_failure(provider, graph, user, ld_client, sink, processor):
+    with ai_run(graph, user, tracer_provider=provider):
+        with span(provider, TL_AGENTS, "triage.agent", invoke_agent("triage")):
+            handoff = {"gen_ai.operation.name": "handoff", "gen_ai.handoff.from_agent": "triage"}
+            with span(provider, TL_AGENTS, "triage → unknown.handoff", handoff, error=True):
+                pass
+        with span(provider, TL_AGENTS, "specialist.agent", invoke_agent("specialist")):
+            pass
+    flush_events(ld_client, sink, processor)
+    got = by_key(graph_events(sink))
+    assert [(e["data"]["sourceKey"], e["data"]["targetKey"]) for e in got["$ld:ai:graph:handoff_failure"]] == [
+        ("triage", "specialist")
+    ]
+    assert "$ld:ai:graph:handoff_success" not in got
+
+
+def test_a_disabled_graph_still_binds_a_run_and_never_breaks_the_app(
+    ai_client, provider, user, ld_client, sink, processor
+):
+    graph = ai_client.agent_graph("no-such-graph", user)  # no flag: LaunchDarkly returns a disabled graph
+    assert not graph.is_enabled()
+    with ai_run(graph, user, tracer_provider=provider) as run:
+        tl_handoff_run(provider)
+    events = flush_events(ld_client, sink, processor)
+    got = by_key(graph_events(sink))
+    assert got["$ld:ai:graph:total_tokens"][0]["metricValue"] == 126  # every agent unmatched: graph totals only
+    assert got["$ld:ai:graph:total_tokens"][0]["data"]["graphKey"] == "no-such-graph"
+    assert "$ld:ai:graph:path" not in got
+    assert [e for e in events if e["data"]["runId"] == run.run_id] == []
