@@ -101,13 +101,18 @@ def spec_from_json(text: str, key: str, variation_key: str, version: int, contex
     return GraphSpec(key, variation_key, version, nodes, edges, names)
 
 
+_GraphClass: type | None
+try:
+    from ldai.agent_graph import AgentGraphDefinition
+
+    _GraphClass = AgentGraphDefinition
+except ImportError:  # an ldai without agent graphs
+    _GraphClass = None
+
+
 def is_agent_graph(config: Any) -> bool:
     """Whether ``config`` is an ``ldai`` ``AgentGraphDefinition``."""
-    try:
-        from ldai.agent_graph import AgentGraphDefinition
-    except ImportError:  # an ldai without agent graphs
-        return False
-    return isinstance(config, AgentGraphDefinition)
+    return _GraphClass is not None and isinstance(config, _GraphClass)
 
 
 def graph_run_info(
@@ -137,10 +142,13 @@ def graph_run_info(
         node_key = node.get_key()
         if node_key in nodes:
             continue
-        nodes[node_key] = read_node(node.get_config(), context)
-        for edge in node.get_edges():
-            edges.append((edge.source_config, edge.target_config))
-        queue.extend(graph.get_child_nodes(node_key))
+        try:
+            nodes[node_key] = read_node(node.get_config(), context)
+            for edge in node.get_edges():
+                edges.append((edge.source_config, edge.target_config))
+            queue.extend(graph.get_child_nodes(node_key))
+        except Exception:  # one unreadable node: its agents count toward the graph only
+            _errors.exception("ldai-otel: reading node %s of graph %s failed; it gets no node runs", node_key, key)
     spec = GraphSpec(
         key,
         variation_key,
