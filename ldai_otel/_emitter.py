@@ -126,7 +126,7 @@ class SegmentEmitter:
 
     def __init__(
         self,
-        ld_client,
+        ld_client: Any,
         tick: Callable[[], None],
         tick_interval_s: float = 1.0,
         max_queue: int = 10_000,

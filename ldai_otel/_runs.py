@@ -77,13 +77,13 @@ class Binding:
 
     __slots__ = ("run_id", "info", "role", "key", "span_attributes")
 
-    def __init__(self, run_id: str, info: RunInfo, role: str, span_attributes: dict | None = None):
+    def __init__(self, run_id: str, info: RunInfo, role: str, span_attributes: dict[str, Any] | None = None):
         self.run_id = run_id
         self.info = info
         self.role = role
         self.key: tuple[str, str] = (run_id, info.config_key)
         """The run's identity in this process: (runId, config key)."""
-        self.span_attributes: dict = span_attributes if span_attributes is not None else {}
+        self.span_attributes: dict[str, Any] = span_attributes if span_attributes is not None else {}
         """The ``ld.ai_config.*`` attributes the processor stamps on the run's spans."""
 
     def __repr__(self) -> str:

@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import baggage as otel_baggage
@@ -15,7 +15,6 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
-from ldai_otel import _attributes as A
 from ldai_otel._dialects import MARKER_KEYS, Dialects, Extractor
 from ldai_otel._emitter import SegmentEmitter
 from ldai_otel._ratelimit import RateLimitedLogger
@@ -39,7 +38,7 @@ from ldai_otel.baggage import (
     derive_signing_key,
     set_active_codec,
 )
-from ldai_otel.scope import SCOPE_CONTEXT_KEY
+from ldai_otel.scope import SCOPE_CONTEXT_KEY, RunScope
 
 _logger = logging.getLogger(__name__)
 _errors = RateLimitedLogger(_logger)  # every exception path is rate-limited
@@ -62,7 +61,8 @@ def _find_baggage_context_key() -> str | None:
     try:
         probe = otel_baggage.set_baggage("ldai-otel.probe", "1", Context())
         keys = list(probe)
-        if len(keys) == 1 and dict(probe[keys[0]]) == {"ldai-otel.probe": "1"}:
+        entries = probe[keys[0]] if len(keys) == 1 else None
+        if isinstance(entries, dict) and entries == {"ldai-otel.probe": "1"}:
             return keys[0]
     except Exception:
         _logger.debug("ldai-otel: baggage layout probe failed; using get_all", exc_info=True)
@@ -87,9 +87,8 @@ class LDAISpanProcessor(SpanProcessor):
     :func:`~ldai_otel.ai_run`) or its parent span belongs to one. Run spans
     are stamped with ``ld.ai_config.*`` attributes at start (the run's local
     root and its GenAI spans, or every run span with ``stamp_all_spans``);
-    at end, GenAI
-    spans are normalized and aggregated per segment, and a closed segment is
-    emitted through ``ldai.tracker.LDAIConfigTracker`` on a background thread.
+    at end, GenAI spans are normalized and aggregated per segment, and a
+    closed segment is emitted through ``ldai.tracker.LDAIConfigTracker`` on a background thread.
     A span outside any run costs a context lookup and three checks (run key,
     run baggage, any run span open).
 
@@ -136,7 +135,7 @@ class LDAISpanProcessor(SpanProcessor):
 
     def __init__(
         self,
-        ld_client,
+        ld_client: Any,
         *,
         max_open_runs: int = 10_000,
         max_segment_age_s: float = 600.0,
@@ -214,10 +213,11 @@ class LDAISpanProcessor(SpanProcessor):
             # this process, no run token in baggage.
             ctx = _get_current() if parent_context is None else parent_context
             if SCOPE_CONTEXT_KEY not in ctx and not self._members:
+                entries: Mapping[str, object]
                 if _BAGGAGE_CONTEXT_KEY is None:
                     entries = otel_baggage.get_all(ctx)
                 elif _BAGGAGE_CONTEXT_KEY in ctx:
-                    entries = ctx[_BAGGAGE_CONTEXT_KEY]
+                    entries = ctx[_BAGGAGE_CONTEXT_KEY]  # type: ignore[assignment]  # baggage's own dict
                 else:
                     return
                 if TOKEN_BAGGAGE_KEY not in entries:
@@ -227,7 +227,8 @@ class LDAISpanProcessor(SpanProcessor):
             _errors.exception("ldai-otel: on_start failed; span left untouched")
 
     def _on_start(self, span: Span, parent_context: Context) -> None:
-        scope = parent_context.get(SCOPE_CONTEXT_KEY)
+        # What ai_run put in the context (no cast: this runs for every run span).
+        scope: RunScope | None = parent_context.get(SCOPE_CONTEXT_KEY)  # type: ignore[assignment]
         parent = span.parent
         segment = self._members.get(parent.span_id) if parent is not None else None
         span_context = span.get_span_context()
@@ -239,36 +240,36 @@ class LDAISpanProcessor(SpanProcessor):
             # on its span itself.
             binding = scope.binding or Binding.create(run_id_for_trace(span_context.trace_id), scope.info, ORIGIN)
             local_root = True
-        elif segment is not None:
+        elif segment is not None and parent is not None:
             # The parent span is a run span: innermost run wins, and children
             # join even when the server code did not attach the context.
             # The common case of every run span but the first: no new segment.
-            binding = self._table.join(span_id, parent.span_id, segment)
-            if binding is not None:
-                if self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes):
-                    span.set_attributes(binding.span_attributes)
+            joined = self._table.join(span_id, parent.span_id, segment)
+            if joined is not None:
+                if self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes or ()):
+                    span.set_attributes(joined.span_attributes)
                 return
             binding = segment.binding  # closed meanwhile: open the next segment
-        elif scope is not None:
+        elif scope is not None and scope.trace_id is not None:
             binding = scope.binding or Binding.create(run_id_for_trace(scope.trace_id), scope.info, ORIGIN)
         else:
             value = otel_baggage.get_baggage(TOKEN_BAGGAGE_KEY, parent_context)
             if value is None:
                 return
-            binding = self._resume(span, value, parent_context)
-            if binding is None:
+            resumed = self._resume(span, value, parent_context)
+            if resumed is None:
                 return
+            binding = resumed
             local_root = True
         used, evicted = self._table.start(span_id, parent.span_id if parent is not None else 0, binding, local_root)
         if local_root and scope is not None and scope.trace_id is None:
             scope.binding = used  # ai_run reads the runId from it
-            span.set_attribute(A.LD_AI_CONFIG_EMITTER, A.LD_AI_CONFIG_EMITTER_VALUE)  # emitted here, not by serve
             if used is not binding:  # an open segment's binding won: its identity on the span
                 span.set_attributes(used.span_attributes)
             elif len(used.span_attributes) > len(IDENTITY_KEYS) - (not used.info.variation_key):
                 # ai_run wrote the identity; add what only the processor stamps.
                 span.set_attributes({k: v for k, v in used.span_attributes.items() if k not in IDENTITY_KEYS})
-        elif local_root or self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes):
+        elif local_root or self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes or ()):
             # The span that resumed a run, and GenAI spans (marked at start).
             span.set_attributes(used.span_attributes)
         if evicted:

@@ -13,6 +13,7 @@ import logging
 import uuid
 import weakref
 from collections.abc import Mapping
+from contextvars import Token
 from types import TracebackType
 from typing import Any
 
@@ -108,11 +109,11 @@ def _tracker_token(tracker: Any) -> str:
 # every time.
 _RUN_ID_PREFIX = b'{"runId": "'
 _RUN_ID_CHARS = 64
-_token_facts_cache: dict[str, dict] = {}
+_token_facts_cache: dict[str, dict[str, Any]] = {}
 _MAX_TOKEN_FACTS = 256
 
 
-def _token_facts(token: str) -> dict:
+def _token_facts(token: str) -> dict[str, Any]:
     """The decoded JSON of a resumption token (its runId may be stale: unused)."""
     rest = token[_RUN_ID_CHARS:]
     facts = _token_facts_cache.get(rest)
@@ -154,7 +155,9 @@ def _factory_facts(config: Any) -> tuple[str, str, int, str | None] | None:
         return None
     try:
         closure = factory.__closure__  # type: ignore[union-attr]
-        key, variation_key, version, graph_key = (closure[i].cell_contents for i in cells)
+        k, v, n, g = cells
+        key, variation_key = closure[k].cell_contents, closure[v].cell_contents
+        version, graph_key = closure[n].cell_contents, closure[g].cell_contents
     except (AttributeError, IndexError, TypeError, ValueError):
         return None
     if (
@@ -196,7 +199,7 @@ def run_info_from_config(config: Any, context: Any) -> RunInfo:
 
 # The JSON after the runId depends only on the config's identity, which a
 # service has few of: encoded once per (key, variation, version, graph).
-_token_tails: dict[tuple, str] = {}
+_token_tails: dict[tuple[str, str, int, str | None], str] = {}
 _MAX_TOKEN_TAILS = 256
 
 
@@ -252,7 +255,7 @@ class AIRun:
         self._attributes = dict(attributes) if attributes else None
         self._info: RunInfo | None = None
         self._span: Span | None = None
-        self._token: object | None = None
+        self._token: Token[otel_context.Context] | None = None
         self.run_id: str = ""
         """The run's runId: the trace id written as UUID text."""
         self._resumption_token = ""
@@ -300,14 +303,15 @@ class AIRun:
         # readers of exported spans (`ldai-otel inspect`, `ldai-otel serve`)
         # see it; with the trace known before the span starts it is passed to
         # start_span (cheaper than set_attributes after, and seen by samplers).
+        codec = active_codec()  # set by a live processor; without one nothing needs a binding
         if trace_id:
             run_id = run_id_for_trace(trace_id)
-            scope.binding = Binding.create(run_id, info, ORIGIN)  # the processor uses it for the run
+            if codec is not None:
+                scope.binding = Binding.create(run_id, info, ORIGIN)  # the processor uses it for the run
             attributes = identity_attributes(run_id, info)
         else:
             attributes = identity_attributes("", info)
             del attributes[A.LD_AI_CONFIG_RUN_ID]  # known once the span has started
-        attributes.pop(A.LD_AI_CONFIG_EMITTER, None)  # the processor's stamp, when there is one
         if info.model_name:
             attributes[A.LD_AI_CONFIG_MODEL_NAME] = info.model_name
         if info.provider_name:
@@ -339,9 +343,8 @@ class AIRun:
                 span.set_attribute(A.LD_AI_CONFIG_RUN_ID, self.run_id)
         else:
             scope.trace_id = trace_id
-            self.run_id = scope.binding.run_id  # type: ignore[union-attr]
+            self.run_id = run_id
         # Downstream services resume the run from baggage (signed; see baggage.py).
-        codec = active_codec()
         # A graph run is not resumed downstream: a plain resumption token of
         # the graph key would make other services emit AI Config events for it.
         if codec is not None and codec.propagate and info.graph is None:

@@ -50,9 +50,9 @@ class Serve:
             compression=Compression.Gzip if gzip else Compression.NoCompression,
         )
 
-    def terminate(self) -> int:
-        """SIGTERM, then waits for the drain; returns the exit code."""
-        self.proc.send_signal(signal.SIGTERM)
+    def terminate(self, signum: int = signal.SIGTERM) -> int:
+        """SIGTERM (or ``signum``), then waits for the drain; returns the exit code."""
+        self.proc.send_signal(signum)
         try:
             code = self.proc.wait(timeout=90)
         except subprocess.TimeoutExpired:

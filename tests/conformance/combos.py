@@ -124,13 +124,16 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
     # Strands Agents: its openai extra needs openai < 3, and its
     # opentelemetry-instrumentation-threading 0.66b1 needs the 1.45.1 SDK.
     "strands": (
-        "strands-agents[openai]==1.62.0",
+        "strands-agents[openai,gemini]==1.62.0",
         "openai==2.54.0",
         "httpx==0.28.1",
         "opentelemetry-api==1.45.1",
         "opentelemetry-sdk==1.45.1",
         "opentelemetry-instrumentation==0.66b1",
         "opentelemetry-instrumentation-threading==0.66b1",
+        "google-genai==2.34.0",
+        "opentelemetry-instrumentation-google-genai==1.3b0",
+        "opentelemetry-util-genai==1.3b0",
     ),
 }
 
@@ -456,6 +459,18 @@ COMBOS: dict[str, Combo] = {
         "test_strands.py",
         ("strands",),
         ("strands-agents", "openai", "opentelemetry-sdk"),
+    ),
+    "strands-gemini": Combo(
+        "strands",
+        "test_strands_gemini.py",
+        ("strands",),
+        ("strands-agents", "google-genai"),
+    ),
+    "strands-gemini+google-genai": Combo(
+        "strands",
+        "test_strands_gemini_and_google_genai.py",
+        ("strands", "google-genai"),
+        ("strands-agents", "google-genai", "opentelemetry-instrumentation-google-genai"),
     ),
     # Agent graphs (issue 11): ai_run(graph, user) around the frameworks' multi-agent runs.
     "openinference-agents-graph": Combo(

@@ -86,6 +86,32 @@ def stream(stub: gs.GeminiStub) -> str:
     return "".join(chunk.text or "" for chunk in chunks)
 
 
+def async_stream(stub: gs.GeminiStub) -> str:
+    async def run() -> str:
+        gemini = client(stub)
+        pieces = []
+        async for chunk in await gemini.aio.models.generate_content_stream(model=MODEL, contents="Say hello."):
+            pieces.append(chunk.text or "")
+        await gemini.aio.aclose()
+        return "".join(pieces)
+
+    return asyncio.run(run())
+
+
+def streamed_thinking(stub: gs.GeminiStub) -> str:
+    """A thinking model, streamed: the thought summary chunk first; returns the answer's text."""
+    from google.genai import types
+
+    config = types.GenerateContentConfig(
+        thinking_config=types.ThinkingConfig(include_thoughts=True, thinking_budget=128)
+    )
+    gemini = client(stub)
+    chunks = gemini.models.generate_content_stream(model=THINKING_MODEL, contents="Say hello.", config=config)
+    return "".join(
+        part.text or "" for chunk in chunks for part in chunk.candidates[0].content.parts if not part.thought
+    )
+
+
 def _weather_declaration():
     from google.genai import types
 
@@ -276,6 +302,32 @@ class GeminiCases(Cases):
             tokens=ONE_CALL,
             success=True,
             model=MODEL,
+            provider=self.provider,
+            ttft_ms=ttft_from_spans(stack.spans(run), self.ttft_source) if self.ttft_source else None,
+        )
+
+    def test_async_stream(self, stack, gemini_stub):
+        with stack.run() as run:
+            assert async_stream(gemini_stub) == "".join(piece for piece, _ in gs.STREAM_PIECES)
+        expect(
+            stack.events(run),
+            run,
+            tokens=ONE_CALL,
+            success=True,
+            model=MODEL,
+            provider=self.provider,
+            ttft_ms=ttft_from_spans(stack.spans(run), self.ttft_source) if self.ttft_source else None,
+        )
+
+    def test_streamed_thinking_tokens_are_output(self, stack, gemini_stub):
+        with stack.run() as run:
+            assert streamed_thinking(gemini_stub) == "".join(piece for piece, _ in gs.STREAM_PIECES)
+        expect(
+            stack.events(run),
+            run,
+            tokens=THINKING,
+            success=True,
+            model=THINKING_MODEL,
             provider=self.provider,
             ttft_ms=ttft_from_spans(stack.spans(run), self.ttft_source) if self.ttft_source else None,
         )

@@ -11,7 +11,8 @@ base_url=stub.base_url))``) and the instrumentations that wrap it:
   ``first_chunk_delay_s``; every chunk carries the call's ``responseId`` and
   ``modelVersion`` and a ``usageMetadata`` whose ``candidatesTokenCount`` grows
   chunk by chunk (Gemini reports running totals, not deltas): the last chunk
-  holds the call's usage. Summing chunks is therefore visibly wrong.
+  holds the call's usage. Summing chunks is therefore visibly wrong. A function
+  call streams as one chunk; a thinking request's thought summary comes first.
 
 ``usageMetadata`` has Gemini's own meaning:
 
@@ -170,12 +171,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, model: str, response_id: str, body: dict[str, Any]) -> None:
         cached = bool(body.get("cachedContent"))
         thinking = "thinkingConfig" in (body.get("generationConfig") or {})
+        function = _function_to_call(body)
+        # (parts, running candidatesTokenCount, finishReason) per chunk.
+        pieces: list[tuple[list[dict[str, Any]], int, str | None]] = []
+        if thinking:
+            pieces.append(([{"text": THOUGHT_TEXT, "thought": True}], 0, None))
+        if function:
+            pieces.append(([{"functionCall": {"name": function, "args": TOOL_CALL_ARGS}}], CANDIDATES_TOKENS, "STOP"))
+        else:
+            for index, (piece, running) in enumerate(STREAM_PIECES):
+                last = index == len(STREAM_PIECES) - 1
+                pieces.append(([{"text": piece}], running, "STOP" if last else None))
         chunks = []
-        for index, (piece, running) in enumerate(STREAM_PIECES):
-            last = index == len(STREAM_PIECES) - 1
-            candidate: dict[str, Any] = {"content": {"parts": [{"text": piece}], "role": "model"}, "index": 0}
-            if last:
-                candidate["finishReason"] = "STOP"
+        for parts, running, finish_reason in pieces:
+            candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
+            if finish_reason:
+                candidate["finishReason"] = finish_reason
             chunks.append(
                 {
                     "candidates": [candidate],

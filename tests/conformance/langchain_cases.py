@@ -122,7 +122,7 @@ class LangChainCases(Cases):
         assert isinstance(error, openai.InternalServerError), repr(error)
         expect(stack.events(run), run, tokens=None, success=False, model="fail-500")
 
-    @pytest.mark.parametrize("how", ["batch", "async_batch"])
+    @pytest.mark.parametrize("how", ["batch", "async_batch", "concurrent_streams"])
     def test_batch_of_three_concurrent_calls_counts_each_call_once(self, stack, lc_stub, how):
         before = len(lc_stub.response_ids)
         with stack.run() as run:
@@ -131,7 +131,9 @@ class LangChainCases(Cases):
         assert len(set(lc_stub.response_ids[before:])) == 3
         spans = model_call_spans(stack.spans(run))
         assert len(spans) == 3 * self.spans_per_call
-        expect(stack.events(run), run, tokens=THREE_CALLS, success=True, model=scenarios.MODEL)
+        # Streams: time to first token of the first one, where the combination has a source.
+        ttft_ms = self.expected_ttft(stack, run) if how == "concurrent_streams" else None
+        expect(stack.events(run), run, tokens=THREE_CALLS, success=True, model=scenarios.MODEL, ttft_ms=ttft_ms)
 
 
 class TwoSpansPerCall:

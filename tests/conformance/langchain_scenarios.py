@@ -54,13 +54,52 @@ def batch(stub: Any) -> list[str]:
     return [answer.content for answer in answers]
 
 
-def async_batch(stub: Any) -> list[str]:
-    """The same three prompts through ``ChatOpenAI.abatch``: concurrent asyncio tasks on one thread."""
+def _in_one_event_loop(work: Any) -> Any:
+    """``asyncio.run(work(async_http_client))`` with an HTTP client of that loop, closed after.
+
+    ChatOpenAI caches one default async HTTP client per base URL for the process; its
+    pooled connections belong to the first event loop, so a second ``asyncio.run`` would
+    reuse a dead loop's connections. An app has one loop; each scenario here brings its own.
+    """
     import asyncio
 
+    import openai
+
+    async def run() -> Any:
+        http_client = openai.DefaultAsyncHttpxClient()
+        try:
+            return await work(http_client)
+        finally:
+            await http_client.aclose()
+
+    return asyncio.run(run())
+
+
+def async_batch(stub: Any) -> list[str]:
+    """The same three prompts through ``ChatOpenAI.abatch``: concurrent asyncio tasks on one thread."""
+
+    async def work(http_client: Any) -> list[str]:
+        answers = await chat_model(stub, http_async_client=http_client).abatch(list(BATCH_PROMPTS))
+        return [answer.content for answer in answers]
+
     stub.rendezvous(len(BATCH_PROMPTS))
-    answers = asyncio.run(chat_model(stub).abatch(list(BATCH_PROMPTS)))
-    return [answer.content for answer in answers]
+    return _in_one_event_loop(work)
+
+
+def concurrent_streams(stub: Any) -> list[str]:
+    """The three prompts streamed at once (``astream`` with usage, three asyncio tasks), each consumed to the end."""
+    import asyncio
+
+    async def work(http_client: Any) -> list[str]:
+        model = chat_model(stub, stream_usage=True, http_async_client=http_client)
+
+        async def one(prompt: str) -> str:
+            return "".join([chunk.content async for chunk in model.astream(prompt)])
+
+        return list(await asyncio.gather(*(one(prompt) for prompt in BATCH_PROMPTS)))
+
+    stub.rendezvous(len(BATCH_PROMPTS))
+    return _in_one_event_loop(work)
 
 
 def agent(stub: Any, model: str = MODEL):
