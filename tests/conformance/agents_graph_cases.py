@@ -20,8 +20,12 @@ GRAPH = "agents-graph"
 NAMES = {TRIAGE: "triage", SPECIALIST: "specialist"}
 
 
-def run_graph(stack: Any, graph: Any, api: str, specialist_model: str = agents_scenarios.MODEL) -> Any:
+def run_graph(
+    stack: Any, graph: Any, api: str, specialist_model: str = agents_scenarios.MODEL, streamed: bool = False
+) -> Any:
     """The handoff run inside ``ai_run(graph, ...)``; returns (the AIRun, the SDK's error or None)."""
+    import asyncio
+
     from agents import Runner
 
     from ldai_otel import ai_run
@@ -29,10 +33,19 @@ def run_graph(stack: Any, graph: Any, api: str, specialist_model: str = agents_s
     agents_scenarios.use_stub(stack.stub, api)
     triage = agents_scenarios.triage_agent(api)
     triage.handoffs[0].model = specialist_model
+
+    async def stream() -> None:
+        result = Runner.run_streamed(triage, QUESTION)
+        async for _event in result.stream_events():
+            pass
+
     error = None
     with ai_run(graph, stack.user, agent_names=NAMES) as run:
         try:
-            Runner.run_sync(triage, QUESTION)
+            if streamed:
+                asyncio.run(stream())
+            else:
+                Runner.run_sync(triage, QUESTION)
         except Exception as exc:  # noqa: BLE001 - the app catches the failed specialist
             error = exc
     return run, error
@@ -84,6 +97,26 @@ class AgentsGraphCases:
             success=True,
             tool_calls=(TOOL,),
         )
+
+    @pytest.mark.parametrize("api", APIS)
+    def test_a_streamed_graph_run_is_the_same_graph_run(self, stack, graph, api):
+        run, error = run_graph(stack, graph, api, streamed=True)
+        assert error is None
+        events, nodes = collect(stack, run)
+        all_calls = self.tokens(api, 3)
+        assert_graph(
+            events,
+            GRAPH,
+            success=True,
+            total_tokens=all_calls["$ld:ai:tokens:total"] if all_calls else None,
+            path=["triage", "specialist"],
+            handoffs=[("triage", "specialist", True)],
+        )
+        assert sorted(nodes) == ["specialist", "triage"]
+        two_calls = self.tokens(api, 2)
+        got = {e["key"]: e["metricValue"] for e in nodes["specialist"]}
+        assert got.get("$ld:ai:tokens:total") == (two_calls["$ld:ai:tokens:total"] if two_calls else None)
+        assert [e["data"]["toolKey"] for e in nodes["specialist"] if e["key"] == "$ld:ai:tool_call"] == [TOOL]
 
     @pytest.mark.parametrize("api", APIS)
     def test_a_failing_specialist_fails_its_node_and_the_graph(self, stack, graph, api):
