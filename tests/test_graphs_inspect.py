@@ -82,9 +82,7 @@ def test_inspect_reports_an_agent_no_node_matches(make_provider, graph, user, ld
 
     assert "note: agent 'weather_specialist' matches no node of the graph" in out
     assert "agent_names={'weather_specialist': NODE_KEY}" in out
-    assert "$ld:ai:graph:total_tokens  126" in out.replace(" " * 10, "  ") or re.search(
-        r"\$ld:ai:graph:total_tokens\s+126", out
-    )
+    assert re.search(r"\$ld:ai:graph:total_tokens\s+126\n", out)  # the unmatched agent's calls included
 
 
 def test_serve_emits_a_graph_run_from_its_root_marks_graph_attribute():
