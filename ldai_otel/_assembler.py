@@ -66,6 +66,8 @@ class RunMark:
     """An ``LDAISpanProcessor`` stamped it: that process emitted its share of the run."""
     service: str = ""
     """``service.name`` of the span that carries it."""
+    graph: str = ""
+    """An agent graph's nodes and edges (``ld.ai_config.graph`` JSON) when the run is a graph run."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -172,11 +174,18 @@ def run_info(mark: RunMark, context: Any, members: Sequence[SpanFacts] = ()) -> 
     """The run's AI Config as its marks say (model and provider from any member's mark)."""
     model = mark.model_name
     provider = mark.provider_name
+    graph_json = mark.graph  # on the ai_run span only, not on the GenAI spans the processor stamps
     for facts in members:
         other = facts.mark
         if isinstance(other, RunMark):
             model = model or other.model_name
             provider = provider or other.provider_name
+            graph_json = graph_json or other.graph
+    graph = None
+    if graph_json:
+        from ldai_otel._graphs import spec_from_json
+
+        graph = spec_from_json(graph_json, mark.config_key, mark.variation_key, mark.version, context)
     return RunInfo(
         config_key=mark.config_key,
         variation_key=mark.variation_key,
@@ -184,6 +193,7 @@ def run_info(mark: RunMark, context: Any, members: Sequence[SpanFacts] = ()) -> 
         context=context,
         model_name=model,
         provider_name=provider,
+        graph=graph,
     )
 
 

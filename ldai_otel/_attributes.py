@@ -32,6 +32,11 @@ LD_AI_CONFIG_CONTEXT_KEY = "ld.ai_config.context.key"
 # spans were emitted in process, so `ldai-otel serve` does not count them again.
 LD_AI_CONFIG_EMITTER = "ld.ai_config.emitter"
 LD_AI_CONFIG_EMITTER_VALUE = "ldai-otel"
+# Written on the ai_run span of an agent graph (ai_run(graph, ...)): the graph's
+# nodes (key, variation, version, model, provider), edges and agent-name map as
+# one JSON object, so readers of exported spans (`inspect`, `serve`) rebuild the
+# graph run without LaunchDarkly.
+LD_AI_CONFIG_GRAPH = "ld.ai_config.graph"
 
 # --- Written by LaunchDarkly's own AI SDKs, which send their own events. ---
 LAUNCHDARKLY_RUN_ID = "launchdarkly.run.id"
@@ -75,6 +80,15 @@ GEN_AI_HANDOFF_TO_AGENT = "gen_ai.handoff.to_agent"
 HANDOFF_OPERATIONS = frozenset({"handoff"})
 """``gen_ai.operation.name`` / ``traceloop.span.kind`` of Traceloop's openai-agents handoff spans."""
 OPENINFERENCE_HANDOFF_PREFIX = "handoff to "
+GOTO_OPERATIONS = frozenset({"goto"})
+"""``gen_ai.operation.name`` of Traceloop LangChain's span for a LangGraph ``Command(goto=...)``."""
+LANGGRAPH_COMMAND_SOURCE_NODE = "langgraph.command.source_node"
+LANGGRAPH_COMMAND_GOTO_NODE = "langgraph.command.goto_node"
+LANGGRAPH_END = "__end__"
+"""LangGraph's END: a goto there ends the graph, it hands off to no node."""
+HANDOFF_TOOL_PREFIX = "transfer_to_"
+"""The handoff tools the OpenAI Agents SDK (``Handoff.default_tool_name``) and
+langgraph-supervisor offer the model: a request for one is a handoff, not a tool call."""
 """OpenInference openai-agents writes a handoff as a TOOL span named ``handoff to <agent>``."""
 INPUT_VALUE = "input.value"
 OUTPUT_VALUE = "output.value"
@@ -122,6 +136,13 @@ TRACELOOP_SPAN_KIND = "traceloop.span.kind"
 GEN_AI_IS_STREAMING = "gen_ai.is_streaming"
 LLM_IS_STREAMING = "llm.is_streaming"
 TRACELOOP_ENTITY_NAME = "traceloop.entity.name"
+# LangGraph node names: Traceloop copies LangChain metadata into association
+# properties; OpenInference writes it as the `metadata` JSON attribute. Every
+# span under a node carries its node's name: the node's own span is the one
+# whose name equals it.
+TRACELOOP_LANGGRAPH_NODE = "traceloop.association.properties.langgraph_node"
+OPENINFERENCE_METADATA = "metadata"
+LANGGRAPH_NODE_KEY = "langgraph_node"
 # Span events, one per streamed chunk: the first one is the first token.
 GEN_AI_CONTENT_COMPLETION_CHUNK_EVENT = "gen_ai.content.completion.chunk"
 LLM_CONTENT_COMPLETION_CHUNK_EVENT = "llm.content.completion.chunk"
@@ -206,6 +227,8 @@ AI_AGENT_OPERATIONS = frozenset(
 MODEL_CALL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
 TOOL_OPERATIONS = frozenset({"execute_tool"})
 AGENT_OPERATIONS = frozenset({"invoke_agent", "invoke_workflow", "create_agent", "plan"})
+CREATE_AGENT_OPERATION = "create_agent"
+"""An agent's definition (Traceloop LangChain writes it when a graph is compiled), not a run of it."""
 
 # --- llm.request.type values (OpenLLMetry before gen_ai.operation.name). ---
 LEGACY_MODEL_REQUEST_TYPES = frozenset({"chat", "completion", "embedding", "rerank"})

@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Status, StatusCode, Tracer
 
 from ldai_otel import _attributes as A
+from ldai_otel import _demo_graph
 from ldai_otel.processor import LDAISpanProcessor
 from ldai_otel.scope import ai_run
 from ldai_otel.testing import LDEventSink, add_ai_config, flush_events, sink_client
@@ -178,7 +179,7 @@ def _print_report(reports: list[RunReport], events: list[dict[str, Any]], out: T
         return "-" if value is None else "%s%s" % (value, unit)
 
     out.write(
-        "ldai-otel demo: %d runs, %d AI events received by the local LaunchDarkly sink\n\n"
+        "ldai-otel demo: %d runs and one agent-graph run, %d AI events received by the local LaunchDarkly sink\n\n"
         % (len(reports), len(events))
     )
     for report in reports:
@@ -210,20 +211,26 @@ def run_demo(out: TextIO) -> int:
         td = TestData.data_source()
         add_ai_config(td, CHAT_CONFIG, variation_key="concise", version=4, model="gpt-4o-mini", provider="openai")
         add_ai_config(td, AGENT_CONFIG, variation_key="tools-on", version=2, model="gpt-4o-mini", provider="openai")
+        _demo_graph.add_flags(td)
         ld_client = sink_client(sink, td, sdk_key="sdk-demo-offline")
         provider = TracerProvider()
         processor = LDAISpanProcessor(ld_client)
         provider.add_span_processor(processor)
         try:
             context = Context.builder("demo-user").name("Demo User").build()
-            runs = _run_scenarios(provider, LDAIClient(ld_client), context)
+            ai_client = LDAIClient(ld_client)
+            runs = _run_scenarios(provider, ai_client, context)
+            model = SimulatedChatModel(provider.get_tracer("ldai_otel.demo"))
+            graph_run_id = _demo_graph.run_graph(provider, ai_client, context, model)
             events = flush_events(ld_client, sink, processor, timeout_s=15)
+            graph_events = [e for e in sink.events() if str(e.get("key", "")).startswith("$ld:ai:graph:")]
         finally:
             provider.shutdown()
             ld_client.close()
 
-    reports = _reports(runs, events)
+    reports = _reports(runs, [e for e in events if e["data"].get("runId") != graph_run_id])
     _print_report(reports, events, out)
+    graph_problems = _demo_graph.report(graph_run_id, events, graph_events, out)
     expected = {
         "plain chat": "success",
         "tool call": "success",
@@ -238,6 +245,7 @@ def run_demo(out: TextIO) -> int:
     tool = next(r for r in reports if r.title == "tool call")
     if tool.tool_calls != ["get_weather"]:
         problems.append("tool call (no tool-call event)")
+    problems += graph_problems
     if problems:
         out.write("FAILED: events missing or wrong for: %s\n" % ", ".join(sorted(set(problems))))
         return 1

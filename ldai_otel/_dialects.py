@@ -287,6 +287,7 @@ _MARKERS = (
             (A.TOOL_OPERATIONS, TOOL),
             (A.AGENT_OPERATIONS, AGENT),
             (A.HANDOFF_OPERATIONS, HANDOFF),
+            (A.GOTO_OPERATIONS, HANDOFF),
         ),
     ),
     (
@@ -699,12 +700,37 @@ def genai_span(span: ReadableSpan, attrs: Mapping[str, Any]) -> Observation | No
         return Observation(
             kind=HANDOFF,
             dialect=dialect,
-            handoff_from=text(attrs, A.GEN_AI_HANDOFF_FROM_AGENT),
-            handoff_to=text(attrs, A.GEN_AI_HANDOFF_TO_AGENT),
+            handoff_from=first_text(attrs, A.GEN_AI_HANDOFF_FROM_AGENT, A.LANGGRAPH_COMMAND_SOURCE_NODE),
+            handoff_to=first_text(attrs, A.GEN_AI_HANDOFF_TO_AGENT, A.LANGGRAPH_COMMAND_GOTO_NODE),
         )
     observation = _agent(attrs, dialect)
-    observation.agent_name = first_text(attrs, A.GEN_AI_AGENT_NAME, A.AGENT_NAME, A.GRAPH_NODE_ID)
+    if attrs.get(A.GEN_AI_OPERATION_NAME) == A.CREATE_AGENT_OPERATION:
+        return observation  # names an agent it defines, not one that ran
+    observation.agent_name = first_text(attrs, A.GEN_AI_AGENT_NAME, A.AGENT_NAME, A.GRAPH_NODE_ID) or _fact(
+        _langgraph_node, "the LangGraph node", span, attrs
+    )
     return observation
+
+
+def _langgraph_node(span: ReadableSpan, attrs: Mapping[str, Any]) -> str | None:
+    """The LangGraph node this span is the run of, or None (a step inside a node, or no LangGraph).
+
+    LangChain metadata (``langgraph_node``) is inherited by every span under
+    a node; only the node's own span is named after it (Traceloop's task
+    name, OpenInference's span name).
+    """
+    node = text(attrs, A.TRACELOOP_LANGGRAPH_NODE)
+    if node is not None:
+        return node if node == text(attrs, A.TRACELOOP_ENTITY_NAME) else None
+    metadata = attrs.get(A.OPENINFERENCE_METADATA)
+    if not isinstance(metadata, str) or A.LANGGRAPH_NODE_KEY not in metadata or len(metadata) > MAX_JSON_CHARS:
+        return None
+    try:
+        value = json.loads(metadata)
+    except ValueError:  # not JSON: not LangChain's metadata
+        return None
+    node = value.get(A.LANGGRAPH_NODE_KEY) if isinstance(value, dict) else None
+    return node if isinstance(node, str) and node and node == span.name else None
 
 
 BUILTIN_EXTRACTORS: tuple[Extractor, ...] = (genai_span,)

@@ -67,6 +67,10 @@ def emit_segment(ld_client: Any, segment: Segment, observe: Observe | None = Non
     """
     if segment.pending:
         observe_pending(segment, observe)
+    if segment.binding.info.graph is not None:
+        from ldai_otel._graphs import emit_graph  # imports ldai's graph tracker only for graph runs
+
+        return emit_graph(ld_client, segment, emit_segment)[0]
     summary = summarize(segment)
     binding = segment.binding
     info = binding.info

@@ -165,6 +165,10 @@ def print_trace(
             w("      (none)\n")
         for key, value, data in report.events:
             suffix = "  toolKey " + str(data.get("toolKey")) if "toolKey" in data else ""
+            if info.graph is not None:
+                from ldai_otel._graphs import event_note
+
+                suffix += event_note(data)
             w("      %-26s %s%s\n" % (key, value, suffix))
         if report.events:
             data = report.events[0][2]
@@ -178,6 +182,11 @@ def print_trace(
                     else " (from the spans: the AI Config's own, which the processor sends, are not in them)",
                 )
             )
+        if info.graph is not None:
+            from ldai_otel._graphs import describe
+
+            for line in describe(report.segment, info.graph):
+                w("    " + line + "\n")
         for note in diagnose(report):
             w("    note: " + note + "\n")
     if outside:

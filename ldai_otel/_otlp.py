@@ -107,6 +107,10 @@ def _strings(value: Any) -> tuple[str, ...]:
     return ()
 
 
+_MAX_GRAPH_CHARS = 1 << 16
+"""An ``ld.ai_config.graph`` attribute longer than this is ignored (real graphs: a few hundred bytes)."""
+
+
 def run_mark(attrs: dict[str, Any], trace_id: int, service: str) -> RunMark | object | None:
     """The run mark a span's attributes carry: a :class:`RunMark`, :data:`LD_TRACKED`, or None.
 
@@ -132,6 +136,7 @@ def run_mark(attrs: dict[str, Any], trace_id: int, service: str) -> RunMark | ob
     version = attrs.get(A.LD_AI_CONFIG_VERSION)
     model = attrs.get(A.LD_AI_CONFIG_MODEL_NAME)
     provider = attrs.get(A.LD_AI_CONFIG_PROVIDER_NAME)
+    graph = attrs.get(A.LD_AI_CONFIG_GRAPH)
     context_kinds = _strings(attrs.get(A.LD_AI_CONFIG_CONTEXT_KIND))
     context_keys = _strings(attrs.get(A.LD_AI_CONFIG_CONTEXT_KEY))
     if len(context_kinds) != len(context_keys):
@@ -147,6 +152,7 @@ def run_mark(attrs: dict[str, Any], trace_id: int, service: str) -> RunMark | ob
         context_keys=context_keys,
         emitted_in_process=attrs.get(A.LD_AI_CONFIG_EMITTER) == A.LD_AI_CONFIG_EMITTER_VALUE,
         service=service,
+        graph=graph if isinstance(graph, str) and len(graph) <= _MAX_GRAPH_CHARS else "",
     )
 
 

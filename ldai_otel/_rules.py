@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ldai_otel._attributes import HANDOFF_TOOL_PREFIX
 from ldai_otel._calls import model_calls
 from ldai_otel._dialects import AGENT, MAX_COUNT, MAX_TIME_MS, MODEL, TOOL, Observation
 from ldai_otel._ratelimit import RateLimitedLogger
@@ -160,7 +161,7 @@ def _time_to_first_token(summary: Summary, calls: list[list[Observation]]) -> No
 
 
 def _tool_calls(summary: Summary, view: _View, calls: list[list[Observation]]) -> None:
-    tools = [o.tool_name for o in view.observations if o.kind == TOOL and o.tool_name]
+    tools = [o.tool_name for o in view.observations if o.kind == TOOL and o.tool_name and not _is_handoff(o.tool_name)]
     if tools:
         summary.tool_calls = tools
         return
@@ -169,7 +170,12 @@ def _tool_calls(summary: Summary, view: _View, calls: list[list[Observation]]) -
     for call in calls:
         with_tools = _first(call, lambda o: bool(o.response_tool_calls))
         if with_tools is not None:
-            summary.tool_calls.extend(with_tools.response_tool_calls)
+            summary.tool_calls.extend(t for t in with_tools.response_tool_calls if not _is_handoff(t))
+
+
+def _is_handoff(tool_name: str) -> bool:
+    # A handoff is an agent-graph edge, not a tool call (DESIGN.md section 4).
+    return tool_name.startswith(HANDOFF_TOOL_PREFIX)
 
 
 def _duration(summary: Summary, view: _View) -> None:

@@ -14,11 +14,14 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ldai_otel import _attributes as A
 from ldai_otel._dialects import Observation
 from ldai_otel._ratelimit import RateLimitedLogger
+
+if TYPE_CHECKING:
+    from ldai_otel._graphs import GraphSpec
 
 _logger = logging.getLogger(__name__)
 _warn = RateLimitedLogger(_logger)
@@ -61,6 +64,8 @@ class RunInfo:
     model_name: str = ""
     provider_name: str = ""
     graph_key: str | None = None
+    graph: GraphSpec | None = None
+    """For a run of an agent graph (``ai_run(graph, ...)``): its nodes and edges."""
 
 
 class Binding:

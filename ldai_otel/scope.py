@@ -22,6 +22,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from ldai_otel import _attributes as A
+from ldai_otel._graphs import graph_run_info, is_agent_graph
 from ldai_otel._runs import ORIGIN, Binding, RunInfo, identity_attributes, run_id_for_trace
 from ldai_otel.baggage import active_codec, with_run_baggage
 
@@ -242,8 +243,10 @@ class AIRun:
         name: str | None = None,
         attributes: Mapping[str, Any] | None = None,
         record_context: bool = False,
+        agent_names: Mapping[str, str] | None = None,
     ):
         self._config = config
+        self._agent_names = agent_names
         self._record_context = record_context
         self._context = context
         self._new_trace = new_trace
@@ -279,7 +282,10 @@ class AIRun:
         return self._info.config_key if self._info else str(getattr(self._config, "key", ""))
 
     def __enter__(self) -> AIRun:
-        info = run_info_from_config(self._config, self._context)
+        if is_agent_graph(self._config):
+            info = graph_run_info(self._config, self._context, self._agent_names, run_info_from_config)
+        else:
+            info = run_info_from_config(self._config, self._context)
         self._info = info
         scope = RunScope(info)
         current = otel_context.get_current()
@@ -310,6 +316,8 @@ class AIRun:
             attributes[A.LD_AI_CONFIG_MODEL_NAME] = info.model_name
         if info.provider_name:
             attributes[A.LD_AI_CONFIG_PROVIDER_NAME] = info.provider_name
+        if info.graph is not None:
+            attributes[A.LD_AI_CONFIG_GRAPH] = info.graph.to_json()
         if self._record_context:
             _add_context_attributes(attributes, self._context)
         if self._attributes:
@@ -337,7 +345,9 @@ class AIRun:
             scope.trace_id = trace_id
             self.run_id = run_id
         # Downstream services resume the run from baggage (signed; see baggage.py).
-        if codec is not None and codec.propagate:
+        # A graph run is not resumed downstream: a plain resumption token of
+        # the graph key would make other services emit AI Config events for it.
+        if codec is not None and codec.propagate and info.graph is None:
             ctx = with_run_baggage(ctx, self.run_id, self.resumption_token, self._context)
         self._span = span
         self._token = otel_context.attach(trace.set_span_in_context(span, ctx))
@@ -383,6 +393,7 @@ def ai_run(
     name: str | None = None,
     attributes: Mapping[str, Any] | None = None,
     record_context: bool = False,
+    agent_names: Mapping[str, str] | None = None,
 ) -> AIRun:
     """Binds a block of code to one run of an evaluated AI Config.
 
@@ -394,7 +405,10 @@ def ai_run(
 
     Args:
         config: Any ``ldai`` config with ``create_tracker()`` (completion,
-            agent or judge config).
+            agent or judge config), or an agent graph
+            (``LDAIClient.agent_graph(...)``): then the block is one run of
+            the graph, emitted through the graph's own tracker, with one node
+            run per agent node that ran (README "Agent graphs").
         context: The ``ldclient.Context`` the config was evaluated for; the
             run's events are attributed to it.
         new_trace: Start a new trace, linked to the current span. One run is
@@ -408,6 +422,9 @@ def ai_run(
             ``ldai-otel serve``, which reads exported spans only. Context keys
             are often personal data, and they then reach your tracing
             backend: off by default.
+        agent_names: For an agent graph: framework agent names (as the
+            agent spans write them) -> node keys, for agents not named after
+            their node's AI Config key.
 
     Returns:
         An :class:`AIRun`, usable with ``with`` and ``async with``.
@@ -420,4 +437,5 @@ def ai_run(
         name=name,
         attributes=attributes,
         record_context=record_context,
+        agent_names=agent_names,
     )

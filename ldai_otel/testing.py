@@ -150,6 +150,28 @@ def add_ai_config(
     td.update(td.flag(key).variations(value).variation_for_all(0))
 
 
+def add_agent_graph(
+    td: Any,
+    key: str,
+    root: str,
+    edges: dict[str, list[str]],
+    *,
+    variation_key: str = "graph-variation-a",
+    version: int = 1,
+) -> None:
+    """Adds an agent graph flag to an ``ldclient`` ``TestData`` source.
+
+    ``edges`` maps a node key to the node keys it hands off to. Each node is
+    an AI Config of its own: add them with :func:`add_ai_config`.
+    """
+    value = {
+        "_ldMeta": {"enabled": True, "variationKey": variation_key, "version": version},
+        "root": root,
+        "edges": {source: [{"key": target, "handoff": {}} for target in targets] for source, targets in edges.items()},
+    }
+    td.update(td.flag(key).variations(value).variation_for_all(0))
+
+
 def sink_client(sink: LDEventSink, td: Any, sdk_key: str = "sdk-ldai-otel-test") -> Any:
     """A real ``ldclient.LDClient`` on ``td`` whose events go to ``sink``.
 

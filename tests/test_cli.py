@@ -17,7 +17,9 @@ def test_demo_runs_offline_and_reports_every_run():
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "OK: every run's events arrived at the sink." in out
-    assert out.count("run: ") == 4
+    assert out.count("run: ") == 5  # four AI Config runs and one agent-graph run
+    assert "  path         triage-agent -> billing-specialist\n" in out
+    assert "  node billing-specialist  tokens 490, tool calls lookup_invoice, success\n" in out
     assert "tool calls   get_weather" in out
     assert re.search(r"first token  \d+ ms", out)
     assert "outcome      error" in out

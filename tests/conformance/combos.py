@@ -472,6 +472,59 @@ COMBOS: dict[str, Combo] = {
         ("strands", "google-genai"),
         ("strands-agents", "google-genai", "opentelemetry-instrumentation-google-genai"),
     ),
+    # Agent graphs (issue 11): ai_run(graph, user) around the frameworks' multi-agent runs.
+    "openinference-agents-graph": Combo(
+        "agents",
+        "test_openinference_agents_graph.py",
+        ("openinference-agents",),
+        ("openai", "openai-agents", "openinference-instrumentation-openai-agents"),
+    ),
+    "traceloop-agents-graph": Combo(
+        "agents",
+        "test_traceloop_agents_graph.py",
+        ("traceloop-agents",),
+        ("openai", "openai-agents", "opentelemetry-instrumentation-openai-agents"),
+    ),
+    "langgraph-openinference-graph": Combo(
+        "langchain",
+        "test_langgraph_openinference_graph.py",
+        ("openinference-langchain",),
+        ("openai", "langchain-core", "langchain-openai", "langgraph", "openinference-instrumentation-langchain"),
+    ),
+    "langgraph-traceloop-graph": Combo(
+        "langchain",
+        "test_langgraph_traceloop_graph.py",
+        ("traceloop-langchain",),
+        ("openai", "langchain-core", "langchain-openai", "langgraph", "opentelemetry-instrumentation-langchain"),
+    ),
+    "openinference-agents+openai-graph": Combo(
+        "agents",
+        "test_openinference_agents_and_openai_graph.py",
+        ("openinference-agents", "openinference"),
+        (
+            "openai",
+            "openai-agents",
+            "openinference-instrumentation-openai-agents",
+            "openinference-instrumentation-openai",
+        ),
+    ),
+    "traceloop-agents+openai-graph": Combo(
+        "agents",
+        "test_traceloop_agents_and_openai_graph.py",
+        ("traceloop-agents", "traceloop"),
+        (
+            "openai",
+            "openai-agents",
+            "opentelemetry-instrumentation-openai-agents",
+            "opentelemetry-instrumentation-openai",
+        ),
+    ),
+    "pydantic-ai-graph": Combo(
+        "current",
+        "test_pydantic_ai_graph.py",
+        ("pydantic-ai",),
+        ("openai", "pydantic-ai-slim"),
+    ),
 }
 
 

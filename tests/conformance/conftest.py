@@ -85,8 +85,10 @@ def stack(combo) -> Iterator:
     provider = instrument(combo.instrumentations, processors)
     user = Context.create(USER_KEY)
     config = LDAIClient(ld_client).completion_config(CONFIG_KEY, user, AICompletionConfigDefault(enabled=False))
+    session = Stack(combo, stub, sink, ld_client, processor, exporter, config, user)
+    session.test_data = td  # more flags for cases that need them (agent graphs)
     try:
-        yield Stack(combo, stub, sink, ld_client, processor, exporter, config, user)
+        yield session
     finally:
         dump_dir = os.environ.get(DUMP_ENV)
         if dump_dir:
