@@ -1,6 +1,6 @@
 """Turn OpenTelemetry GenAI spans into LaunchDarkly AI Config metrics."""
 
-from ldai_otel._dialects import Observation
+from ldai_otel._observation import Observation
 from ldai_otel._rules import Summary
 from ldai_otel.feedback import RunRef, current_run, track_feedback
 from ldai_otel.processor import LDAISpanProcessor

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ldai_otel._dialects import Observation
+from ldai_otel._observation import Observation
 from ldai_otel._runs import Binding, RunInfo, Segment
 
 AI_RUN_SCOPE = "ldai_otel"

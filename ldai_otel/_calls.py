@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ldai_otel._dialects import MODEL, Observation
+from ldai_otel._observation import MODEL, Observation
 
 MAX_COMPONENT = 64
 """Largest set of mutually overlapping candidates matched; past it, none is merged."""

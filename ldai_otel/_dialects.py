@@ -25,233 +25,48 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from ldai_otel import _attributes as A
+from ldai_otel._observation import (
+    AGENT,
+    HANDOFF,
+    MODEL,
+    OPENINFERENCE,
+    OPENLLMETRY,
+    OPENLLMETRY_LEGACY,
+    OTEL_GENAI,
+    TOOL,
+    VERCEL_AI,
+    Extractor,
+    Observation,
+)
 from ldai_otel._ratelimit import RateLimitedLogger
+from ldai_otel._responses import openinference_model, openinference_response_id, response_tool_calls
+from ldai_otel._values import (
+    MAX_COUNT,
+    MAX_JSON_CHARS,
+    MAX_NAME_CHARS,
+    count,
+    first_count,
+    first_milliseconds,
+    first_seconds_as_ms,
+    first_text,
+    seconds_as_ms,
+    text,
+    valid_ms,
+)
 
 _logger = logging.getLogger(__name__)
 _bad_input = RateLimitedLogger(_logger)
 _errors = RateLimitedLogger(_logger)
 
-MODEL = "model"
-TOOL = "tool"
-AGENT = "agent"
-HANDOFF = "handoff"
-"""A handoff between agents: an agent-graph edge, never a tool call."""
-
-# Which dialect marked the span's class (Observation.dialect).
-OTEL_GENAI = "otel-genai"
-OPENINFERENCE = "openinference"
-OPENLLMETRY = "openllmetry"
-OPENLLMETRY_LEGACY = "openllmetry-legacy"
-VERCEL_AI = "vercel-ai"
-
 _MAX_EVENTS_SCANNED = 256
 """Span events looked at for a first-chunk event; they come first when present."""
-MAX_JSON_CHARS = 1 << 20
-"""JSON attributes (output messages, tool calls) longer than this are not parsed."""
-MAX_JSON_DEPTH = 32
-"""JSON attributes nested deeper than this are not parsed (real ones nest 4 or 5 deep)."""
-_MAX_CHOICES = 4
-_MAX_TOOL_CALLS = 32
-
-
-@dataclass
-class Observation:
-    """What one GenAI span says, in one vocabulary whatever its dialect.
-
-    Token counts, time to first token and names are ``None`` when the span
-    does not carry them (which is different from zero).
-    """
-
-    kind: str
-    """One of ``"model"`` (inference or embeddings), ``"tool"``, ``"agent"``, ``"handoff"``."""
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    total_tokens: int | None = None
-    time_to_first_token_ms: float | None = None
-    """Milliseconds from the request to the first streamed chunk."""
-    tool_name: str | None = None
-    """For tool spans: the executed tool's name (the toolKey)."""
-    response_tool_calls: Sequence[str] = ()
-    """For model spans: names of tools the model asked for, when captured."""
-    model: str | None = None
-    provider: str | None = None
-    error: bool = False
-    """True when the span ended with status ERROR or carries an ``error.type``."""
-    cache_read_tokens: int | None = None
-    """Input tokens read from a prompt cache: a subset of ``input_tokens``, never added."""
-    cache_write_tokens: int | None = None
-    """Input tokens written to a prompt cache (``cache_creation`` / ``cache_write``): a subset."""
-    reasoning_tokens: int | None = None
-    """Output tokens spent reasoning: a subset of ``output_tokens``, never added."""
-    dialect: str = ""
-    """Which dialect classified the span (``"otel-genai"``, ``"openinference"`` ...)."""
-    reported_duration_ms: float | None = None
-    """The call's length when an attribute reports it and the span's own
-    interval is not the call's (logfire's zero-length stream log span)."""
-    response_id: str | None = None
-    """For model spans: the provider's response id (``gen_ai.response.id``), when written."""
-    agent_name: str | None = None
-    """For agent spans: ``gen_ai.agent.name``, OpenInference ``agent.name`` / ``graph.node.id``."""
-    handoff_from: str | None = None
-    handoff_to: str | None = None
-    """For handoff spans: the agents handing off and taking over, when written."""
-    # Filled in by Dialects.observe from the span itself, not by extractors.
-    scope: str = ""
-    """The instrumentation scope's name: spans of one scope are never one call."""
-    span_id: int = 0
-    parent_id: int = 0
-    start_ns: int = 0
-    end_ns: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def has_usage(self) -> bool:
-        """Whether the span carried any token count."""
-        return self.input_tokens is not None or self.output_tokens is not None or self.total_tokens is not None
-
-
-Extractor = Callable[[ReadableSpan, Mapping[str, Any]], Observation | None]
-"""Reads one dialect: returns an Observation, or None when the span is not its.
-
-It is called with the finished span and its attributes (read once). It may be
-called for any span of a run, so it should return None fast for spans that
-are not its own; an extractor that raises is logged and skipped.
-"""
-
-
-# --- Validation helpers: junk in, None out, never an exception. -----------
-# The one rule for every numeric fact (README "Metric rules"): a count is an
-# int (not a bool) in [0, MAX_COUNT] or an integral finite float in that
-# range; a time is a finite non-negative number that, in milliseconds, is at
-# most MAX_TIME_MS. Anything else is ignored with a rate-limited warning that
-# names the attribute, and only that fact is lost.
-
-MAX_COUNT = 2**63 - 1
-"""Largest count read: OpenTelemetry attributes are int64, a larger one is junk."""
-MAX_TIME_MS = 86_400_000.0
-"""Longest time read (one day, in ms): a longer time to first token or duration is junk."""
-MAX_NAME_CHARS = 1024
-"""Longest model, provider or tool name read: a longer one is no name."""
-
-
-def valid_count(value: Any, key: str) -> int | None:
-    """``value`` as a count under the rule above, or None (with a warning naming ``key``)."""
-    # bool is an int subclass; True tokens is junk, not 1.
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _bad_input.warning("ldai-otel: ignoring attribute %s: expected a number, got %s", key, type(value).__name__)
-        return None
-    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
-        _bad_input.warning("ldai-otel: ignoring attribute %s: not a whole finite number", key)
-        return None
-    if value < 0:
-        _bad_input.warning("ldai-otel: ignoring attribute %s: negative value", key)
-        return None
-    if value > MAX_COUNT:
-        _bad_input.warning("ldai-otel: ignoring attribute %s: beyond the int64 range", key)
-        return None
-    return int(value)
-
-
-def valid_ms(value: Any, key: str, scale: float = 1.0) -> float | None:
-    """``value * scale`` as a time in ms under the rule above, or None (with a warning).
-
-    Args:
-        value: The attribute's value.
-        key: The attribute named in the warning.
-        scale: Milliseconds per unit of ``value`` (1000.0 for seconds).
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _bad_input.warning("ldai-otel: ignoring attribute %s: expected a number, got %s", key, type(value).__name__)
-        return None
-    try:
-        ms = float(value) * scale
-    except OverflowError:  # an int beyond the float range
-        ms = math.inf
-    if not math.isfinite(ms) or ms < 0:
-        _bad_input.warning("ldai-otel: ignoring attribute %s: not a finite non-negative number", key)
-        return None
-    if ms > MAX_TIME_MS:
-        _bad_input.warning("ldai-otel: ignoring attribute %s: longer than a day", key)
-        return None
-    return ms
-
-
-def count(attrs: Mapping[str, Any], key: str) -> int | None:
-    """A token count from ``attrs[key]`` (see :func:`valid_count`), or None."""
-    value = attrs.get(key)
-    return None if value is None else valid_count(value, key)
-
-
-def seconds_as_ms(attrs: Mapping[str, Any], key: str) -> float | None:
-    """A time in seconds from ``attrs[key]``, converted to milliseconds (see :func:`valid_ms`)."""
-    value = attrs.get(key)
-    return None if value is None else valid_ms(value, key, 1000.0)
-
-
-def milliseconds(attrs: Mapping[str, Any], key: str) -> float | None:
-    """A time in milliseconds from ``attrs[key]`` (see :func:`valid_ms`), or None."""
-    value = attrs.get(key)
-    return None if value is None else valid_ms(value, key)
-
-
-def text(attrs: Mapping[str, Any], key: str) -> str | None:
-    """A non-empty string from ``attrs[key]``, or None."""
-    value = attrs.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        _bad_input.warning("ldai-otel: ignoring attribute %s: expected a string, got %s", key, type(value).__name__)
-        return None
-    if len(value) > MAX_NAME_CHARS:
-        _bad_input.warning("ldai-otel: ignoring attribute %s: longer than %d characters", key, MAX_NAME_CHARS)
-        return None
-    return value or None
-
-
-def first_count(attrs: Mapping[str, Any], *keys: str) -> int | None:
-    """The first key among ``keys`` that holds a valid count."""
-    for key in keys:
-        value = count(attrs, key)
-        if value is not None:
-            return value
-    return None
-
-
-def first_text(attrs: Mapping[str, Any], *keys: str) -> str | None:
-    """The first key among ``keys`` that holds a non-empty string."""
-    for key in keys:
-        value = text(attrs, key)
-        if value is not None:
-            return value
-    return None
-
-
-def first_seconds_as_ms(attrs: Mapping[str, Any], *keys: str) -> float | None:
-    """The first key among ``keys`` that holds a valid duration in seconds, in ms."""
-    for key in keys:
-        value = seconds_as_ms(attrs, key)
-        if value is not None:
-            return value
-    return None
-
-
-def first_milliseconds(attrs: Mapping[str, Any], *keys: str) -> float | None:
-    """The first key among ``keys`` that holds a valid time in milliseconds."""
-    for key in keys:
-        value = milliseconds(attrs, key)
-        if value is not None:
-            return value
-    return None
 
 
 # --- Classification. ---------------------------------------------------------
@@ -423,152 +238,6 @@ def _time_to_first_token_ms(span: ReadableSpan, attrs: Mapping[str, Any]) -> flo
     return None
 
 
-def _indexed_keys(prefix: str, infix: str, suffix: str) -> tuple[tuple[str, ...], ...]:
-    """``prefix<i>infix<j>suffix`` for the first choices and tool calls, built once."""
-    return tuple(
-        tuple(prefix + str(i) + infix + str(j) + suffix for j in range(_MAX_TOOL_CALLS)) for i in range(_MAX_CHOICES)
-    )
-
-
-_OPENINFERENCE_TOOL_CALL_KEYS = _indexed_keys(
-    A.LLM_OUTPUT_MESSAGES_PREFIX,
-    A.MESSAGE_TOOL_CALLS_INFIX,
-    A.TOOL_CALL_FUNCTION_NAME_SUFFIX,
-)
-_LEGACY_TOOL_CALL_KEYS = _indexed_keys(A.GEN_AI_COMPLETION_PREFIX, A.TOOL_CALLS_INFIX, A.NAME_SUFFIX)
-# OpenInference google-genai writes automatic function calling's calls without
-# the llm.output_messages.<i>. prefix (one list, not one per choice).
-_OPENINFERENCE_AFC_TOOL_CALL_KEYS = (
-    tuple(A.MESSAGE_TOOL_CALLS_PREFIX + str(j) + A.TOOL_CALL_FUNCTION_NAME_SUFFIX for j in range(_MAX_TOOL_CALLS)),
-)
-
-
-def _indexed_names(attrs: Mapping[str, Any], table: tuple[tuple[str, ...], ...]) -> list[str]:
-    names: list[str] = []
-    for keys in table:
-        for key in keys:
-            name = attrs.get(key)
-            if name is None:
-                break
-            if isinstance(name, str) and name:
-                names.append(name)
-    return names
-
-
-# A JSON string literal, escapes included (unrolled: linear, no backtracking).
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-_BRACKETS_ONLY = str.maketrans({c: None for c in map(chr, range(128)) if c not in "[]{}"})
-
-
-def json_depth(raw: str) -> int:
-    """The deepest nesting of ``[]`` / ``{}`` in ``raw``, brackets inside strings not counted.
-
-    A cheap pre-scan (two C-speed passes and a loop over the brackets alone)
-    so that :func:`bounded_json` never hands the parser a document that would
-    exhaust the recursion limit.
-    """
-    brackets = _JSON_STRING.sub("", raw).translate(_BRACKETS_ONLY)
-    depth = deepest = 0
-    for char in brackets:
-        if char in "[{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-        else:
-            depth -= 1
-    return deepest
-
-
-def bounded_json(raw: str, key: str) -> Any:
-    """``raw`` parsed as JSON when it is at most :data:`MAX_JSON_CHARS` long and
-    :data:`MAX_JSON_DEPTH` deep; None (with a rate-limited warning) otherwise."""
-    if len(raw) > MAX_JSON_CHARS:
-        _bad_input.warning("ldai-otel: ignoring attribute %s: JSON longer than %d characters", key, MAX_JSON_CHARS)
-        return None
-    if json_depth(raw) > MAX_JSON_DEPTH:
-        _bad_input.warning("ldai-otel: ignoring attribute %s: JSON nested deeper than %d", key, MAX_JSON_DEPTH)
-        return None
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: belt and braces after the pre-scan
-        _bad_input.warning("ldai-otel: ignoring attribute %s: not valid JSON", key)
-        return None
-
-
-def _json_list(attrs: Mapping[str, Any], key: str, mark: str) -> list[Any] | None:
-    """``attrs[key]`` parsed as a JSON list, only when it contains ``mark``."""
-    raw = attrs.get(key)
-    if not isinstance(raw, str) or mark not in raw:
-        return None
-    parsed = bounded_json(raw, key)
-    return parsed if isinstance(parsed, list) else None
-
-
-def _response_tool_calls(attrs: Mapping[str, Any], dialect: str) -> list[str]:
-    """Names of the tools a model response asked for, when the span captured them."""
-    names: list[str] = []
-    messages = _json_list(attrs, A.GEN_AI_OUTPUT_MESSAGES, A.TOOL_CALL_MARK)
-    if messages:
-        # Semconv parts: [{"role": ..., "parts": [{"type": "tool_call", "name": ...}]}]
-        for message in messages:
-            parts = message.get(A.PARTS_FIELD) if isinstance(message, dict) else None
-            if not isinstance(parts, list):
-                continue
-            for part in parts:
-                if isinstance(part, dict) and part.get(A.PART_TYPE_FIELD) == A.TOOL_CALL_MARK:
-                    name = part.get(A.PART_NAME_FIELD)
-                    if isinstance(name, str) and name:
-                        names.append(name)
-        if names:
-            return names
-    if dialect == OPENINFERENCE:
-        return _indexed_names(attrs, _OPENINFERENCE_TOOL_CALL_KEYS) or _indexed_names(
-            attrs, _OPENINFERENCE_AFC_TOOL_CALL_KEYS
-        )
-    if dialect == OPENLLMETRY_LEGACY:
-        return _indexed_names(attrs, _LEGACY_TOOL_CALL_KEYS)
-    if dialect == VERCEL_AI:
-        calls = _json_list(attrs, A.AI_RESPONSE_TOOL_CALLS, A.AI_TOOL_NAME_FIELD)
-        for call in calls or ():
-            name = call.get(A.AI_TOOL_NAME_FIELD) if isinstance(call, dict) else None
-            if isinstance(name, str) and name:
-                names.append(name)
-    return names
-
-
-def _openinference_response_id(attrs: Mapping[str, Any]) -> str | None:
-    """The response id inside OpenInference's ``output.value`` JSON, which is its only record of it.
-
-    The openai instrumentation writes the OpenAI response object (its ``id``); the
-    LangChain one writes LangChain's ``LLMResult``, whose ``llm_output.id`` is the
-    provider's id (absent for streams). Without it, two OpenInference spans of
-    concurrent calls can be told apart only by their intervals.
-    """
-    raw = attrs.get(A.OUTPUT_VALUE)
-    if not isinstance(raw, str) or A.RESPONSE_ID_FIELD not in raw or attrs.get(A.OUTPUT_MIME_TYPE) != A.JSON_MIME_TYPE:
-        return None
-    parsed = bounded_json(raw, A.OUTPUT_VALUE)
-    if not isinstance(parsed, dict):
-        return None
-    found: Any = None
-    if isinstance(parsed.get(A.OPENAI_OBJECT_FIELD), str):
-        found = parsed.get(A.RESPONSE_ID_FIELD)
-    elif parsed.get(A.LANGCHAIN_RESULT_TYPE_FIELD) == A.LANGCHAIN_RESULT_TYPE:
-        llm_output = parsed.get(A.LANGCHAIN_LLM_OUTPUT_FIELD)
-        found = llm_output.get(A.RESPONSE_ID_FIELD) if isinstance(llm_output, dict) else None
-    return found if isinstance(found, str) and found and len(found) <= MAX_NAME_CHARS else None
-
-
-def _openinference_model(attrs: Mapping[str, Any]) -> str | None:
-    """The model from ``llm.invocation_parameters`` (OpenInference error spans lack llm.model_name)."""
-    raw = attrs.get(A.LLM_INVOCATION_PARAMETERS)
-    if not isinstance(raw, str):
-        return None
-    parsed = bounded_json(raw, A.LLM_INVOCATION_PARAMETERS)
-    model = parsed.get(A.INVOCATION_MODEL_FIELD) if isinstance(parsed, dict) else None
-    return model if isinstance(model, str) and model else None
-
-
 def _fact(read: Callable[..., Any], what: str, *args: Any) -> Any:
     """``read(*args)``, or None when it raises: one fact lost, never the span's others."""
     try:
@@ -588,7 +257,7 @@ def _model(attrs: Mapping[str, Any], dialect: str) -> str | None:
         A.AI_MODEL_ID,
     )
     if model is None and dialect == OPENINFERENCE:
-        model = _openinference_model(attrs)
+        model = openinference_model(attrs)
     return model
 
 
@@ -639,9 +308,9 @@ def _model_call(span: ReadableSpan, attrs: Mapping[str, Any], dialect: str) -> O
     _fact(_read_subsets, "cache and reasoning tokens", observation, attrs)
     observation.response_id = _fact(text, "the response id", attrs, A.GEN_AI_RESPONSE_ID)
     if observation.response_id is None and dialect == OPENINFERENCE:
-        observation.response_id = _fact(_openinference_response_id, "the response id", attrs)
+        observation.response_id = _fact(openinference_response_id, "the response id", attrs)
     _fact(_cache_inclusive_input, "cache-exclusive input", observation, span)
-    observation.response_tool_calls = _fact(_response_tool_calls, "response tool calls", attrs, dialect) or ()
+    observation.response_tool_calls = _fact(response_tool_calls, "response tool calls", attrs, dialect) or ()
     observation.reported_duration_ms = _fact(_reported_duration_ms, "the stream's duration", attrs)
     return observation
 

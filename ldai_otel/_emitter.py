@@ -21,7 +21,7 @@ from typing import Any
 
 from ldai.tracker import LDAIConfigTracker, TokenUsage
 
-from ldai_otel._dialects import Observation
+from ldai_otel._observation import Observation
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._rules import Summary, summarize
 from ldai_otel._runs import ROLES_WITH_OUTCOME, Segment

@@ -23,7 +23,7 @@ from typing import Any
 from ldai.tracker import AIGraphTracker, TokenUsage
 
 from ldai_otel._attributes import LANGGRAPH_END
-from ldai_otel._dialects import AGENT, HANDOFF, Observation
+from ldai_otel._observation import AGENT, HANDOFF, Observation
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._rules import Summary, summarize
 from ldai_otel._runs import ROLES_WITH_OUTCOME, Binding, RunInfo, Segment

@@ -47,8 +47,9 @@ from ldai_otel._assembler import (
     resolve,
     run_info,
 )
-from ldai_otel._dialects import MODEL, Dialects, Extractor
+from ldai_otel._dialects import Dialects
 from ldai_otel._inspect_report import print_trace
+from ldai_otel._observation import MODEL, Extractor
 from ldai_otel._otlp import SpanDecoder, fix_json_ids, load_proto
 from ldai_otel._rules import Summary
 from ldai_otel._runs import ORIGIN, RESUMED, Segment

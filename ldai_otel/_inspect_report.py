@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TextIO
 
 from ldai_otel._calls import model_calls
-from ldai_otel._dialects import AGENT, MODEL, TOOL, Observation
+from ldai_otel._observation import AGENT, MODEL, TOOL, Observation
 from ldai_otel._runs import RESUMED
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 The only place the metric rules are written. Every source of spans (the
 processor, ``ldai-otel inspect``) turns what it receives into a
-:class:`~ldai_otel._runs.Segment` of :class:`~ldai_otel._dialects.Observation`
+:class:`~ldai_otel._runs.Segment` of :class:`~ldai_otel._observation.Observation`
 and calls :func:`summarize`.
 
 Each fact (tokens, time to first token, tool calls, duration, outcome,
@@ -19,9 +19,10 @@ from typing import Any
 
 from ldai_otel._attributes import HANDOFF_TOOL_PREFIX
 from ldai_otel._calls import model_calls
-from ldai_otel._dialects import AGENT, MAX_COUNT, MAX_TIME_MS, MODEL, TOOL, Observation
+from ldai_otel._observation import AGENT, MODEL, TOOL, Observation
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._runs import RESUMED_PLAIN, Segment
+from ldai_otel._values import MAX_COUNT, MAX_TIME_MS
 
 _logger = logging.getLogger(__name__)
 _errors = RateLimitedLogger(_logger)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ldai_otel import _attributes as A
-from ldai_otel._dialects import Observation
+from ldai_otel._observation import Observation
 from ldai_otel._ratelimit import RateLimitedLogger
 
 if TYPE_CHECKING:

@@ -15,8 +15,9 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
-from ldai_otel._dialects import MARKER_KEYS, Dialects, Extractor
+from ldai_otel._dialects import MARKER_KEYS, Dialects
 from ldai_otel._emitter import SegmentEmitter
+from ldai_otel._observation import Extractor
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._rules import Summary
 from ldai_otel._runs import (
@@ -103,7 +104,7 @@ class LDAISpanProcessor(SpanProcessor):
             emitted, even with spans of it still open; those spans, when they
             end, form a new segment of the same runId.
         extractors: Extra extractors for in-house span dialects, tried before
-            the built-in ones (see ``ldai_otel._dialects.Extractor``).
+            the built-in ones (see ``ldai_otel._observation.Extractor``).
         on_emitted: Called on the emitter thread with
             ``(run_id, config_key, role, summary)`` after each segment is
             emitted; for reports and tests. Errors it raises are logged.

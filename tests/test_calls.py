@@ -26,8 +26,9 @@ from opentelemetry.trace import Status, StatusCode
 
 from ldai_otel import ai_run
 from ldai_otel._calls import model_calls
-from ldai_otel._dialects import HANDOFF, Dialects, Observation
+from ldai_otel._dialects import Dialects
 from ldai_otel._inspect import RecordingClient, build_runs, emit, read_file
+from ldai_otel._observation import HANDOFF, Observation
 
 ANTHROPIC_SDK = "com.anthropic.sdk.python"
 TRACELOOP_ANTHROPIC = "opentelemetry.instrumentation.anthropic"

@@ -23,7 +23,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Status, StatusCode
 
 from ldai_otel import ai_run
-from ldai_otel._dialects import (
+from ldai_otel._dialects import Dialects, classify, genai_span
+from ldai_otel._observation import (
     AGENT,
     MODEL,
     OPENINFERENCE,
@@ -32,10 +33,7 @@ from ldai_otel._dialects import (
     OTEL_GENAI,
     TOOL,
     VERCEL_AI,
-    Dialects,
     Observation,
-    classify,
-    genai_span,
 )
 
 

@@ -90,9 +90,9 @@ def test_serve_emits_a_graph_run_from_its_root_marks_graph_attribute():
     from ldclient import Context
 
     from ldai_otel._assembler import RunMark, SpanFacts
-    from ldai_otel._dialects import AGENT, MODEL, Observation
     from ldai_otel._emitter import emit_segment
     from ldai_otel._inspect import RecordingClient
+    from ldai_otel._observation import AGENT, MODEL, Observation
     from ldai_otel._traces import TraceBuffer
 
     nodes = '{"nodes":[{"key":"triage","variationKey":"v-t","version":4,"model":"m","provider":"p"}],"edges":[]}'

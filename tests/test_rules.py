@@ -15,15 +15,7 @@ from genai import chat, values
 
 from ldai_otel import _attributes as A
 from ldai_otel import _rules, ai_run
-from ldai_otel._dialects import (
-    MAX_COUNT,
-    MAX_JSON_DEPTH,
-    MAX_NAME_CHARS,
-    bounded_json,
-    json_depth,
-    valid_count,
-    valid_ms,
-)
+from ldai_otel._values import MAX_COUNT, MAX_JSON_DEPTH, MAX_NAME_CHARS, bounded_json, json_depth, valid_count, valid_ms
 
 
 def tool_call_messages(name: str = "get_weather") -> str:
@@ -238,7 +230,7 @@ def test_a_failing_fact_reader_loses_only_that_fact_of_the_span(
     def broken(*args):
         raise RecursionError("reader bug")
 
-    monkeypatch.setattr(_dialects, "_response_tool_calls", broken)
+    monkeypatch.setattr(_dialects, "response_tool_calls", broken)
     with caplog.at_level(logging.ERROR, logger="ldai_otel"):
         with ai_run(chat_config, user, tracer_provider=provider):
             for _ in range(3):

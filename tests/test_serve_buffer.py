@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from ldai_otel._assembler import RunMark, SpanFacts
-from ldai_otel._dialects import MODEL, Observation
+from ldai_otel._observation import MODEL, Observation
 from ldai_otel._rules import summarize
 from ldai_otel._runs import CONTINUATION, ORIGIN, RESUMED
 from ldai_otel._traces import BUFFER_FULL, TOO_MANY_SPANS, Refused, TraceBuffer
