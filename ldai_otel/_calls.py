@@ -27,8 +27,9 @@ branches of the run. The rule (DESIGN.md section 4, docs/dialects.md):
      is left: an ambiguous pairing is not guessed.
 3. Two spans of one scope are never one call.
 
-Within a call the innermost span (the shortest: the closest to the HTTP call)
-wins where spans disagree (tokens, time to first token, tool calls, status).
+Within a call the innermost span (the latest to start: the closest to the HTTP
+call; the shortest when two start together) wins where spans disagree (tokens,
+time to first token, tool calls, status).
 """
 
 from __future__ import annotations
