@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from genai import values
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.json.file import FileSpanExporter
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
+from otlp_json import FileSpanExporter
 
 from ldai_otel import ai_run
 from ldai_otel._calls import model_calls

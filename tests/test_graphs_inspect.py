@@ -12,8 +12,8 @@ import io
 import re
 
 import test_graphs
-from opentelemetry.exporter.otlp.json.file import FileSpanExporter
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from otlp_json import FileSpanExporter
 from test_graphs import NAMES, oi_handoff_run
 from test_inspect import inspect_cli
 

@@ -23,9 +23,9 @@ import pytest
 from conftest import CHAT, JUDGE
 from genai import chat, tool
 from google.protobuf.json_format import MessageToJson
-from opentelemetry.exporter.otlp.json.file import FileSpanExporter
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from otlp_json import FileSpanExporter
 
 from ldai_otel import ai_run
 
