@@ -27,14 +27,15 @@ branches of the run. The rule (DESIGN.md section 4, docs/dialects.md):
      is left: an ambiguous pairing is not guessed.
 3. Two spans of one scope are never one call.
 
-Within a call the innermost span (the latest to start: the closest to the HTTP
-call; the shortest when two start together) wins where spans disagree (tokens,
-time to first token, tool calls, status).
+Within a call the innermost span (the closest to the HTTP call: the shortest; of
+two wrappers with the same interval up to the slack, the one that started last)
+wins where spans disagree (tokens, time to first token, tool calls, status).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cmp_to_key
 
 from ldai_otel._observation import MODEL, Observation
 
@@ -74,15 +75,25 @@ class _Calls:
         return groups
 
 
-def innermost_first(obs: Observation) -> tuple[int, int]:
-    """Sort key: the latest to start first (the closest to the HTTP call), then the shortest.
+def _inner_order(a: Observation, b: Observation) -> int:
+    """Negative when ``a`` is closer to the HTTP call than ``b``, positive when ``b`` is.
 
-    A nested span starts no earlier and ends no later than the one around it, so either
-    order puts it first. Start first decides for sibling wrappers of one stream whose ends
-    fall a fraction of a millisecond apart in either order (contrib botocore and OpenLLMetry
-    bedrock): their lengths differ by noise, while the inner wrapper always starts last.
+    Two spans with the same interval up to the slack are two wrappers of one call (contrib
+    botocore and OpenLLMetry bedrock on a stream end a fraction of a millisecond apart, in
+    either order): the inner one starts last. Otherwise the shorter one is inside the other
+    (nested, or the client span within a framework's span). Ties: the older span id.
     """
-    return (-obs.start_ns, obs.end_ns - obs.start_ns)
+    a_len, b_len = a.end_ns - a.start_ns, b.end_ns - b.start_ns
+    slack = max(SLACK_NS, min(a_len, b_len) // 10)
+    if abs(a_len - b_len) <= slack and abs(a.start_ns - b.start_ns) <= slack and a.start_ns != b.start_ns:
+        return -1 if a.start_ns > b.start_ns else 1
+    if a_len != b_len:
+        return -1 if a_len < b_len else 1
+    return (a.span_id > b.span_id) - (a.span_id < b.span_id)
+
+
+innermost_first = cmp_to_key(_inner_order)
+"""Sort key: the innermost span of a call first (see :func:`_inner_order`)."""
 
 
 def model_calls(observations: Iterable[Observation], parents: dict[int, int] | None = None) -> list[list[Observation]]:
