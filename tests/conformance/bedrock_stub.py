@@ -135,6 +135,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-amzn-RequestId", self.server.stub._new_request_id())  # type: ignore[attr-defined]
         if length is None:
             self.send_header("Transfer-Encoding", "chunked")
+            # The stream's connection is closed after it (close_connection): say so, or the
+            # client's pool reuses a socket the stub is closing and the next call fails.
+            self.send_header("Connection", "close")
         else:
             self.send_header("Content-Length", str(length))
         self.end_headers()
