@@ -14,25 +14,19 @@ final ``output_tokens`` (7), never plus ``message_start``'s placeholder (3).
 
 from __future__ import annotations
 
-from typing import Any
+import functools
 
 import anthropic_scenarios as scenarios
+import cases
 import pytest
 from anthropic_stub import CACHED_USAGE, OUTPUT_TOKENS, PLAIN_USAGE
 from cases import (
-    DURATION,
-    ERROR,
     INPUT,
     OUTPUT,
-    SUCCESS,
-    TOOL_CALL,
     TOTAL,
-    TTFT,
     Cases,
-    metrics,
     ttft_from_spans,
 )
-from stack import CONFIG_KEY, FIRST_CHUNK_DELAY_MS, USER_KEY, VARIATION_KEY, VERSION
 
 PROVIDER = "anthropic"
 SDK_SCOPE = "com.anthropic.sdk.python"
@@ -51,46 +45,8 @@ def plus_output(tokens: dict[str, int], extra: int) -> dict[str, int]:
     return {**tokens, OUTPUT: tokens[OUTPUT] + extra, TOTAL: tokens[TOTAL] + extra}
 
 
-def expect(
-    events: list[dict],
-    run,
-    *,
-    tokens: dict[str, int] | None,
-    success: bool,
-    model: str,
-    ttft_ms: int | None = None,
-    tool_calls: tuple[str, ...] = (),
-    provider: str = PROVIDER,
-) -> dict[str, Any]:
-    """Asserts a run's events are exactly these, with LaunchDarkly's payload shape."""
-    got = metrics(events)
-    expected_keys = {DURATION, SUCCESS if success else ERROR}
-    expected_keys.update(tokens or {})
-    if ttft_ms is not None:
-        expected_keys.add(TTFT)
-    if tool_calls:
-        expected_keys.add(TOOL_CALL)
-    assert set(got) == expected_keys, got
-    for key, value in (tokens or {}).items():
-        assert got[key] == value, (key, got)
-    assert got[SUCCESS if success else ERROR] == 1
-    assert isinstance(got[DURATION], int) and got[DURATION] >= 0
-    if ttft_ms is not None:
-        assert got[TTFT] == ttft_ms, got
-        # The stub held message_start back this long: wrong units would not fit.
-        assert got[TTFT] >= FIRST_CHUNK_DELAY_MS, got
-        assert got[DURATION] >= got[TTFT] - 1, got
-    assert tuple(got.get(TOOL_CALL, ())) == tuple(tool_calls), got
-    for event in events:
-        data = event["data"]
-        assert data["runId"] == run.run_id
-        assert data["configKey"] == CONFIG_KEY
-        assert data["variationKey"] == VARIATION_KEY
-        assert data["version"] == VERSION
-        assert data["modelName"] == model, data
-        assert data["providerName"] == provider, data
-        assert event["context"] == {"kind": "user", "key": USER_KEY}
-    return got
+# The suite's own assertion of a run's events, for this provider.
+expect = functools.partial(cases.expect, provider=PROVIDER)
 
 
 def model_spans(stack, run, scope: str) -> list:

@@ -25,8 +25,14 @@ from typing import Any
 import bedrock_stub
 import pytest
 from bedrock_stub import BedrockStub
-from cases import DURATION, ERROR, INPUT, OUTPUT, SUCCESS, TOOL_CALL, TOTAL, TTFT, Cases, metrics, sent_and_inspected
-from stack import CONFIG_KEY, USER_KEY, VARIATION_KEY, VERSION
+from cases import (
+    INPUT,
+    OUTPUT,
+    TOTAL,
+    Cases,
+    expect,
+    sent_and_inspected,
+)
 
 MODEL_ID = "anthropic.claude-3-5-haiku-20241022-v1:0"
 TOOL = "get_weather"
@@ -188,40 +194,6 @@ def failing_midstream(stub: BedrockStub) -> Exception:
 
 
 # --- what LaunchDarkly must receive ---------------------------------------------
-
-
-def expect(
-    events: list[dict],
-    run,
-    *,
-    tokens: dict[str, int] | None,
-    success: bool,
-    model: str,
-    provider: str,
-    tool_calls: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """Asserts a run's events are exactly these (no time to first token: no source), LaunchDarkly's shape."""
-    got = metrics(events)
-    expected_keys = {DURATION, SUCCESS if success else ERROR}
-    expected_keys.update(tokens or {})
-    if tool_calls:
-        expected_keys.add(TOOL_CALL)
-    assert TTFT not in got, got
-    assert set(got) == expected_keys, got
-    assert {key: got[key] for key in tokens or {}} == (tokens or {}), got
-    assert got[SUCCESS if success else ERROR] == 1
-    assert isinstance(got[DURATION], int) and got[DURATION] >= 0
-    assert tuple(got.get(TOOL_CALL, ())) == tuple(tool_calls), got
-    for event in events:
-        data = event["data"]
-        assert data["runId"] == run.run_id
-        assert data["configKey"] == CONFIG_KEY
-        assert data["variationKey"] == VARIATION_KEY
-        assert data["version"] == VERSION
-        assert data["modelName"] == model, data
-        assert data["providerName"] == provider, data
-        assert event["context"] == {"kind": "user", "key": USER_KEY}
-    return got
 
 
 class BedrockCases(Cases):

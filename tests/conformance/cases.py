@@ -58,6 +58,7 @@ def expect(
     model: str,
     ttft_ms: int | None = None,
     tool_calls: tuple[str, ...] = (),
+    provider: str = "openai",
 ) -> dict[str, Any]:
     """Asserts a run's events are exactly these, with LaunchDarkly's payload shape.
 
@@ -89,7 +90,7 @@ def expect(
         assert data["variationKey"] == VARIATION_KEY
         assert data["version"] == VERSION
         assert data["modelName"] == model, data
-        assert data["providerName"] == "openai", data
+        assert data["providerName"] == provider, data
         assert event["context"] == {"kind": "user", "key": USER_KEY}
     return got
 

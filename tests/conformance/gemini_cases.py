@@ -16,20 +16,14 @@ from typing import Any
 
 import gemini_stub as gs
 from cases import (
-    DURATION,
-    ERROR,
     INPUT,
     OUTPUT,
-    SUCCESS,
-    TOOL_CALL,
     TOTAL,
-    TTFT,
     Cases,
-    metrics,
+    expect,
     sent_and_inspected,
     ttft_from_spans,
 )
-from stack import CONFIG_KEY, FIRST_CHUNK_DELAY_MS, USER_KEY, VARIATION_KEY, VERSION
 
 MODEL = "gemini-2.5-flash"
 THINKING_MODEL = "gemini-2.5-pro"
@@ -212,47 +206,6 @@ def failing_chat(stub: gs.GeminiStub) -> Exception:
 
 
 # --- What the events must be. --------------------------------------------------
-
-
-def expect(
-    events: list[dict],
-    run,
-    *,
-    tokens: dict[str, int] | None,
-    success: bool,
-    model: str,
-    provider: str,
-    ttft_ms: int | None = None,
-    tool_calls: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """Asserts a run's events are exactly these, with LaunchDarkly's payload shape."""
-    got = metrics(events)
-    expected_keys = {DURATION, SUCCESS if success else ERROR}
-    expected_keys.update(tokens or {})
-    if ttft_ms is not None:
-        expected_keys.add(TTFT)
-    if tool_calls:
-        expected_keys.add(TOOL_CALL)
-    assert set(got) == expected_keys, got
-    for key, value in (tokens or {}).items():
-        assert got[key] == value, (key, got)
-    assert got[SUCCESS if success else ERROR] == 1
-    assert isinstance(got[DURATION], int) and got[DURATION] >= 0
-    if ttft_ms is not None:
-        assert got[TTFT] == ttft_ms, got
-        assert got[TTFT] >= FIRST_CHUNK_DELAY_MS, got  # the stub held the first chunk back this long
-        assert got[DURATION] >= got[TTFT] - 1, got
-    assert tuple(got.get(TOOL_CALL, ())) == tuple(tool_calls), got
-    for event in events:
-        data = event["data"]
-        assert data["runId"] == run.run_id
-        assert data["configKey"] == CONFIG_KEY
-        assert data["variationKey"] == VARIATION_KEY
-        assert data["version"] == VERSION
-        assert data["modelName"] == model, data
-        assert data["providerName"] == provider, data
-        assert event["context"] == {"kind": "user", "key": USER_KEY}
-    return got
 
 
 class GeminiCases(Cases):
