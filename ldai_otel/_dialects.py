@@ -58,6 +58,7 @@ from ldai_otel._values import (
     first_text,
     seconds_as_ms,
     text,
+    tool_key,
     valid_ms,
 )
 
@@ -66,6 +67,8 @@ _bad_input = RateLimitedLogger(_logger)
 _errors = RateLimitedLogger(_logger)
 
 _MAX_EVENTS_SCANNED = 256
+# Where each dialect names an executed tool, in order of preference.
+_TOOL_NAME_KEYS = (A.GEN_AI_TOOL_NAME, A.TOOL_NAME, A.AI_TOOL_CALL_NAME, A.TRACELOOP_ENTITY_NAME)
 """Span events looked at for a first-chunk event; they come first when present."""
 
 
@@ -353,7 +356,7 @@ def genai_span(span: ReadableSpan, attrs: Mapping[str, Any]) -> Observation | No
     if kind == MODEL:
         return _model_call(span, attrs, dialect)
     if kind == TOOL:
-        name = first_text(attrs, A.GEN_AI_TOOL_NAME, A.TOOL_NAME, A.AI_TOOL_CALL_NAME, A.TRACELOOP_ENTITY_NAME)
+        name = first_text(attrs, *_TOOL_NAME_KEYS)
         span_name = span.name if isinstance(span.name, str) and len(span.name) <= MAX_NAME_CHARS else None
         if name is None and span_name is not None and dialect == OPENINFERENCE:
             if span_name.startswith(A.OPENINFERENCE_HANDOFF_PREFIX):
@@ -364,7 +367,8 @@ def genai_span(span: ReadableSpan, attrs: Mapping[str, Any]) -> Observation | No
                     handoff_from=text(attrs, A.INPUT_VALUE),
                     handoff_to=text(attrs, A.OUTPUT_VALUE) or span_name[len(A.OPENINFERENCE_HANDOFF_PREFIX) :] or None,
                 )
-        return Observation(kind=TOOL, dialect=dialect, tool_name=name or span_name or None)
+        # The call happened even when its name is unusable: it still counts (cut or "unknown").
+        return Observation(kind=TOOL, dialect=dialect, tool_name=name or tool_key(attrs, _TOOL_NAME_KEYS, span.name))
     if kind == HANDOFF:
         return Observation(
             kind=HANDOFF,

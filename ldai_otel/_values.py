@@ -114,6 +114,32 @@ def text(attrs: Mapping[str, Any], key: str) -> str | None:
     return value or None
 
 
+UNKNOWN_TOOL = "unknown"
+"""The tool key of an executed tool span that names no usable tool."""
+
+
+def tool_key(attrs: Mapping[str, Any], keys: tuple[str, ...], span_name: Any) -> str:
+    """The tool key of an executed tool span; never None, since the call happened.
+
+    Rule: the first of ``keys`` (then the span's name) that holds a non-empty
+    string names the tool, cut to ``MAX_NAME_CHARS`` when longer; a span with no
+    such value is the tool ``unknown``. Values of another type are skipped with
+    a rate-limited warning, as every attribute is.
+    """
+    for key in keys:
+        value = attrs.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            _bad_input.warning("ldai-otel: ignoring attribute %s: expected a string, got %s", key, type(value).__name__)
+            continue
+        if value:
+            return value[:MAX_NAME_CHARS]
+    if isinstance(span_name, str) and span_name:
+        return span_name[:MAX_NAME_CHARS]
+    return UNKNOWN_TOOL
+
+
 def first_count(attrs: Mapping[str, Any], *keys: str) -> int | None:
     """The first key among ``keys`` that holds a valid count."""
     for key in keys:

@@ -553,6 +553,44 @@ def test_valid_facts_of_a_fuzzed_run_arrive_exactly_and_inspect_predicts_them(
     h.examples += 1
 
 
+# A tool span's name in every shape a broken instrumentation could write: the tool
+# ran, so it is one tool_call event whatever its name (cut to the bound, or "unknown").
+tool_names = st.one_of(
+    st.none(),
+    st.text(max_size=40),
+    st.text(min_size=1000, max_size=1100),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.lists(st.text(max_size=5), max_size=3),
+)
+tool_span_names = st.one_of(st.just(""), st.text(max_size=30), st.text(min_size=1020, max_size=1030))
+
+
+@FUZZ
+@given(tools=st.lists(st.tuples(tool_names, tool_span_names), min_size=1, max_size=6))
+def test_every_executed_tool_span_is_one_tool_call_whatever_its_name(exact, tools):
+    h = exact
+    with ai_run(h.config, h.user, tracer_provider=h.provider, new_trace=True) as run:
+        run_id = run.run_id
+        for name, span_name in tools:
+            attributes: dict[str, Any] = {A.GEN_AI_OPERATION_NAME: "execute_tool"}
+            if name is not None:
+                attributes[A.GEN_AI_TOOL_NAME] = name
+            h.tracer.start_span(span_name, attributes=attributes).end()
+    events = flush_events(h.ld_client, h.sink, h.processor)
+    keys = [e["data"].get("toolKey") for e in events if e["data"]["runId"] == run_id and e["key"] == "$ld:ai:tool_call"]
+    assert len(keys) == len(tools)
+    for key, (name, span_name) in zip(keys, tools, strict=True):
+        if isinstance(name, str) and name:
+            assert key == name[:1024]
+        elif span_name:
+            assert key == span_name[:1024]
+        else:
+            assert key == "unknown"
+    assert h.processor.open_runs == 0
+
+
 # --- One model call counts once, however many instrumentations saw it ----------------
 #
 # Calls made one after another or concurrently, each seen by one to three

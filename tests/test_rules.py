@@ -119,13 +119,39 @@ def test_token_sums_beyond_int64_are_dropped_not_sent(provider, tracer, chat_con
     assert "their sum is beyond the int64 range" in caplog.text
 
 
-def test_a_name_longer_than_the_bound_is_no_name(provider, tracer, chat_config, user, collect):
-    # A tool name of kilobytes would be copied into an event's payload: the span's name stands in.
+def test_a_tool_name_longer_than_the_bound_is_cut_and_the_call_still_counts(
+    provider, tracer, chat_config, user, collect
+):
+    # A tool name of kilobytes would be copied into an event's payload: it is cut to the bound.
     with ai_run(chat_config, user, tracer_provider=provider):
         for name in ("t" * (MAX_NAME_CHARS + 1), "get_weather"):
             attributes = {A.GEN_AI_OPERATION_NAME: "execute_tool", A.GEN_AI_TOOL_NAME: name}
             tracer.start_span("execute_tool", attributes=attributes).end()
-    assert values(collect())["$ld:ai:tool_call"] == ["execute_tool", "get_weather"]
+    assert values(collect())["$ld:ai:tool_call"] == ["t" * MAX_NAME_CHARS, "get_weather"]
+
+
+@pytest.mark.parametrize(
+    "name,span_name,expected",
+    [
+        ("", "", "unknown"),
+        (42, "", "unknown"),
+        (["a", "b"], "", "unknown"),
+        (None, "", "unknown"),
+        ("", "execute_tool lookup", "execute_tool lookup"),
+        (3.5, "s" * (MAX_NAME_CHARS + 5), "s" * MAX_NAME_CHARS),
+    ],
+)
+def test_a_tool_span_without_a_usable_name_still_counts_its_call(
+    provider, tracer, chat_config, user, collect, name, span_name, expected
+):
+    # The tool ran: an unusable name costs the name, never the tool_call event.
+    with ai_run(chat_config, user, tracer_provider=provider):
+        attributes = {A.GEN_AI_OPERATION_NAME: "execute_tool"}
+        if name is not None:
+            attributes[A.GEN_AI_TOOL_NAME] = name
+        tracer.start_span(span_name, attributes=attributes).end()
+        tracer.start_span("execute_tool", attributes={**attributes, A.GEN_AI_TOOL_NAME: "get_weather"}).end()
+    assert values(collect())["$ld:ai:tool_call"] == [expected, "get_weather"]
 
 
 # --- Bounded JSON --------------------------------------------------------------------
