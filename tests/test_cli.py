@@ -267,3 +267,19 @@ def test_serve_sends_its_runs_events_and_no_diagnostic_events(sink, tmp_path):
         provider.shutdown()
     assert len(sink.ai_events(run_id)) == 6
     assert sink.paths and all(path.rstrip("/").endswith("/bulk") for path in sink.paths), sink.paths
+
+
+def test_serves_extractor_variable_is_read_and_the_flag_wins_over_it(sink):
+    env = {
+        "LAUNCHDARKLY_SDK_KEY": "sdk-ldai-otel-test",
+        "LAUNCHDARKLY_EVENTS_URI": sink.uri,
+        "LDAI_OTEL_SERVE_EXTRACTOR": "no_such_module_a:extract, no_such_module_b:extract",
+    }
+    listeners = ("--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0")
+    from_variable = ldai_otel_cli("serve", *listeners, env=env)
+    assert from_variable.returncode == 2
+    assert "ldai-otel serve: cannot load extractor no_such_module_a:extract" in from_variable.stderr
+    from_flag = ldai_otel_cli("serve", *listeners, "--extractor", "no_such_module_c:extract", env=env)
+    assert from_flag.returncode == 2
+    assert "cannot load extractor no_such_module_c:extract" in from_flag.stderr
+    assert "no_such_module_a" not in from_flag.stderr
