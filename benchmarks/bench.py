@@ -837,7 +837,7 @@ def part_openai(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespace
     under a request span, outside any run), "hand" (plus hand-written
     tracking of duration, tokens and success) and "ldai" (the call inside
     ``ai_run``, ``LDAISpanProcessor`` installed). Returns None without the
-    ``bench`` extra (``pip install -e '.[bench]'``).
+    ``bench`` dependency group (``pip install -e . --group bench``, pip >= 25.1).
     """
     if importlib.util.find_spec("openai") is None or importlib.util.find_spec("opentelemetry.instrumentation") is None:
         return None
@@ -1380,7 +1380,7 @@ def report_openai(r: dict | None, args: argparse.Namespace, asked: bool) -> None
     if r is None:
         if asked:
             print()
-            print("one instrumented OpenAI call: skipped (pip install -e '.[bench]' for openai and openai-v2)")
+            print("one instrumented OpenAI call: skipped (pip install -e . --group bench, for openai and openai-v2)")
         return
     print()
     print(

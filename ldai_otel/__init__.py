@@ -2,6 +2,7 @@
 
 from ldai_otel._observation import Observation
 from ldai_otel._rules import Summary
+from ldai_otel._version import __version__
 from ldai_otel.feedback import RunRef, current_run, track_feedback
 from ldai_otel.processor import LDAISpanProcessor
 from ldai_otel.sampler import RunRecordingSampler
@@ -14,6 +15,7 @@ __all__ = [
     "RunRecordingSampler",
     "RunRef",
     "Summary",
+    "__version__",
     "ai_run",
     "current_run",
     "track_feedback",

@@ -84,6 +84,18 @@ _STREAMING_FLAGS = (A.GEN_AI_IS_STREAMING, A.LLM_IS_STREAMING, A.GEN_AI_REQUEST_
 
 INSTALL_HINT = "ldai-otel inspect needs opentelemetry-proto: pip install 'ldai-otel[inspect]'"
 
+_TRACES_KEYS = ("resourceSpans", "resource_spans")
+# Other OTLP signals' top-level keys (camelCase as OTLP JSON writes them; snake_case as
+# protobuf's MessageToJson(preserving_proto_field_name=True) does).
+_OTHER_SIGNALS = (
+    ("resourceLogs", "OTLP logs"),
+    ("resource_logs", "OTLP logs"),
+    ("resourceMetrics", "OTLP metrics"),
+    ("resource_metrics", "OTLP metrics"),
+    ("resourceProfiles", "OTLP profiles"),
+    ("resource_profiles", "OTLP profiles"),
+)
+
 
 class InspectError(Exception):
     """The file cannot be read as OTLP JSON, or inspect cannot run."""
@@ -136,6 +148,32 @@ class Reading:
         self.span_count = 0
         self.bad_lines = 0
         self.first_error = ""
+        self.trace_documents = 0
+        """JSON documents that are OTLP traces (with spans or not)."""
+        self.other_documents: dict[str, int] = {}
+        """JSON documents that are not OTLP traces, counted by what they are ("%d OTLP logs document(s)")."""
+
+    def found(self) -> str:
+        """What the file held, for a file without spans: "2 OTLP logs document(s)", "nothing"."""
+        parts = [what % n for what, n in self.other_documents.items()]
+        if self.trace_documents:
+            parts.append("%d OTLP traces document(s) without spans" % self.trace_documents)
+        if self.bad_lines:
+            parts.append("%d line(s) that are not OTLP JSON" % self.bad_lines)
+        return ", ".join(parts) or "nothing (the file is empty)"
+
+
+def _not_traces(document: dict[str, Any]) -> str:
+    """What a JSON document is when it is not OTLP traces, as a count's format; "" when it is."""
+    if any(key in document for key in _TRACES_KEYS):
+        return ""
+    for key, what in _OTHER_SIGNALS:
+        if key in document:
+            return "%d " + what + " document(s)"
+    if not document:
+        return "%d empty JSON object(s)"
+    keys = ", ".join(sorted(document)[:5]).replace("%", "%%")
+    return "%d JSON document(s) that are not OTLP (top-level keys: " + keys + ")"
 
 
 def _load_proto() -> tuple[Any, Any]:
@@ -282,6 +320,12 @@ def read_file(
                     reading.bad_lines += 1
                     reading.first_error = reading.first_error or error
                     continue
+                other = _not_traces(document)
+                if other:
+                    # protobuf would parse it as traces without spans (unknown fields ignored).
+                    reading.other_documents[other] = reading.other_documents.get(other, 0) + 1
+                    continue
+                reading.trace_documents += 1
                 fix_json_ids(document)
                 message = traces_data_class()
                 try:
@@ -420,8 +464,8 @@ def run_inspect(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO 
     """The ``inspect`` subcommand.
 
     Returns:
-        0 when the file was read (whatever it held), 1 when it could not be,
-        2 on a usage error.
+        0 when the file held spans, 1 when it held none (not OTLP traces, empty)
+        or could not be read, 2 on a usage error.
     """
     from ldclient import Context
 
@@ -441,6 +485,12 @@ def run_inspect(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO 
         err.write(
             "ldai-otel inspect: %d line(s) were not OTLP JSON spans (first: %s)\n"
             % (reading.bad_lines, reading.first_error[:200])
+        )
+    skipped = sum(reading.other_documents.values())
+    if skipped and reading.span_count:
+        err.write(
+            "ldai-otel inspect: skipped what is not OTLP traces: %s\n"
+            % ", ".join(what % n for what, n in reading.other_documents.items())
         )
     runs = 0
     events = 0
@@ -475,7 +525,10 @@ def run_inspect(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO 
     )
     if quiet_traces:
         out.write("%d trace(s) with neither runs nor GenAI spans are not listed\n" % quiet_traces)
-    return 0 if reading.span_count or not reading.bad_lines else 1
+    if not reading.span_count:
+        err.write("ldai-otel inspect: %s holds no OTLP traces: it has %s\n" % (args.file, reading.found()))
+        return 1
+    return 0
 
 
 def add_parser(verbs: Any) -> None:
@@ -487,7 +540,8 @@ def add_parser(verbs: Any) -> None:
             "Reads spans from an OTLP JSON file (the Collector's file exporter, "
             "opentelemetry-exporter-otlp-json-file) and prints, per trace, the runs found and "
             "the LaunchDarkly events the processor sends for them, and why metrics are missing. "
-            "Sends nothing unless --send."
+            "Sends nothing unless --send. Exit status: 0 when the file held spans, 1 when it held "
+            "none (not OTLP traces, or empty) or could not be read, 2 on a usage error."
         ),
     )
     parser.add_argument("file", help="OTLP JSON file (JSON Lines or one document; .gz allowed)")
@@ -496,7 +550,7 @@ def add_parser(verbs: Any) -> None:
         action="store_true",
         help="send the events to LaunchDarkly (SDK key from --sdk-key or $" + SDK_KEY_ENV + ")",
     )
-    parser.add_argument("--sdk-key", default="", help="LaunchDarkly SDK key for --send")
+    parser.add_argument("--sdk-key", default="", help="LaunchDarkly SDK key for --send (default: $%s)" % SDK_KEY_ENV)
     parser.add_argument("--events-uri", default="", help="LaunchDarkly events base URI for --send (e.g. a relay)")
     parser.add_argument(
         "--context-key",

@@ -28,6 +28,8 @@ from typing import Any, TextIO
 SDK_KEY_ENV = "LAUNCHDARKLY_SDK_KEY"
 EVENTS_URI_ENV = "LAUNCHDARKLY_EVENTS_URI"
 TOKEN_ENV = "LDAI_OTEL_SERVE_TOKEN"
+EXTRACTOR_ENV = "LDAI_OTEL_SERVE_EXTRACTOR"
+"""``--extractor``'s variable: ``module:function`` specs, comma-separated."""
 DEFAULT_DECISION_WAIT_S = 30.0
 """Like the Collector's ``tail_sampling`` ``decision_wait`` default: spans of a trace
 exported by batching SDKs and Collectors (5 s batches, retries) meet within it."""
@@ -145,9 +147,12 @@ def exposure_warnings(addresses: list[tuple[str, tuple[str, int] | None]], token
     ]
 
 
-def _ld_client(env: Mapping[str, str], flush_interval: float, capacity: int) -> Any:
-    """An events-only LaunchDarkly client (daemon mode: no flag connection), like the zero-code hook's."""
-    from ldclient import Config, LDClient
+def _ld_config(env: Mapping[str, str], flush_interval: float, capacity: int) -> Any:
+    """The configuration of serve's events-only LaunchDarkly client (daemon mode: no flag connection).
+
+    Like the zero-code hook's. Diagnostics are opted out: serve sends its runs' events, nothing else.
+    """
+    from ldclient import Config
 
     sdk_key = env.get(SDK_KEY_ENV, "").strip()
     if not sdk_key:
@@ -157,10 +162,11 @@ def _ld_client(env: Mapping[str, str], flush_interval: float, capacity: int) -> 
         "send_events": True,
         "flush_interval": flush_interval,
         "events_max_pending": capacity,
+        "diagnostic_opt_out": True,
     }
     if env.get(EVENTS_URI_ENV):
         options["events_uri"] = env[EVENTS_URI_ENV]
-    return LDClient(config=Config(sdk_key, **options), start_wait=0)
+    return Config(sdk_key, **options)
 
 
 def run_serve(
@@ -201,12 +207,16 @@ def run_serve(
                 tls = (cert.read(), key.read())
             ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
-        extractors = [_load_extractor(spec) for spec in args.extractor or ()]
-        ld_client = _ld_client(env, args.flush_interval, args.events_capacity)
+        specs = args.extractor or [s.strip() for s in env.get(EXTRACTOR_ENV, "").split(",") if s.strip()]
+        extractors = [_load_extractor(spec) for spec in specs]
+        ld_config = _ld_config(env, args.flush_interval, args.events_capacity)
     except Exception as exc:
         err.write("ldai-otel serve: %s\n" % exc)
         return 2
 
+    # The ports are bound before any LaunchDarkly client exists: serve that cannot listen
+    # exits without having talked to LaunchDarkly. Until the client and the emitter exist,
+    # requests are refused, retryable (503 / UNAVAILABLE), and nothing enters the buffer.
     emitter: SegmentEmitter | None = None
     buffer = TraceBuffer(
         lambda segments: emitter.submit(segments) if emitter is not None else None,
@@ -217,22 +227,16 @@ def run_serve(
         max_spans=args.max_spans,
     )
     metrics = ServeMetrics(buffer, args.max_spans, lambda: emitter.queued if emitter is not None else 0)
-    dropped_handler = metrics.watch_ldclient()
-    emitter = SegmentEmitter(
-        CountingClient(ld_client, metrics),
-        tick=buffer.tick,
-        tick_interval_s=min(1.0, args.decision_wait / 4),
-    )
-    queued = emitter  # bound for the lambda below (mypy: not None from here on)
     ingest = Ingest(
         SpanDecoder(Dialects(extractors)),
         buffer,
         token=env.get(TOKEN_ENV, ""),
-        backlogged=lambda: queued.queued >= BACKLOG_SEGMENTS,
+        backlogged=lambda: emitter is not None and emitter.queued >= BACKLOG_SEGMENTS,
         # Room appears as traces go quiet: within one decision wait.
         retry_after_s=max(1, math.ceil(min(args.decision_wait, 5.0))),
         on_refused=metrics.refused,
     )
+    ingest.accepting = False
 
     grpc_server = http = health = None
     stop = stop or threading.Event()
@@ -249,9 +253,20 @@ def run_serve(
         err.write("ldai-otel serve: cannot listen: %s\n" % exc)
         if grpc_server is not None:
             grpc_server.stop(0)
-        emitter.shutdown(5.0)
-        ld_client.close()
+        if http is not None:
+            http.stop()
         return 2
+
+    from ldclient import LDClient
+
+    ld_client: Any = LDClient(config=ld_config, start_wait=0)  # partly annotated: treated as Any
+    dropped_handler = metrics.watch_ldclient()
+    emitter = SegmentEmitter(
+        CountingClient(ld_client, metrics),
+        tick=buffer.tick,
+        tick_interval_s=min(1.0, args.decision_wait / 4),
+    )
+    ingest.accepting = True
 
     for warning in exposure_warnings([("gRPC", grpc_address), ("HTTP", http_address)], env.get(TOKEN_ENV, "")):
         err.write(warning + "\n")
@@ -291,6 +306,11 @@ def run_serve(
     return 0
 
 
+def _shown(default: Any) -> str:
+    """A default as ``--help`` shows it: an empty one is "none", not a blank."""
+    return "none" if default in ("", None) else str(default)
+
+
 def add_parser(verbs: Any) -> None:
     """Registers ``serve`` on the CLI's subcommands."""
     parser = verbs.add_parser(
@@ -314,12 +334,13 @@ def add_parser(verbs: Any) -> None:
             option.flag,
             type=option.kind,
             default=value,
-            help="%s (default %s; $%s)" % (option.help, option.default, option.env),
+            help="%s (default: %s; env %s)" % (option.help, _shown(option.default), option.env),
         )
     parser.add_argument(
         "--extractor",
         action="append",
         metavar="MODULE:FUNCTION",
-        help="extra extractor for an in-house dialect (repeatable)",
+        help="extra extractor for an in-house dialect (repeatable; default: none; env %s, comma-separated)"
+        % EXTRACTOR_ENV,
     )
     parser.set_defaults(func=run_serve)

@@ -28,8 +28,8 @@ class LDEventSink:
     """A loopback HTTP server that records LaunchDarkly event payloads.
 
     Point ``ldclient.Config(events_uri=sink.uri)`` at it. Payloads posted to
-    ``/bulk`` are kept in arrival order; ``/diagnostic`` posts are accepted
-    and ignored.
+    ``/bulk`` are kept in arrival order; ``/diagnostic`` posts are accepted,
+    and only their path is kept (:attr:`paths`, every post's).
 
     Args:
         status: HTTP status answered to every post (202 like LaunchDarkly;
@@ -40,6 +40,7 @@ class LDEventSink:
         self.status = status
         self._condition = threading.Condition()
         self._payloads: list[list[dict[str, Any]]] = []
+        self._paths: list[str] = []
         sink = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -48,6 +49,8 @@ class LDEventSink:
                 body = self.rfile.read(length)
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
+                with sink._condition:
+                    sink._paths.append(self.path)
                 if self.path.rstrip("/").endswith("/bulk"):
                     try:
                         payload = json.loads(body or b"[]")
@@ -78,6 +81,12 @@ class LDEventSink:
         """How many ``/bulk`` payloads have arrived."""
         with self._condition:
             return len(self._payloads)
+
+    @property
+    def paths(self) -> list[str]:
+        """The path of every post so far, ``/diagnostic`` ones included, in order."""
+        with self._condition:
+            return list(self._paths)
 
     def wait_for_posts(self, count: int, timeout_s: float = 10.0) -> bool:
         """Waits until at least ``count`` payloads have arrived."""
@@ -115,6 +124,7 @@ class LDEventSink:
         """Forgets what has arrived."""
         with self._condition:
             self._payloads.clear()
+            self._paths.clear()
 
     def close(self) -> None:
         """Stops the server and frees its port."""

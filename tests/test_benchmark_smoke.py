@@ -55,7 +55,7 @@ def test_a_tiny_benchmark_run_completes_with_every_event_delivered():
     assert "(complete: 200 per key expected)" in out
     assert "resumed segments emitted        40 tokens events for 40 resumed requests" in out
     assert "GenAI-heavy app-thread breakdown" in out
-    # With the `bench` extra the OpenAI-call part runs and its events arrive; without, it says so.
+    # With the `bench` dependency group the OpenAI-call part runs and its events arrive; without, it says so.
     assert (
         "one instrumented OpenAI call (openai-v2" in out and "token events at the sink         40 for 40" in out
     ) or "one instrumented OpenAI call: skipped" in out

@@ -310,7 +310,8 @@ def test_unreadable_input_is_reported_not_raised(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     result = inspect_cli(str(empty))
-    assert result.returncode == 0 and "0 span(s), 0 trace(s) read" in result.stdout
+    assert result.returncode == 1 and "0 span(s), 0 trace(s) read" in result.stdout
+    assert "empty.jsonl holds no OTLP traces: it has nothing (the file is empty)" in result.stderr
 
 
 def test_a_user_extractor_is_loaded_for_inspect(make_provider, chat_config, user, tmp_path):
