@@ -73,10 +73,25 @@ def _assert_quick_start_output(stdout: str) -> None:
     ], stdout
 
 
+def _normalized(output: str) -> list[str]:
+    """Output lines with the parts that differ from run to run (runId, duration) blanked."""
+    output = re.sub(r"^runId \S+$", "runId <uuid>", output, flags=re.MULTILINE)
+    return re.sub(r"^(\$ld:ai:duration:total) \d+$", r"\1 <ms>", output, flags=re.MULTILINE).splitlines()
+
+
+def _documented_output() -> str:
+    text = README.read_text(encoding="utf-8")
+    found = re.search(r"^Output \(the runId[^\n]*\n\n```\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    assert found, "the README shows the Quick start's output"
+    return found.group(1)
+
+
 def test_quick_start_runs_as_written(tmp_path):
     done = _run(_quick_start(), tmp_path)
     assert done.returncode == 0, done.stderr
     _assert_quick_start_output(done.stdout)
+    _assert_quick_start_output(_documented_output())
+    assert _normalized(done.stdout) == _normalized(_documented_output())
     print(done.stdout)
 
 
