@@ -26,8 +26,8 @@ Variants and what they measure (see docs/performance.md for the targets):
   ``track_duration``, ``track_tokens``, ``track_success``,
   ``track_tool_call``), "ldai" (``ai_run`` + ``LDAISpanProcessor``), and the
   contract's floor: "floor" (``create_tracker()``, the run's span, the four
-  ``ld.ai_config.*`` attributes stamped on every run span: what DESIGN.md
-  requires on the app's thread) and "floor+events" (the same plus
+  ``ld.ai_config.*`` attributes stamped on every run span: what the run
+  contract requires on the app's thread, docs/design.md) and "floor+events" (the same plus
   hand-written tracking's events). The config is evaluated in every variant,
   as an app does once per request. Added cost = variant - base, on the app's
   thread (thread CPU time of the request loop; variants alternate every 20
@@ -239,8 +239,8 @@ class NoopProcessor(SpanProcessor):
 
 
 class LookupProcessor(SpanProcessor):
-    """DESIGN.md section 7's hot path and nothing else: "a span outside any run
-    costs a context lookup and returns".
+    """The hot path and nothing else: "a span outside any run costs a context
+    lookup and returns" (docs/design.md, "Never breaking the host app").
 
     It gets the span's parent context (the current one when the SDK passes
     none, as ``start_as_current_span`` does) and looks for one key in it. No
@@ -364,7 +364,7 @@ def genai_spans(
 class StampingProcessor(SpanProcessor):
     """Stamps the four ``ld.ai_config.*`` attributes on GenAI spans at start, and does nothing else.
 
-    DESIGN.md requires the run's GenAI spans to carry them from ``on_start``
+    The run contract wants the run's GenAI spans to carry them from ``on_start``
     (the run's own span is started with them); this is the least any
     implementation pays for that on the app's thread.
     """
@@ -456,7 +456,7 @@ class GenAIWorkload:
         tracker.track_success()
 
     def floor(self, i: int) -> None:
-        """The least DESIGN.md's contract costs on the app's thread.
+        """The least the run contract costs on the app's thread.
 
         Read the config's variation and version (``create_tracker()``, the
         only public way), start the run's span, stamp the four
@@ -1230,7 +1230,7 @@ def report(non_genai: dict | None, genai: dict | None, resumed: dict | None, arg
         print("  one span with ai_run's attributes %s us" % r["runspan_added_thread_us"].format("%.1f"))
         print("  ldai / hand                      %s   target <= 1.0" % r["thread_ratio"].format())
         print(
-            "  floor / hand                     %s   (the least DESIGN.md's contract costs)"
+            "  floor / hand                     %s   (the least the run contract costs)"
             % r["floor_thread_ratio"].format()
         )
         print("  ldai / floor                     %s" % r["ldai_vs_floor_thread"].format())
@@ -1241,7 +1241,7 @@ def report(non_genai: dict | None, genai: dict | None, resumed: dict | None, arg
         print("  floor + hand's events, added     %s us" % r["floor_events_added_cpu_us"].format("%.1f"))
         print("  ldai / hand                      %s   target <= 1.6" % r["cpu_ratio"].format())
         print(
-            "  floor+events / hand              %s   (the least DESIGN.md's contract costs)"
+            "  floor+events / hand              %s   (the least the run contract costs)"
             % r["floor_events_cpu_ratio"].format()
         )
         print("  ldai / floor+events              %s" % r["ldai_vs_floor_events_cpu"].format())

@@ -1,4 +1,4 @@
-"""Trace assembly: runs found through parent chains in ended spans (DESIGN.md sections 3, 9).
+"""Trace assembly: runs found through parent chains in ended spans (docs/design.md, "Membership").
 
 Readers that see only ended spans (``ldai-otel inspect``, ``ldai-otel serve``)
 cannot use the OTel context that tells the processor which run a span is in.

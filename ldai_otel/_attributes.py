@@ -4,9 +4,9 @@ Every dotted key is spelled out here once, as our own constant: the
 ``opentelemetry-semantic-conventions`` package marks its ``gen_ai.*`` constants
 as incubating and moves them between releases, and the other dialects
 (OpenInference, OpenLLMetry, pydantic-ai, logfire, the Vercel AI SDK) have no
-Python constants we could depend on without installing them. DESIGN.md
-section 5 lists which dialect writes which key; docs/dialects.md shows the
-real spans each key was read from.
+Python constants we could depend on without installing them. docs/dialects.md
+lists which dialect writes which key, and docs/stacks.md the real
+instrumentations each key was read from.
 """
 
 SERVICE_NAME = "service.name"

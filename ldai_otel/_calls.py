@@ -3,7 +3,7 @@
 A call made with two or three instrumentations on (a framework's and the
 client's, or a vendor SDK's own spans next to an instrumentation's) leaves one
 model-call span per instrumentation, nested, siblings, or in different
-branches of the run. The rule (DESIGN.md section 4, docs/dialects.md):
+branches of the run. The rule (docs/dialects.md, "No double counting"):
 
 1. Spans that share a response id (``gen_ai.response.id``) are one call, when
    that id appears on at most one span per instrumentation scope (a stub or

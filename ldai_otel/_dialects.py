@@ -1,7 +1,7 @@
 """From a finished span to one normalized :class:`Observation`.
 
 Each instrumentation writes the same facts under its own attribute names (see
-DESIGN.md section 5 and docs/dialects.md): the OpenTelemetry GenAI conventions
+docs/dialects.md): the OpenTelemetry GenAI conventions
 (current and deprecated names), OpenInference, OpenLLMetry (new and legacy),
 pydantic-ai, logfire and the Vercel AI SDK. An *extractor* reads a span;
 :class:`Dialects` runs the user's extractors first, then the built-in one, and
@@ -340,7 +340,7 @@ def _agent(attrs: Mapping[str, Any], dialect: str) -> Observation:
 
 
 def genai_span(span: ReadableSpan, attrs: Mapping[str, Any]) -> Observation | None:
-    """The built-in extractor: every dialect of DESIGN.md section 5.
+    """The built-in extractor: every dialect of docs/dialects.md.
 
     Args:
         span: The finished span.

@@ -56,7 +56,7 @@ def emit_segment(ld_client: Any, segment: Segment, observe: Observe | None = Non
 
     Each segment gets its own tracker built with the run's runId, so
     LaunchDarkly's at-most-once rules hold per segment, and the role decides
-    which metrics a segment owns (DESIGN.md section 3). Each metric is sent
+    which metrics a segment owns (docs/design.md, "Roles"). Each metric is sent
     on its own: one that fails is logged (rate-limited) and the others still
     go, so a segment is never lost to one exception.
 

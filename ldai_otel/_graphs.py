@@ -1,4 +1,4 @@
-"""The graph rules: what a closed run of an agent graph emits (DESIGN.md section 10).
+"""The graph rules: what a closed run of an agent graph emits (docs/graphs.md).
 
 A run bound with ``ai_run(graph, context)`` is one segment whose binding
 carries a :class:`GraphSpec`. From its observations this module derives the

@@ -114,7 +114,7 @@ _MAX_GRAPH_CHARS = 1 << 16
 def run_mark(attrs: dict[str, Any], trace_id: int, service: str) -> RunMark | object | None:
     """The run mark a span's attributes carry: a :class:`RunMark`, :data:`LD_TRACKED`, or None.
 
-    The attribute contract (README, "serve"): ``ld.ai_config.key`` marks a
+    The attribute contract (docs/serve.md, "Marking a run, in any language"): ``ld.ai_config.key`` marks a
     run's root; ``variation_key``, ``version``, ``run_id`` (default: the trace
     id as UUID text), ``model_name``, ``provider_name``, ``context.kind`` /
     ``context.key`` and ``emitter`` are optional. A span carrying

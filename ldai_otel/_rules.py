@@ -1,4 +1,4 @@
-"""The rule book: what a closed segment emits (DESIGN.md section 4).
+"""The rule book: what a closed segment emits (docs/design.md, "The rule book"; docs/rules.md).
 
 The only place the metric rules are written. Every source of spans (the
 processor, ``ldai-otel inspect``) turns what it receives into a
@@ -77,12 +77,12 @@ _GENAI_KINDS = frozenset({MODEL, TOOL, AGENT})
 def _guard(summary: Summary, what: str, rule: Callable[..., None], *args: Any) -> None:
     try:
         rule(summary, *args)
-    except Exception:  # one fact lost, never the segment (DESIGN.md section 7)
+    except Exception:  # one fact lost, never the segment (docs/design.md, "Never breaking the host app")
         _errors.exception("ldai-otel: computing %s of a run failed; the run emits its other metrics", what)
 
 
 def summarize(segment: Segment) -> Summary:
-    """Applies the metric rules (DESIGN.md section 4) to a closed segment.
+    """Applies the metric rules (docs/rules.md) to a closed segment.
 
     Never raises: a rule that fails leaves its fact out (see the module docstring).
     """
@@ -175,7 +175,7 @@ def _tool_calls(summary: Summary, view: _View, calls: list[list[Observation]]) -
 
 
 def _is_handoff(tool_name: str) -> bool:
-    # A handoff is an agent-graph edge, not a tool call (DESIGN.md section 4).
+    # A handoff is an agent-graph edge, not a tool call (docs/design.md, "The rule book"; docs/rules.md).
     return tool_name.startswith(HANDOFF_TOOL_PREFIX)
 
 

@@ -2,7 +2,7 @@
 
 A *run* is one execution of one AI Config, identified by (runId, config key);
 the runId is the trace id written as UUID text. Each process aggregates what it
-sees of a run into *segments* (DESIGN.md section 3). :class:`RunTable` holds the
+sees of a run into *segments* (docs/design.md, "The run model"). :class:`RunTable` holds the
 open segments and the span -> segment membership, bounded by the options;
 ``_rules.summarize`` turns a closed segment into the metrics it emits.
 """

@@ -1,4 +1,4 @@
-"""``ldai-otel serve``: AI Config metrics computed centrally from OTLP traces (DESIGN.md section 9).
+"""``ldai-otel serve``: AI Config metrics computed centrally from OTLP traces (docs/serve.md).
 
 An OTLP receiver (gRPC and HTTP, ``_receivers``, ``_receiver_http``) feeds a trace buffer
 (``_traces.TraceBuffer``) that finds runs through parent chains

@@ -4,7 +4,7 @@ Spans arrive in any order, in many requests, from many services. Each trace
 keeps every span's parent (so chains resolve, ``_assembler.resolve``), its
 marked spans, and the facts of the spans not yet decided. When a trace has
 been quiet for the decision wait, its runs whose root has arrived are emitted
-(DESIGN.md section 9):
+(docs/serve.md, "How runs are found"):
 
 * a run whose root was not emitted in process: an ``origin`` segment of
   every member, across services (duration and outcome from the root);
@@ -20,7 +20,7 @@ are dropped. A span whose chain does not resolve yet waits. The trace itself
 is remembered (parents and marks only) so late spans find their run, until
 it has been quiet for the retention time or the bounds need its room.
 
-Bounds (DESIGN.md section 9; backpressure before loss): a request that would
+Bounds (docs/serve.md; backpressure before loss): a request that would
 take the buffer past ``max_spans`` or ``max_traces`` first frees room among
 traces quiet for the decision wait (decided ones are forgotten; ones still
 waiting for an ancestor are decided with what they have, counted in

@@ -2,7 +2,7 @@
 
 Junk in, None out, never an exception: a value of the wrong type or size is
 ignored with a rate-limited warning naming the attribute, and only that fact is
-lost (README "Metric rules").
+lost (docs/rules.md, "Bad values").
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ MAX_JSON_DEPTH = 32
 
 
 # --- Validation helpers: junk in, None out, never an exception. -----------
-# The one rule for every numeric fact (README "Metric rules"): a count is an
+# The one rule for every numeric fact (docs/rules.md, "Bad values"): a count is an
 # int (not a bool) in [0, MAX_COUNT] or an integral finite float in that
 # range; a time is a finite non-negative number that, in milliseconds, is at
 # most MAX_TIME_MS. Anything else is ignored with a rate-limited warning that

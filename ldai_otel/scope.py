@@ -408,7 +408,7 @@ def ai_run(
             agent or judge config), or an agent graph
             (``LDAIClient.agent_graph(...)``): then the block is one run of
             the graph, emitted through the graph's own tracker, with one node
-            run per agent node that ran (README "Agent graphs").
+            run per agent node that ran (docs/graphs.md).
         context: The ``ldclient.Context`` the config was evaluated for; the
             run's events are attributed to it.
         new_trace: Start a new trace, linked to the current span. One run is

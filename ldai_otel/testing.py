@@ -1,7 +1,8 @@
 """Offline test helpers: a loopback LaunchDarkly events sink and a TestData client.
 
 Use them to check, without an account or network, which LaunchDarkly events
-your instrumented code produces::
+your instrumented code produces (:class:`OpenAIStub` stands in for a model
+provider, for the real ``openai`` client and its instrumentations)::
 
     with LDEventSink() as sink:
         td = TestData.data_source()
@@ -10,7 +11,7 @@ your instrumented code produces::
         ...
         events = flush_events(client, sink, processor)
 
-The sink binds 127.0.0.1 only.
+The sink and the stub bind 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 AI_EVENT_PREFIX = "$ld:ai:"
+_STUB_CONTENT = "Hello from the stub."  # every OpenAIStub answer
 
 
 class LDEventSink:
@@ -236,3 +239,128 @@ def flush_events(
         timeout_s,
     )
     return sink.ai_events()
+
+
+class OpenAIStub:
+    """A loopback OpenAI-compatible server: ``POST /v1/chat/completions``.
+
+    Enough of the API for the real ``openai`` client and the GenAI
+    instrumentations that wrap it: every answer has a unique ``chatcmpl-``
+    id and the usage given here; ``"stream": true`` answers Server-Sent
+    Events, with a last usage chunk when ``stream_options.include_usage`` is
+    set (as OpenAI does). The model ``"fail-500"`` gets an HTTP 500 (give the
+    client ``max_retries=0``). Point the client at :attr:`base_url`.
+
+    Args:
+        prompt_tokens: ``usage.prompt_tokens`` of every answer.
+        completion_tokens: ``usage.completion_tokens`` of every answer.
+    """
+
+    def __init__(self, prompt_tokens: int = 11, completion_tokens: int = 7):
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
+        self._lock = threading.Lock()
+        self._requests: list[dict[str, Any]] = []
+        stub = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except ValueError:
+                    body = None
+                if not isinstance(body, dict) or not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+                    return
+                with stub._lock:
+                    stub._requests.append(body)
+                model = str(body.get("model", ""))
+                if model == "fail-500":
+                    self._send(500, {"error": {"message": "The stub failed on purpose.", "type": "server_error"}})
+                    return
+                answer = stub._answer(model)
+                if body.get("stream"):
+                    self._stream(answer, bool((body.get("stream_options") or {}).get("include_usage")))
+                else:
+                    self._send(200, answer)
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _stream(self, answer: dict[str, Any], include_usage: bool) -> None:
+                head = {k: answer[k] for k in ("id", "created", "model")}
+                head["object"] = "chat.completion.chunk"
+                deltas = [
+                    ({"role": "assistant", "content": ""}, None),
+                    ({"content": _STUB_CONTENT}, None),
+                    ({}, "stop"),
+                ]
+                chunks = [
+                    dict(head, choices=[{"index": 0, "delta": d, "finish_reason": f}], usage=None) for d, f in deltas
+                ]
+                if include_usage:
+                    chunks.append(dict(head, choices=[], usage=answer["usage"]))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                for chunk in chunks:
+                    self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="openai-stub", daemon=True)
+        self._thread.start()
+
+    def _answer(self, model: str) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-" + uuid.uuid4().hex,
+            "object": "chat.completion",
+            "created": 1_700_000_000,
+            "model": model,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": _STUB_CONTENT}, "finish_reason": "stop"}
+            ],
+            "usage": {
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "total_tokens": self.prompt_tokens + self.completion_tokens,
+            },
+        }
+
+    @property
+    def base_url(self) -> str:
+        """The ``base_url`` to give ``openai.OpenAI(base_url=...)``."""
+        return "http://127.0.0.1:%d/v1" % self._server.server_port
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the chat requests received so far, in order."""
+        with self._lock:
+            return list(self._requests)
+
+    def close(self) -> None:
+        """Stops the server and frees its port."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> OpenAIStub:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,4 +1,4 @@
-"""One model call counts once (DESIGN.md section 4), LaunchDarkly's token rule for every
+"""One model call counts once (docs/dialects.md, "No double counting"), LaunchDarkly's token rule for every
 provider, and handoffs that are not tool calls (issue 10, items 1-3).
 
 The span shapes are those the real packages write (scope names, attribute names and

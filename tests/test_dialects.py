@@ -1,4 +1,4 @@
-"""Every dialect of DESIGN.md section 5, normalized into one Observation.
+"""Every dialect of docs/dialects.md, normalized into one Observation.
 
 The attribute sets below are copied from spans the real instrumentations wrote
 against the loopback OpenAI stub (the conformance suite drives those packages

@@ -308,7 +308,7 @@ def test_ended_spans_carrying_values_the_sdk_would_never_allow_are_contained(har
 # Each fuzzed run has model calls in one of four dialects, each fact under that
 # dialect's one spelling with a value of any type and size (or absent), plus
 # noise under every other key the dialects read. The oracle below is the
-# documented rule (README "Metric rules"), written independently of the code:
+# documented rule (docs/rules.md, "Bad values"), written independently of the code:
 # the events at the sink must be exactly what it predicts, and ``inspect``,
 # reading the same spans back from OTLP JSON, must predict exactly those events.
 
@@ -624,7 +624,7 @@ def calls_seen_by(layers: int) -> st.SearchStrategy[list[dict[str, Any]]]:
 
 # One set of instrumentations per run, as in an app: every call is seen by the same
 # one to three scopes. (With a different number per call, concurrent calls of nearly
-# equal timing can still be paired wrongly: the suite found such a case, see the README.)
+# equal timing can still be paired wrongly: the suite found such a case, see docs/dialects.md, "No double counting".)
 layered_calls = st.integers(1, 3).flatmap(calls_seen_by)
 
 

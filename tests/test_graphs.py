@@ -1,4 +1,4 @@
-"""Agent graphs from spans (issue 11, DESIGN.md section 10).
+"""Agent graphs from spans (issue 11; docs/graphs.md).
 
 ``ai_run(graph, context)`` with a real ``AgentGraphDefinition`` (TestData flags
 for the graph and its nodes), a real TracerProvider, LDAISpanProcessor and

@@ -1,4 +1,4 @@
-"""The host app never breaks (DESIGN.md section 7): nothing escapes a hook."""
+"""The host app never breaks (docs/design.md, "Never breaking the host app"): nothing escapes a hook."""
 
 from __future__ import annotations
 

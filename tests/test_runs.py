@@ -1,4 +1,4 @@
-"""The run model (DESIGN.md section 3) and metric rules (section 4), end to end.
+"""The run model (docs/design.md, "The run model") and metric rules (docs/rules.md), end to end.
 
 Every test drives a real TracerProvider and a real LDClient and asserts on the
 JSON events that arrive at the loopback sink.

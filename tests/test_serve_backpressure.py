@@ -1,4 +1,4 @@
-"""``ldai-otel serve`` under load: refusal with retryable codes, not loss (DESIGN.md section 9).
+"""``ldai-otel serve`` under load: refusal with retryable codes, not loss (docs/serve.md, "Bounded").
 
 The SDK's own ``BatchSpanProcessor`` and the real OTLP exporters (which retry
 429/503 with ``Retry-After`` and gRPC ``RESOURCE_EXHAUSTED`` with a

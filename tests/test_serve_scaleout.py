@@ -1,4 +1,4 @@
-"""Several ``ldai-otel serve`` instances behind trace-id routing share nothing (DESIGN.md section 9).
+"""Several ``ldai-otel serve`` instances behind trace-id routing share nothing (docs/serve.md, "Scale-out").
 
 The Collector's ``loadbalancing`` exporter with ``routing_key: traceID`` sends
 every span of a trace to one backend. This test routes the same way itself

@@ -3,7 +3,7 @@
 Each ``test_*anthropic*.py`` subclasses :class:`AnthropicCases` and states, as
 class attributes, what its instrumentations give: where time to first token
 comes from (or that nothing gives it) and whether the tool calls a model asks
-for are recorded. Every row of the README's "Anthropic" matrix is one of these
+for are recorded. Every row of the "Anthropic" matrix of docs/stacks.md is one of these
 statements, asserted on the LaunchDarkly events that reach the loopback sink.
 
 Expected numbers follow LaunchDarkly's token rule: input is every prompt token

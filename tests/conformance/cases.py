@@ -4,7 +4,7 @@ Each ``test_<combination>.py`` subclasses :class:`OpenAICases` or
 :class:`AgentCases` and states, as class attributes, what that instrumentation
 gives: where its time to first token comes from (or that it gives none) and
 whether it records the tool calls a model asks for. Every cell of the support
-matrix in docs/dialects.md is one of these statements, asserted on the
+matrix in docs/stacks.md is one of these statements, asserted on the
 LaunchDarkly events that reach the loopback sink.
 """
 

@@ -66,7 +66,7 @@ class TestAnthropicSDK(AnthropicCases):
 
     def test_requests_carry_the_sdk_spans_trace_context_and_the_run_baggage(self, stack):
         """Propagation is on by default: Anthropic receives ``traceparent`` and the run's signed baggage,
-        never the LaunchDarkly context key (DESIGN.md section 6)."""
+        never the LaunchDarkly context key (docs/cross-service.md)."""
         from stack import USER_KEY
 
         with stack.run() as run:

@@ -17,6 +17,6 @@ class TestGoogleGenAIAndOpenInference(GeminiCases):
     afc_tool_calls = (TOOL,)
     # A grounded call: OpenInference's span has 20/7/27 (toolUsePromptTokenCount included),
     # contrib's inner span 11/7 (it writes the tool-use prompt count nowhere). The spans of one
-    # call disagree, so the innermost wins (DESIGN.md section 4): 11/7/18, as contrib alone sends.
-    # The 9 tool-use prompt tokens are lost with contrib on; the README matrix says so.
+    # call disagree, so the innermost wins (docs/dialects.md, "No double counting"): 11/7/18, as contrib alone sends.
+    # The 9 tool-use prompt tokens are lost with contrib on; docs/stacks.md says so.
     searched_tokens = ONE_CALL
