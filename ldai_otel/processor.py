@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -402,8 +403,8 @@ class LDAISpanProcessor(SpanProcessor):
     def shutdown(self) -> None:
         """Closes and emits every open segment, waits until the client posted them, stops the emitter.
 
-        Waits at most ``delivery_timeout_s`` for the delivery. The LaunchDarkly
-        client stays open: the app owns it.
+        Waits at most ``delivery_timeout_s`` in all. The LaunchDarkly client
+        stays open: the app owns it.
         """
         if self._shut_down:
             return
@@ -411,8 +412,10 @@ class LDAISpanProcessor(SpanProcessor):
         try:
             self._exit_hooks.remove()
             clear_active_codec(self._codec)
+            deadline = time.monotonic() + self._delivery_timeout_s
             deliver_held_runs(self._table, self._emitter, self._ld_client, self._delivery_timeout_s)
-            self._emitter.shutdown(timeout_s=self._delivery_timeout_s)
+            # What the emitter did not finish in time it still emits before its thread ends.
+            self._emitter.shutdown(timeout_s=max(0.0, deadline - time.monotonic()))
         except Exception:
             _errors.exception("ldai-otel: shutdown failed")
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +118,60 @@ def test_a_forked_worker_that_exits_normally_delivers_its_runs_and_never_the_par
     assert parent["pid"] != child["pid"]
     assert len(parent["runs"]) == 2 and len(child["runs"]) == 5
     assert_runs_exact(sink.ai_events(), {**parent["runs"], **child["runs"]})
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def get_json(url: str, deadline: float) -> dict[str, Any]:
+    """GETs ``url``, retrying while the server is not up yet (until ``deadline``)."""
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                return json.loads(response.read())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="gunicorn is POSIX-only")
+def test_gunicorn_workers_deliver_their_runs_when_the_server_stops(sink):
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--preload",  # the client and the processor are made in the master, before the fork
+            "--workers=2",
+            "--config=exit_gunicorn_conf.py",  # post_fork: ld_client.postfork()
+            "--bind=127.0.0.1:%d" % port,
+            "exit_wsgi:app",
+        ],
+        cwd=APP.parent,
+        env={**os.environ, "LDAI_OTEL_TEST_EVENTS_URI": sink.uri},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        answers = [get_json("http://127.0.0.1:%d/" % port, deadline) for _ in range(12)]
+        server.send_signal(signal.SIGTERM)  # a graceful stop: each worker ends with SystemExit
+        _, stderr = server.communicate(timeout=90)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, stderr
+    assert "Traceback" not in stderr, stderr
+    assert server.pid not in {answer["pid"] for answer in answers}  # runs ran in the workers
+    # The app's client never flushes on a timer: these were delivered by each worker on its way out.
+    assert_runs_exact(sink.ai_events(), {answer["run_id"]: answer["tokens"] for answer in answers})
 
 
 def test_closing_the_client_while_a_run_is_open_delivers_what_the_run_had(sink):
