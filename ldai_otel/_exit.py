@@ -37,8 +37,6 @@ _logger = logging.getLogger(__name__)
 _errors = RateLimitedLogger(_logger)
 _warnings = RateLimitedLogger(_logger)
 
-_MARK = "__ldai_otel_close_hook__"
-
 
 def _call(weak: weakref.WeakMethod[Callable[[], Any]], when: str) -> None:
     """Calls the hook if its owner is still alive; never raises (an exit path)."""
@@ -66,14 +64,14 @@ class ExitHooks:
 
     def __init__(self, ld_client: Any, deliver: Callable[[], Any]):
         self._weak_deliver = weakref.WeakMethod(deliver)
-        self.wraps_close = self._wrap_close(ld_client)
+        self._wrap_close(ld_client)
         self._at_exit = functools.partial(_call, self._weak_deliver, "at exit")
         atexit.register(self._at_exit)
 
-    def _wrap_close(self, ld_client: Any) -> bool:
+    def _wrap_close(self, ld_client: Any) -> None:
         original = getattr(ld_client, "close", None)
         if not callable(original):
-            return False
+            return
         weak_deliver = self._weak_deliver
 
         @functools.wraps(original)
@@ -83,15 +81,12 @@ class ExitHooks:
             _call(weak_deliver, "before the LaunchDarkly client closed")
             return original(*args, **kwargs)
 
-        setattr(close, _MARK, True)
         try:
             # An instance attribute shadows the class's method, for this client only;
             # `with client:` calls it too (LDClient.__exit__ calls self.close()).
             ld_client.close = close
         except Exception:
             _logger.debug("ldai-otel: cannot hook close() of %r; runs are delivered at exit only", type(ld_client))
-            return False
-        return True
 
     def remove(self) -> None:
         """Stops the exit hook (the owner shut down). The close wrapper stays, inert."""
