@@ -13,6 +13,9 @@ runs with GenAI spans, prints what it ran as one JSON line, then ends as MODE sa
   client closes;
 - ``fork``: a pre-fork server's life: the parent runs two runs, forks a worker that calls
   ``postfork()``, runs the five runs and exits normally; the parent then just exits.
+- ``multiprocessing``: the parent runs two runs and starts a ``multiprocessing`` worker (fork
+  start method) that calls ``postfork()``, runs the five runs and, since such a worker ends
+  with ``os._exit()``, calls ``provider.force_flush()`` at the end of its work.
 
 Each line printed is ``{"pid": ..., "runs": {run_id: [input_tokens, output_tokens]}, ...}``.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import multiprocessing
 import os
 import sys
 import threading
@@ -81,6 +85,21 @@ def main(events_uri: str, mode: str) -> None:
     provider.add_span_processor(LDAISpanProcessor(ld_client))
     trace.set_tracer_provider(provider)
     context = Context.builder("user-123").kind("user").build()
+
+    if mode == "multiprocessing":
+        report(role="parent", runs=run_some(ai_client, context, 2, 500))
+
+        def work() -> None:
+            ld_client.postfork()
+            report(role="child", runs=run_some(ai_client, context, 5, 100))
+            provider.force_flush()  # the worker ends with os._exit(): no exit hook runs
+
+        worker = multiprocessing.get_context("fork").Process(target=work)
+        worker.start()
+        worker.join()
+        if worker.exitcode != 0:
+            sys.exit(3)
+        return
 
     if mode == "fork":
         report(role="parent", runs=run_some(ai_client, context, 2, 500))

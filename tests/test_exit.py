@@ -120,6 +120,15 @@ def test_a_forked_worker_that_exits_normally_delivers_its_runs_and_never_the_par
     assert_runs_exact(sink.ai_events(), {**parent["runs"], **child["runs"]})
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+def test_a_multiprocessing_worker_that_force_flushes_delivers_its_runs(sink):
+    lines, _ = run_app(sink, "multiprocessing")
+    parent = next(line for line in lines if line["role"] == "parent")
+    child = next(line for line in lines if line["role"] == "child")
+    assert parent["pid"] != child["pid"]
+    assert_runs_exact(sink.ai_events(), {**parent["runs"], **child["runs"]})
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
