@@ -21,6 +21,7 @@ from typing import Any
 
 from ldai.tracker import LDAIConfigTracker, TokenUsage
 
+from ldai_otel._delivery import client_closed
 from ldai_otel._observation import Observation
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._rules import Summary, summarize
@@ -28,6 +29,7 @@ from ldai_otel._runs import ROLES_WITH_OUTCOME, Segment
 
 _logger = logging.getLogger(__name__)
 _errors = RateLimitedLogger(_logger)
+_warnings = RateLimitedLogger(_logger)
 
 Observe = Callable[[Any], Observation | None]
 """Reads one finished span (``Dialects.observe``)."""
@@ -244,6 +246,14 @@ class SegmentEmitter:
                 _errors.exception("ldai-otel: periodic expiry failed")
 
     def _emit(self, segment: Segment) -> None:
+        if client_closed(self._ld_client):
+            # The client would take the events and never send them: say so once in a while.
+            _warnings.warning(
+                "ldai-otel: a run of config %s ended after its LaunchDarkly client was closed; "
+                "what it added since is not sent (close the client after the runs end)",
+                segment.binding.info.config_key,
+            )
+            return
         try:
             summary = emit_segment(self._ld_client, segment, self._observe)
         except Exception:

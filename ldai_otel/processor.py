@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from opentelemetry.trace import StatusCode
 
 from ldai_otel._dialects import MARKER_KEYS, Dialects
 from ldai_otel._emitter import SegmentEmitter
+from ldai_otel._exit import ExitHooks, deliver_held_runs
 from ldai_otel._observation import Extractor
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._rules import Summary
@@ -95,9 +97,14 @@ class LDAISpanProcessor(SpanProcessor):
 
     No exception leaves a hook: the OpenTelemetry SDK does not catch them.
 
+    Runs are delivered whatever order the process ends in: :meth:`force_flush`
+    (a serverless handler's last call), :meth:`shutdown`, ``ld_client.close()``
+    and a normal exit each return once the client has posted them.
+
     Args:
         ld_client: The ``ldclient.LDClient`` that sends the events. The
-            processor never closes it; the app owns it.
+            processor never closes it; the app owns it. Its ``close`` (this
+            instance's only) first hands the processor's runs over.
         max_open_runs: Most run segments open at once. Opening one more
             closes and emits the oldest (never drops it).
         max_segment_age_s: A segment open longer than this is closed and
@@ -132,6 +139,10 @@ class LDAISpanProcessor(SpanProcessor):
             spans (marked as such by the attributes their instrumentation
             passes at start) are stamped; turn this on for backends where
             runs are queried by attribute on any span.
+        delivery_timeout_s: Most seconds :meth:`shutdown`, the client's
+            ``close()`` and the exit hook spend emitting what the processor
+            holds and waiting for the client to post it (the client's own
+            ``close()`` may then wait on, within its HTTP timeouts).
     """
 
     def __init__(
@@ -149,12 +160,16 @@ class LDAISpanProcessor(SpanProcessor):
         context_provider: Callable[[Context | None], Any] | None = None,
         fallback_context: Any = None,
         stamp_all_spans: bool = False,
+        delivery_timeout_s: float = 10.0,
     ):
         if max_open_runs < 1:
             raise ValueError("max_open_runs must be at least 1")
         if max_segment_age_s <= 0:
             raise ValueError("max_segment_age_s must be positive")
+        if delivery_timeout_s < 0:
+            raise ValueError("delivery_timeout_s must not be negative")
         self._ld_client = ld_client
+        self._delivery_timeout_s = delivery_timeout_s
         self._dialects = Dialects(extractors)
         self._table = RunTable(max_open_runs=max_open_runs, max_segment_age_s=max_segment_age_s)
         self._members = self._table.members  # lock-free membership reads on the hot paths
@@ -195,6 +210,8 @@ class LDAISpanProcessor(SpanProcessor):
         self._stamp_all = stamp_all_spans
         self._shut_down = False
         set_active_codec(self._codec)
+        # Last: the hooks may run as soon as they exist.
+        self._exit_hooks = ExitHooks(ld_client, self._deliver_at_end)
 
     @property
     def open_runs(self) -> int:
@@ -363,32 +380,46 @@ class LDAISpanProcessor(SpanProcessor):
         self._emitter.submit(self._table.expire())
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Closes every open segment, emits it, and asks the LD client to flush.
+        """Closes every open segment, emits it, and waits until the client posted it.
+
+        When it returns True, the runs' events and any other event queued on
+        the client before the call have been posted (or given up on by the
+        client after its retry): a serverless handler's last call.
+
+        Args:
+            timeout_millis: The most this call waits; delivery goes on after it.
 
         Returns:
-            True when everything was handed to the LaunchDarkly client in time.
+            True when everything was emitted and the client confirmed posting it
+            in time (for a client that cannot tell, such as an offline one or a
+            test double: once everything was handed to it).
         """
         try:
-            self._emitter.submit(self._table.drain())
-            done = self._emitter.flush(timeout_millis / 1000.0)
-            self._ld_client.flush()
-            return bool(done)
+            return deliver_held_runs(self._table, self._emitter, self._ld_client, max(0.0, timeout_millis / 1000.0))
         except Exception:
             _errors.exception("ldai-otel: force_flush failed")
             return False
 
     def shutdown(self) -> None:
-        """Closes and emits every open segment, then stops the emitter thread.
+        """Closes and emits every open segment, waits until the client posted them, stops the emitter.
 
-        The LaunchDarkly client stays open: the app owns it.
+        Waits at most ``delivery_timeout_s`` in all. The LaunchDarkly client
+        stays open: the app owns it.
         """
         if self._shut_down:
             return
         self._shut_down = True
         try:
+            self._exit_hooks.remove()
             clear_active_codec(self._codec)
-            self._emitter.submit(self._table.drain())
-            self._emitter.shutdown(timeout_s=30.0)
-            self._ld_client.flush()
+            deadline = time.monotonic() + self._delivery_timeout_s
+            deliver_held_runs(self._table, self._emitter, self._ld_client, self._delivery_timeout_s)
+            # What the emitter did not finish in time it still emits before its thread ends.
+            self._emitter.shutdown(timeout_s=max(0.0, deadline - time.monotonic()))
         except Exception:
             _errors.exception("ldai-otel: shutdown failed")
+
+    def _deliver_at_end(self) -> None:
+        """Before the client closes, and at exit: hand every run over and wait for its posting."""
+        if not self._shut_down:
+            deliver_held_runs(self._table, self._emitter, self._ld_client, self._delivery_timeout_s)
