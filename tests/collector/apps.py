@@ -1,0 +1,111 @@
+"""Two instrumented apps that export through the Collector with the SDK's real OTLP exporters.
+
+``front`` (OTLP/gRPC) starts each run: a root carrying the ``ld.ai_config.*``
+identity, a model call and a tool call; inside the tool call ``tools``, a second
+service with its own ``TracerProvider`` and OTLP/HTTP exporter, makes another
+model call in the same trace (a cross-service run, joined by being in the
+trace). Plain traces without a run are mixed in.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from genai import chat, tool
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+ROOT = {"ld.ai_config.key": "chat-config", "ld.ai_config.variation_key": "v-chat", "ld.ai_config.version": 3}
+RUN_KEYS = sorted(
+    [
+        "$ld:ai:duration:total",
+        "$ld:ai:tokens:input",
+        "$ld:ai:tokens:output",
+        "$ld:ai:tokens:total",
+        "$ld:ai:tool_call",
+        "$ld:ai:generation:success",
+    ]
+)
+DOWNSTREAM_TOKENS = 7
+
+
+class Apps:
+    """The two services' providers, exporting to one Collector."""
+
+    def __init__(self, grpc_endpoint: str, http_url: str, batch: int = 64, delay_ms: int = 50):
+        self.front = self._provider(
+            "front", GrpcExporter(endpoint=grpc_endpoint, insecure=True, timeout=30), batch, delay_ms
+        )
+        self.tools = self._provider("tools", HttpExporter(endpoint=http_url, timeout=30), batch, delay_ms)
+        self._front = self.front.get_tracer("front")
+        self._tools = self.tools.get_tracer("tools")
+
+    @staticmethod
+    def _provider(name: str, exporter, batch: int, delay_ms: int) -> TracerProvider:
+        provider = TracerProvider(resource=Resource.create({"service.name": name}))
+        provider.add_span_processor(
+            BatchSpanProcessor(
+                exporter, max_queue_size=100_000, max_export_batch_size=batch, schedule_delay_millis=delay_ms
+            )
+        )
+        return provider
+
+    def run(self, n: int) -> tuple[str, int]:
+        """One cross-service run of 7 spans (5 in front, 2 in tools); its runId and input tokens."""
+        with self._front.start_as_current_span("agent", attributes=ROOT) as root:
+            with self._front.start_as_current_span("handler"):
+                chat(self._front, 100 + n, 1)
+                with tool(self._front, "lookup"):
+                    # The downstream service, in the same trace (its context propagated).
+                    with self._tools.start_as_current_span("POST /lookup", kind=trace.SpanKind.SERVER):
+                        chat(self._tools, DOWNSTREAM_TOKENS, 1)
+            chat(self._front, 0, 1)
+        return str(uuid.UUID(int=root.get_span_context().trace_id)), 100 + n + DOWNSTREAM_TOKENS
+
+    def plain(self) -> None:
+        """A trace of 4 spans with no run in it."""
+        with self._front.start_as_current_span("GET /items"):
+            for name in ("SELECT items", "render", "cache get"):
+                with self._front.start_as_current_span(name):
+                    pass
+
+    def flush(self) -> None:
+        assert self.front.force_flush(timeout_millis=120_000)
+        assert self.tools.force_flush(timeout_millis=120_000)
+
+    def shutdown(self) -> None:
+        self.front.shutdown()
+        self.tools.shutdown()
+
+
+def run_counts(sink, run_id: str) -> dict[str, int]:
+    """How many events of each key arrived at the sink for ``run_id``."""
+    counts: dict[str, int] = {}
+    for event in sink.ai_events(run_id):
+        counts[event["key"]] = counts.get(event["key"], 0) + 1
+    return counts
+
+
+def tally(sink, runs: dict[str, int]) -> dict[str, int]:
+    """Runs sent, arrived once (every key once, input tokens exact), lost, duplicated, partial."""
+    once = lost = duplicated = partial = 0
+    for run_id, tokens in runs.items():
+        events = sink.ai_events(run_id)
+        counts = run_counts(sink, run_id)
+        if not events:
+            lost += 1
+        elif any(c > 1 for c in counts.values()):
+            duplicated += 1
+        elif sorted(counts) == RUN_KEYS and _input_tokens(events) == tokens:
+            once += 1
+        else:
+            partial += 1
+    return {"sent": len(runs), "once": once, "lost": lost, "duplicated": duplicated, "partial": partial}
+
+
+def _input_tokens(events: list[dict]) -> float:
+    return sum(e["metricValue"] for e in events if e["key"] == "$ld:ai:tokens:input")
