@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 
-from apps import Apps, tally
+from apps import Apps, run_counts, tally
 from otelcol import EXAMPLES, SpanBackend, start_collector, wait_until
 from serve_support import metrics_of, start_serve
 
@@ -64,6 +64,8 @@ def test_three_instances_get_every_run_once_each_whole_on_one_instance(sink, tmp
         assert m['ldai_otel_serve_spans_skipped_total{reason="unresolved"}'] == 0
         assert m['ldai_otel_serve_spans_skipped_total{reason="duplicate"}'] == 0
     assert sum(m["ldai_otel_serve_runs_emitted_total"] for m in metrics) == 60
+    assert sum(m["ldai_otel_serve_late_spans_total"] for m in metrics) == 0  # one segment per run
+    assert all(set(run_counts(sink, r).values()) == {1} for r in runs)
 
 
 def test_serve_backpressure_is_held_by_the_collector_queue_and_retried(sink, tmp_path):
