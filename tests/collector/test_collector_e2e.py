@@ -69,14 +69,16 @@ def test_three_instances_get_every_run_once_each_whole_on_one_instance(sink, tmp
 
 
 def test_serve_backpressure_is_held_by_the_collector_queue_and_retried(sink, tmp_path):
-    max_spans = 40
+    # Requests stay under --max-spans (64-span batches): a request over it is refused for good
+    # (retrying cannot help), and the Collector drops it.
+    max_spans = 80
     flags = ("--decision-wait", "0.5", "--max-spans", str(max_spans))
     with ExitStack() as stack:
         backend = stack.enter_context(SpanBackend())
         fleet = [stack.enter_context(start_serve(sink, tmp_path, *flags)) for _ in range(3)]
         sets = loadbalancing_sets(fleet, backend, tmp_path)
         collector = stack.enter_context(start_collector(CONFIG, tmp_path, *sets, extensions=("file_storage/ldai",)))
-        apps = Apps(collector.grpc_endpoint, collector.http_url, batch=512, delay_ms=10)
+        apps = Apps(collector.grpc_endpoint, collector.http_url, batch=64, delay_ms=10)
         runs = dict(apps.run(n) for n in range(150))
         apps.flush()
         wait_until(lambda: all(sink.ai_events(r) for r in runs), 240, "every run at the sink")
