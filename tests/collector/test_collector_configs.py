@@ -5,15 +5,18 @@ fields, pipelines, the resolvers' settings); the single-serve fork then runs for
 real: apps -> Collector -> the tracing backend (every span) and serve (every run
 once). The load-balancing configurations run in test_collector_e2e.py and
 test_collector_backend_change.py, the filter in test_collector_filter.py. The
-Kubernetes variant is validated only: its ``k8s`` resolver needs a cluster's API
-to start.
+Kubernetes variant is validated, and started up to its ``k8s`` resolver, which
+needs a cluster's API to start.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 from apps import Apps, tally
-from otelcol import EXAMPLES, SpanBackend, start_collector, validate, wait_until
+from otelcol import EXAMPLES, SpanBackend, collector_binary, free_port, start_collector, validate, wait_until
 from serve_support import start_serve
 
 PUBLISHED = {
@@ -66,3 +69,28 @@ def test_the_fork_sends_every_span_to_the_backend_and_every_run_once_to_serve(si
         assert serve.terminate() == 0
     assert len(backend.span_ids) == len(set(backend.span_ids)) == 20 * 7 + 10 * 4
     assert tally(sink, runs) == {"sent": 20, "once": 20, "lost": 0, "duplicated": 0, "partial": 0}
+
+
+def test_the_k8s_variant_starts_everything_but_its_resolver_which_needs_a_cluster(tmp_path):
+    # Outside Kubernetes the Collector builds every component and fails at the resolver's start,
+    # for want of a cluster's API, and only there.
+    sets = (
+        "receivers::otlp::protocols::grpc::endpoint=127.0.0.1:%d" % free_port(),
+        "receivers::otlp::protocols::http::endpoint=127.0.0.1:%d" % free_port(),
+        "extensions::health_check::endpoint=127.0.0.1:%d" % free_port(),
+        "extensions::file_storage/ldai::directory=%s" % (tmp_path / "queue"),
+        "service::telemetry::metrics::level=none",
+    )
+    argv = [collector_binary(), "--config", str(EXAMPLES / "collector-loadbalancing-k8s.yaml")]
+    result = subprocess.run(
+        [*argv, *("--set=%s" % s for s in sets)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **TOKEN},
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert 'failed to start "load_balancing/ldai" exporter' in output, output
+    assert "KUBERNETES_MASTER" in output, output
