@@ -44,6 +44,7 @@ class Apps:
         self.tools = self._provider("tools", HttpExporter(endpoint=http_url, timeout=30), batch, delay_ms)
         self._front = self.front.get_tracer("front")
         self._tools = self.tools.get_tracer("tools")
+        self._down = False
 
     @staticmethod
     def _provider(name: str, exporter, batch: int, delay_ms: int) -> TracerProvider:
@@ -84,6 +85,10 @@ class Apps:
         assert self.tools.force_flush(timeout_millis=120_000)
 
     def shutdown(self) -> None:
+        """Flushes and stops both providers (once; the fixture calls it again on a failure path)."""
+        if self._down:
+            return
+        self._down = True
         self.front.shutdown()
         self.tools.shutdown()
 

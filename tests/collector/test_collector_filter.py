@@ -10,7 +10,7 @@ serve's CPU with and without the filter: benchmarks/collector_filter_bench.py.
 
 from __future__ import annotations
 
-from apps import Apps, run_counts, tally
+from apps import run_counts, tally
 from otelcol import EXAMPLES, SpanBackend, start_collector, wait_until
 from serve_support import metrics_of, start_serve
 
@@ -18,7 +18,7 @@ CONFIG = EXAMPLES / "collector-tail-sampling.yaml"
 RUNS, PLAIN = 40, 60
 
 
-def test_serve_gets_exactly_the_traces_that_hold_a_run(sink, tmp_path):
+def test_serve_gets_exactly_the_traces_that_hold_a_run(sink, tmp_path, make_apps):
     with SpanBackend() as backend, start_serve(sink, tmp_path, "--decision-wait", "1") as serve:
         sets = (
             "exporters::otlp_grpc/backend::endpoint=%s" % backend.endpoint,
@@ -27,7 +27,7 @@ def test_serve_gets_exactly_the_traces_that_hold_a_run(sink, tmp_path):
             "processors::tail_sampling/ldai-runs::decision_wait=2s",
         )
         with start_collector(CONFIG, tmp_path, *sets) as collector:
-            apps = Apps(collector.grpc_endpoint, collector.http_url)
+            apps = make_apps(collector.grpc_endpoint, collector.http_url)
             runs = {}
             for n in range(RUNS):
                 run_id, tokens = apps.run(n)
