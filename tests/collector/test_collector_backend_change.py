@@ -116,6 +116,8 @@ def test_an_instance_added_and_one_removed_mid_stream(grouping, sink, tmp_path, 
         'exporters::load_balancing/ldai::resolver::dns::port="%d"' % port,
         "exporters::load_balancing/ldai::resolver::dns::interval=500ms",
         "exporters::otlp_grpc/backend::tls::insecure=true",
+        # Margin for a loaded test machine: a trace must reach the Collector within the wait.
+        "processors::groupbytrace::wait_duration=5s",
     ]
     if grouping == "none":
         sets.append("service::pipelines::traces/ldai::processors=[]")

@@ -29,6 +29,8 @@ def loadbalancing_sets(fleet, backend, tmp_path) -> tuple[str, ...]:
         "exporters::otlp_grpc/backend::endpoint=%s" % backend.endpoint,
         "exporters::otlp_grpc/backend::tls::insecure=true",
         "extensions::file_storage/ldai::directory=%s" % (tmp_path / "queue"),
+        # Margin for a loaded test machine: a trace must reach the Collector within the wait.
+        "processors::groupbytrace::wait_duration=5s",
     )
 
 
