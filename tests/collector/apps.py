@@ -84,8 +84,14 @@ class Apps:
         assert self.front.force_flush(timeout_millis=120_000)
         assert self.tools.force_flush(timeout_millis=120_000)
 
+    def __enter__(self) -> Apps:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
     def shutdown(self) -> None:
-        """Flushes and stops both providers (once; the fixture calls it again on a failure path)."""
+        """Flushes and stops both providers (once; leaving a ``with`` block calls it again)."""
         if self._down:
             return
         self._down = True

@@ -97,7 +97,7 @@ def settled(serve) -> bool:
 
 
 @pytest.mark.parametrize("grouping", ["groupbytrace", "none"])
-def test_an_instance_added_and_one_removed_mid_stream(grouping, sink, tmp_path, make_apps):
+def test_an_instance_added_and_one_removed_mid_stream(grouping, sink, tmp_path):
     if not shutil.which("unshare"):
         pytest.fail("unshare (util-linux) is needed to give the Collector its own /etc/hosts")
     addresses = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
@@ -130,7 +130,7 @@ def test_an_instance_added_and_one_removed_mid_stream(grouping, sink, tmp_path, 
         ]
         prefix = (*UNSHARE, str(hosts))
         collector = stack.enter_context(start_collector(CONFIG, tmp_path, *sets, prefix=prefix))
-        apps = make_apps(collector.grpc_endpoint, collector.http_url, delay_ms=100)
+        apps = stack.enter_context(Apps(collector.grpc_endpoint, collector.http_url, delay_ms=100))
         with Stream(apps) as stream:
             wait_until(lambda: received(fleet[0]) > 0 and received(fleet[1]) > 0, 60, "both first instances fed")
             name_resolves_to(*addresses)  # an instance joins

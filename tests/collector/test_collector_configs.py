@@ -15,7 +15,7 @@ import os
 import subprocess
 
 import pytest
-from apps import tally
+from apps import Apps, tally
 from otelcol import EXAMPLES, SpanBackend, collector_binary, free_port, start_collector, validate, wait_until
 from serve_support import start_serve
 
@@ -49,15 +49,17 @@ def test_validate_checks_the_k8s_resolver_settings():
     assert result.returncode != 0
 
 
-def test_the_fork_sends_every_span_to_the_backend_and_every_run_once_to_serve(sink, tmp_path, make_apps):
+def test_the_fork_sends_every_span_to_the_backend_and_every_run_once_to_serve(sink, tmp_path):
     with SpanBackend() as backend, start_serve(sink, tmp_path, "--decision-wait", "1") as serve:
         sets = (
             "exporters::otlp_grpc/backend::endpoint=%s" % backend.endpoint,
             "exporters::otlp_grpc/backend::tls::insecure=true",
             "exporters::otlp_grpc/ldai::endpoint=%s" % serve.grpc_endpoint,
         )
-        with start_collector(EXAMPLES / "collector-with-serve.yaml", tmp_path, *sets) as collector:
-            apps = make_apps(collector.grpc_endpoint, collector.http_url)
+        with (
+            start_collector(EXAMPLES / "collector-with-serve.yaml", tmp_path, *sets) as collector,
+            Apps(collector.grpc_endpoint, collector.http_url) as apps,
+        ):
             runs = dict(apps.run(n) for n in range(20))
             for _ in range(10):
                 apps.plain()

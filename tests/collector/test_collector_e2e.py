@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 
-from apps import run_counts, tally
+from apps import Apps, run_counts, tally
 from otelcol import EXAMPLES, SpanBackend, start_collector, wait_until
 from serve_support import metrics_of, start_serve
 
@@ -42,13 +42,13 @@ def stop_all(fleet) -> list[dict[str, float]]:
     return metrics
 
 
-def test_three_instances_get_every_run_once_each_whole_on_one_instance(sink, tmp_path, make_apps):
+def test_three_instances_get_every_run_once_each_whole_on_one_instance(sink, tmp_path):
     with ExitStack() as stack:
         backend = stack.enter_context(SpanBackend())
         fleet = [stack.enter_context(start_serve(sink, tmp_path, "--decision-wait", "1")) for _ in range(3)]
         sets = loadbalancing_sets(fleet, backend, tmp_path)
         collector = stack.enter_context(start_collector(CONFIG, tmp_path, *sets, extensions=("file_storage/ldai",)))
-        apps = make_apps(collector.grpc_endpoint, collector.http_url)
+        apps = stack.enter_context(Apps(collector.grpc_endpoint, collector.http_url))
         runs = dict(apps.run(n) for n in range(60))
         for _ in range(20):
             apps.plain()
@@ -70,7 +70,7 @@ def test_three_instances_get_every_run_once_each_whole_on_one_instance(sink, tmp
     assert all(set(run_counts(sink, r).values()) == {1} for r in runs)
 
 
-def test_serve_backpressure_is_held_by_the_collector_queue_and_retried(sink, tmp_path, make_apps):
+def test_serve_backpressure_is_held_by_the_collector_queue_and_retried(sink, tmp_path):
     # Requests stay under --max-spans (64-span batches): a request over it is refused for good
     # (retrying cannot help), and the Collector drops it.
     max_spans = 80
@@ -80,7 +80,7 @@ def test_serve_backpressure_is_held_by_the_collector_queue_and_retried(sink, tmp
         fleet = [stack.enter_context(start_serve(sink, tmp_path, *flags)) for _ in range(3)]
         sets = loadbalancing_sets(fleet, backend, tmp_path)
         collector = stack.enter_context(start_collector(CONFIG, tmp_path, *sets, extensions=("file_storage/ldai",)))
-        apps = make_apps(collector.grpc_endpoint, collector.http_url, batch=64, delay_ms=10)
+        apps = stack.enter_context(Apps(collector.grpc_endpoint, collector.http_url, batch=64, delay_ms=10))
         runs = dict(apps.run(n) for n in range(150))
         apps.flush()
         wait_until(lambda: all(sink.ai_events(r) for r in runs), 240, "every run at the sink")

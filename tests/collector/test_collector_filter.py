@@ -10,7 +10,7 @@ serve's CPU with and without the filter: benchmarks/collector_filter_bench.py.
 
 from __future__ import annotations
 
-from apps import run_counts, tally
+from apps import Apps, run_counts, tally
 from otelcol import EXAMPLES, SpanBackend, start_collector, wait_until
 from serve_support import metrics_of, start_serve
 
@@ -18,7 +18,7 @@ CONFIG = EXAMPLES / "collector-tail-sampling.yaml"
 RUNS, PLAIN = 40, 60
 
 
-def test_serve_gets_exactly_the_traces_that_hold_a_run(sink, tmp_path, make_apps):
+def test_serve_gets_exactly_the_traces_that_hold_a_run(sink, tmp_path):
     with SpanBackend() as backend, start_serve(sink, tmp_path, "--decision-wait", "1") as serve:
         sets = (
             "exporters::otlp_grpc/backend::endpoint=%s" % backend.endpoint,
@@ -26,8 +26,10 @@ def test_serve_gets_exactly_the_traces_that_hold_a_run(sink, tmp_path, make_apps
             "exporters::otlp_grpc/ldai::endpoint=%s" % serve.grpc_endpoint,
             "processors::tail_sampling/ldai-runs::decision_wait=2s",
         )
-        with start_collector(CONFIG, tmp_path, *sets) as collector:
-            apps = make_apps(collector.grpc_endpoint, collector.http_url)
+        with (
+            start_collector(CONFIG, tmp_path, *sets) as collector,
+            Apps(collector.grpc_endpoint, collector.http_url) as apps,
+        ):
             runs = {}
             for n in range(RUNS):
                 run_id, tokens = apps.run(n)

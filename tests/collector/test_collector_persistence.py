@@ -17,7 +17,7 @@ import sys
 from contextlib import ExitStack
 
 import pytest
-from apps import tally
+from apps import Apps, tally
 from otelcol import EXAMPLES, SpanBackend, free_port, start_collector, wait_until
 from serve_support import metrics_of, start_serve
 
@@ -33,7 +33,7 @@ def serve_has_state_dir() -> bool:
 
 
 @pytest.mark.needs_spool
-def test_sigkill_of_the_collector_then_of_a_serve_instance_loses_no_acknowledged_run(sink, tmp_path, make_apps):
+def test_sigkill_of_the_collector_then_of_a_serve_instance_loses_no_acknowledged_run(sink, tmp_path):
     if not serve_has_state_dir():
         pytest.fail(
             "serve has no --state-dir (its durable spool is built on another branch): this test needs it; "
@@ -57,7 +57,7 @@ def test_sigkill_of_the_collector_then_of_a_serve_instance_loses_no_acknowledged
         sets = (*sets, "exporters::otlp_grpc/backend::endpoint=%s" % backend.endpoint)
         fleet = [None, *(stack.enter_context(start_serve(sink, tmp_path, *serve_flags(i))) for i in (1, 2))]
         first = stack.enter_context(start_collector(CONFIG, tmp_path, *sets, extensions=("file_storage/ldai",)))
-        apps = make_apps(first.grpc_endpoint, first.http_url)
+        apps = stack.enter_context(Apps(first.grpc_endpoint, first.http_url))
         runs = dict(apps.run(n) for n in range(RUNS))
         apps.flush()  # every span acknowledged by the Collector
         wait_until(lambda: sum(metrics_of(s)["ldai_otel_serve_runs_emitted_total"] for s in fleet[1:]) > 0, 60, "runs")
