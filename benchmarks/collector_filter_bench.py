@@ -21,6 +21,7 @@ of ``--reps`` fresh pairs of processes, (min..max).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -122,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--spans", type=int, default=100_000, help="spans per repetition")
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = parser.parse_args(argv)
     binary = (
         os.environ.get("LDAI_OTEL_COLLECTOR_BIN")
@@ -171,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     ratio = statistics.median(per_run[True]) / statistics.median(per_run[False])
     print("serve CPU per run, filter / no filter: %.2f" % ratio)
+    if args.json:
+        print(json.dumps({"runs": runs, "spans": spans, "filter": results[True], "no_filter": results[False]}))
     return 0
 
 
