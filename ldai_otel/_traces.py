@@ -28,7 +28,12 @@ waiting for an ancestor are decided with what they have, counted in
 (:class:`Refused`, retryable: the receivers answer 429 / ``RESOURCE_EXHAUSTED``
 and the exporter's queue keeps the data). Only ``max_spans_per_trace`` emits
 early: one trace that large is decided with what it has, since refusing would
-never make room for it.
+never make room for it; with a spool (``serve --state-dir``) it is spilled
+instead (``_spill``): its spans stay on disk until it is decided whole.
+
+With a spool, each trace also pins the spool files its undecided spans came
+from, and hands them back (``_ledger.Settled``) once nothing of it waits.
+Deciding the pending spans themselves is ``_decide``.
 """
 
 from __future__ import annotations
@@ -40,19 +45,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ldai_otel._assembler import (
-    LD_TRACKED,
-    PENDING,
     RunMark,
     ServiceContexts,
     SpanFacts,
-    is_run_root,
-    make_segment,
-    resolve,
-    run_context,
-    run_info,
 )
+from ldai_otel._decide import decide_pending
 from ldai_otel._ledger import Settled
-from ldai_otel._runs import CONTINUATION, ORIGIN, RESUMED, Segment
+from ldai_otel._runs import Segment
 from ldai_otel._spill import Reload, SpoolState, decide_spilled, spill_add, spill_start
 from ldai_otel._spool import Position
 from ldai_otel._trace_stats import BUFFER_FULL, DISK_FULL, SPOOL_FULL, TOO_MANY_SPANS, Refused, Stats
@@ -402,77 +401,4 @@ class TraceBuffer:
             state.unmarked = False
 
     def _resolve_locked(self, trace: _Trace, final: bool, out: list[Segment]) -> None:
-        stats = self.stats
-        memo: dict[int, Any] = {}
-        groups: dict[tuple[str, str], list[SpanFacts]] = {}
-        marks: dict[tuple[str, str], RunMark] = {}
-        waiting: dict[int, SpanFacts] = {}
-        for span_id, facts in trace.pending.items():
-            found = resolve(span_id, trace.parents, trace.marks, memo)
-            if found is PENDING:
-                if final:
-                    stats.spans_unresolved += 1
-                else:
-                    waiting[span_id] = facts
-            elif found is None:
-                stats.spans_in_no_run += 1
-            elif found is LD_TRACKED:
-                stats.spans_launchdarkly_tracked += 1
-            elif found.emitted_in_process and found.service == facts.service:
-                stats.spans_emitted_in_process += 1
-            else:
-                groups.setdefault(found.key, []).append(facts)
-                marks.setdefault(found.key, found)
-        for key, members in groups.items():
-            segment = self._segment_locked(trace, key, marks[key], members, memo, final)
-            if segment is None:
-                waiting.update((f.span_id, f) for f in members)
-            else:
-                out.append(segment)
-                trace.emitted.add(key)
-                stats.segments_emitted += 1
-                if segment.role == CONTINUATION:
-                    stats.spans_late += len(members)
-        trace.pending = waiting
-
-    def _segment_locked(
-        self,
-        trace: _Trace,
-        key: tuple[str, str],
-        mark: RunMark,
-        members: list[SpanFacts],
-        memo: dict[int, Any],
-        final: bool,
-    ) -> Segment | None:
-        """The segment ``members`` of run ``key`` form now; None to wait for the run's root."""
-        root: SpanFacts | None = None
-        undecided = False
-        for facts in trace.roots.values():
-            if not isinstance(facts.mark, RunMark) or facts.mark.key != key:
-                continue
-            if facts.parent_id and resolve(facts.parent_id, trace.parents, trace.marks, memo) is PENDING:
-                undecided = True  # it may yet turn out to be a member of the same run
-                continue
-            if is_run_root(facts, trace.parents, trace.marks, memo) and (
-                root is None or facts.start_ns < root.start_ns
-            ):
-                root = facts
-        if key in trace.emitted:
-            role = CONTINUATION
-            root = None
-        elif root is None and undecided and not final:
-            return None
-        elif root is None:
-            if not final:
-                return None
-            role = ORIGIN  # decided for good without its root: top-level GenAI spans give duration
-        elif root.mark.emitted_in_process:
-            role = RESUMED
-            root = None
-        else:
-            role = ORIGIN
-        run_mark = root.mark if root is not None else mark
-        service = root.service if root is not None else members[0].service
-        context = run_context(run_mark, service, self._contexts)
-        info = run_info(run_mark, context, members)
-        return make_segment(info, run_mark.run_id, role, members, root)
+        decide_pending(trace, final, out, self.stats, self._contexts)
