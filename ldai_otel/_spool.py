@@ -89,6 +89,12 @@ def lock_directory(directory: str) -> int:
     return fd
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    written = os.write(fd, data)
+    while written < len(data):
+        written += os.write(fd, data[written:])
+
+
 def _fsync_directory(directory: str) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -263,9 +269,7 @@ class SegmentLog:
             crc = zlib.crc32(payload, zlib.crc32(struct.pack("<Q", seq)))
             record = _HEADER.pack(MAGIC, len(payload), seq, crc) + payload
             try:
-                written = os.write(self._fd, record)
-                while written < len(record):
-                    written += os.write(self._fd, record[written:])
+                _write_all(self._fd, record)
             except OSError as exc:
                 os.ftruncate(self._fd, self._offset)  # no torn record left behind
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):

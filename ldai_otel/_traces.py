@@ -194,12 +194,14 @@ class TraceBuffer:
                 trace = self._traces.get(facts.trace_id)
                 if trace is None:
                     trace = self._traces[facts.trace_id] = _Trace(facts.trace_id, now)
-                    trace.spool = SpoolState(replayed=True)
+                    trace.spool = SpoolState()
                     done = delivered.get(facts.trace_id, -1)
                     trace.spool.resend = sending.get(facts.trace_id, -1) > done
                 if position.seq <= delivered.get(facts.trace_id, -1):
                     self._add_decided_locked(trace, facts, position)
                 else:
+                    if trace.spool is not None:  # always, for a trace read back
+                        trace.spool.replayed = True
                     self._add_locked(facts, now, out, position)
             settled = self._take_settled_locked()
         self._emit(out, settled)
@@ -263,12 +265,16 @@ class TraceBuffer:
         for a missing ancestor after the decision wait (decided now with what they
         have, counted): both kinds appear within one decision wait, so a full buffer
         refuses for about that long at most. Traces not yet quiet are never cut.
+        With a spool, a waiting trace is spilled first (its spans leave memory, it
+        stays undecided: a long session whose root comes last); only if the
+        trace count is still too high are spilled traces decided, counted.
         """
 
         def enough() -> bool:
             return self._spans + n <= self._max_spans and len(self._traces) + new_traces <= self._max_traces
 
-        for stuck in (False, True):
+        passes = ("decided", "spill", "stuck") if self._reload is not None else ("decided", "stuck")
+        for step in passes:
             quiet = []
             for trace in self._traces.values():
                 if now - trace.last_seen < self._wait:
@@ -277,10 +283,14 @@ class TraceBuffer:
             for trace in quiet:
                 if enough():
                     break
-                if not stuck and trace.dirty:
+                spilled = trace.spool is not None and trace.spool.spilled
+                if step == "decided" and trace.dirty:
                     self._decide_locked(trace, final=False, out=out)  # what the next tick would do
-                if stuck or not (trace.pending or (trace.spool is not None and trace.spool.spilled)):
-                    self._push_out_locked(trace, out, counted=stuck)
+                if step == "spill":
+                    if trace.pending and not spilled and trace.spool is not None:
+                        self._spans -= spill_start(self, trace)
+                elif step == "stuck" or not (trace.pending or spilled):
+                    self._push_out_locked(trace, out, counted=step == "stuck")
             if enough():
                 return
 
@@ -395,6 +405,8 @@ class TraceBuffer:
                 self.stats.runs_replayed += emitted
                 if state.resend:
                     self.stats.runs_resent += emitted
+        if not waits:
+            state.replayed = state.resend = False  # what was read back is decided: later spans are new
         if state.files and not waits:
             self._settled.append(Settled(trace.trace_id, state.last_seq, tuple(state.files), state.unmarked))
             state.files.clear()

@@ -327,3 +327,97 @@ def test_the_exporters_retry_gets_through_a_full_spool_once_runs_are_delivered(s
     assert metrics['ldai_otel_serve_requests_refused_total{protocol="grpc",reason="spool_full"}'] >= 1
     assert set(arrivals(sink, run_ids).values()) == {1}
     assert metrics["ldai_otel_serve_spool_bytes"] <= limit
+
+
+def test_a_long_session_whose_root_comes_last_is_spilled_under_memory_pressure_and_emitted_whole(sink, tmp_path):
+    children, root, run_id = huge_trace(60)
+    # --max-spans 45: the session's 60 children cannot all be held; they arrive over several
+    # decision waits, so the buffer makes room by spilling the quiet, waiting trace.
+    instance = Instance(tmp_path, "--max-spans", "45")
+    with start_serve(sink, tmp_path, *instance.flags, "--decision-wait", "0.3") as serve:
+        exporter = serve.grpc_exporter()
+        for n in range(0, len(children), 20):
+            export(exporter, children[n : n + 20])
+            sent = n + 20
+            assert wait_until(lambda sent=sent: metrics_of(serve)["ldai_otel_serve_spans_received_total"] >= sent)
+            time.sleep(0.5)  # quiet for the decision wait: the next request finds it waiting
+        export(exporter, root)
+        assert sink.wait_for_event(lambda e: e.get("key") == "$ld:ai:generation:success", 30)
+        metrics = metrics_of(serve)
+        assert serve.terminate() == 0
+    assert metrics["ldai_otel_serve_traces_spilled_total"] == 1
+    assert metrics["ldai_otel_serve_traces_evicted_total"] == 0
+    assert metrics["ldai_otel_serve_spans_peak"] <= 45
+    assert [e["metricValue"] for e in sink.ai_events(run_id) if e["key"] == INPUT] == [60]
+
+
+def test_a_delivered_run_in_a_kept_file_is_not_sent_again_and_its_late_span_is_a_continuation(sink, tmp_path):
+    from opentelemetry import trace as otel_trace
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "app"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("app")
+    run_id = eight_span_run(tracer, 0)
+    run_spans = memory.get_finished_spans()
+    (root,) = [s for s in run_spans if s.name == "agent"]
+    memory.clear()
+    # A span whose parent never comes: its trace waits (for the retention) and keeps the file.
+    orphan_parent = otel_trace.SpanContext(0xABC, 0xDEF, is_remote=True)
+    with tracer.start_as_current_span(
+        "orphan", context=otel_trace.set_span_in_context(otel_trace.NonRecordingSpan(orphan_parent))
+    ):
+        pass
+    # A late span of the run, sent after the restart.
+    with otel_trace.use_span(otel_trace.NonRecordingSpan(root.context)):
+        chat(tracer, 100, 50)
+    extra = memory.get_finished_spans()
+    provider.shutdown()
+    orphan = [s for s in extra if s.name == "orphan"]
+    late = [s for s in extra if s.name != "orphan"]
+    instance = Instance(tmp_path)
+    body = encode_spans(list(run_spans) + orphan).SerializeToString()  # one record, both traces
+    with start_serve(sink, tmp_path, *instance.flags, "--decision-wait", "0.3") as serve:
+        assert post(serve.http_url, body)[0] == 200
+        assert wait_until(lambda: metrics_of(serve)["ldai_otel_serve_spool_runs_delivered_total"] == 1)
+        assert len(instance.spool_files()) == 1  # kept: the orphan's trace still waits
+        kill(serve)
+    assert len(sink.ai_events(run_id)) == 6
+    with start_serve(sink, tmp_path, *instance.flags, "--decision-wait", "0.3") as serve:
+        export(serve.grpc_exporter(), late)
+        assert sink.wait_for_event(lambda e: e.get("key") == INPUT and e.get("metricValue") == 100, 30)
+        metrics = metrics_of(serve)
+        assert serve.terminate() == 0
+    assert metrics["ldai_otel_serve_spool_runs_replayed_total"] == 0
+    assert metrics["ldai_otel_serve_late_spans_total"] == 1
+    events = sorted((e["key"], e["metricValue"]) for e in sink.ai_events(run_id))
+    assert [k for k, _ in events].count(INPUT) == 2  # the run once, its continuation once
+    assert ("$ld:ai:tokens:output", 50) in events
+    assert [k for k, _ in events].count("$ld:ai:generation:success") == 1
+
+
+def test_otlp_json_requests_are_spooled_and_read_back(sink, tmp_path):
+    import io
+
+    from otlp_json import FileSpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "app"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    run_id = eight_span_run(provider.get_tracer("app"), 0)
+    provider.shutdown()
+    stream = io.StringIO()
+    FileSpanExporter(stream=stream).export(list(memory.get_finished_spans()))
+    instance = Instance(tmp_path)
+    with start_serve(sink, tmp_path, *instance.flags, "--decision-wait", "5") as serve:
+        for line in stream.getvalue().splitlines():
+            request = urllib.request.Request(
+                serve.http_url, data=line.encode(), headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.status == 200
+        kill(serve)
+    with start_serve(sink, tmp_path, *instance.flags, "--decision-wait", "0.3") as serve:
+        assert sink.wait_for_event(lambda e: e.get("data", {}).get("runId") == run_id, 30)
+        assert serve.terminate() == 0
+    assert len(sink.ai_events(run_id)) == 6
