@@ -182,7 +182,11 @@ class SegmentLog:
         """
         warned = False
         for file in sorted(self._files):
-            for position, payload, damage in self._read_file(file):
+            try:
+                records = list(self._read_file(file))
+            except OSError as exc:  # unreadable: skipped like damage, the start goes on
+                records = [(Position(-1, file, 0), b"", "unreadable: %s" % exc)]
+            for position, payload, damage in records:
                 if damage:
                     self.corrupt_records += 1
                     if not warned:

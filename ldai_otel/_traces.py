@@ -302,18 +302,20 @@ class TraceBuffer:
         else:
             self._traces.move_to_end(facts.trace_id)
             trace.last_seen = now
-        if position is not None:
-            if trace.spool is None:
-                trace.spool = SpoolState()
+        if position is not None and trace.spool is not None and trace.spool.spilled:
             trace.spool.note(position, pin=self._ledger.pin)
-            if trace.spool.spilled:
-                spill_add(trace, facts)
-                self._mark_dirty_locked(trace)
-                return
+            spill_add(trace, facts)
+            self._mark_dirty_locked(trace)
+            return
         if facts.span_id in trace.parents and facts.span_id not in trace.pending:
             # Already decided: an exporter's retry of a request whose answer it lost.
             self.stats.spans_duplicate += 1
             return
+        if position is not None:
+            # Pinned only for a span that will be decided (and so released), not for a duplicate.
+            if trace.spool is None:
+                trace.spool = SpoolState()
+            trace.spool.note(position, pin=self._ledger.pin)
         if facts.span_id not in trace.parents:
             self._spans += 1
         trace.parents[facts.span_id] = facts.parent_id
