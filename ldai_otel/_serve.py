@@ -6,6 +6,10 @@ An OTLP receiver (gRPC and HTTP, ``_receivers``, ``_receiver_http``) feeds a tra
 (``_emitter.SegmentEmitter`` / ``emit_segment``, the rule book in ``_rules``)
 through an events-only ``ldclient.LDClient``.
 
+With ``--state-dir`` every accepted request is written to a durable spool
+before it is acknowledged, and a restart emits what was not yet delivered
+(``_serve_spool``; docs/serve-durability.md).
+
 Every flag has an environment variable (``LDAI_OTEL_SERVE_*``); the flag wins.
 ``SIGTERM``/``SIGINT``: stop accepting, decide and emit every buffered trace,
 flush the LaunchDarkly client, exit 0.
@@ -222,7 +226,7 @@ def run_serve(
         from ldai_otel._receiver_http import HttpReceiver
         from ldai_otel._receivers import Ingest, start_grpc, stop_health
         from ldai_otel._serve_metrics import CountingClient, ServeMetrics
-        from ldai_otel._serve_spool import CLIENT_FLUSH_S, Spool, SpoolLocked
+        from ldai_otel._serve_spool import CLIENT_FLUSH_S, Spool
         from ldai_otel._traces import TraceBuffer
     except ImportError as exc:  # pragma: no cover - exercised without the extra
         err.write("ldai-otel serve: %s (%s)\n" % (INSTALL_HINT, exc))
@@ -250,10 +254,7 @@ def run_serve(
         # With a spool, serve's delivery cycles flush the client (see _serve_spool).
         client_flush = CLIENT_FLUSH_S if spool is not None else args.flush_interval
         ld_client = _ld_client(env, client_flush, args.events_capacity)
-    except SpoolLocked as exc:
-        err.write("ldai-otel serve: %s\n" % exc)
-        return 2
-    except Exception as exc:
+    except Exception as exc:  # a bad flag, an unreadable file, a state directory in use (SpoolLocked)
         err.write("ldai-otel serve: %s\n" % exc)
         return 2
 

@@ -130,7 +130,7 @@ def test_sigkill_right_after_the_acknowledgement_loses_nothing_and_sends_each_ru
 
 def test_sigkill_while_events_wait_in_the_launchdarkly_client_resends_and_counts_it(sink, tmp_path):
     instance = Instance(tmp_path)
-    sink.delay_s = 4.0  # a slow events endpoint: the post arrives, its answer does not
+    sink.delay_s = 60.0  # a slow events endpoint: the post arrives, its answer does not (before the kill)
     with start_serve(sink, tmp_path, *instance.flags, "--decision-wait", "0.3") as serve:
         provider, tracer = provider_to(instance.grpc_endpoint)
         run_ids = [eight_span_run(tracer, n) for n in range(50)]
