@@ -211,6 +211,12 @@ class SegmentEmitter:
             finally:
                 self._flushing -= 1
 
+    @property
+    def emitted_total(self) -> int:
+        """Segments the worker has emitted so far."""
+        with self._condition:
+            return self._emitted
+
     def wait_emitted(self, timeout_s: float) -> bool:
         """Waits until every segment submitted so far has been emitted (others may follow); False on timeout.
 

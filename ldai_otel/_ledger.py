@@ -131,20 +131,30 @@ class DeliveryLedger:
             if highest > self._mark_files.get(file, -1):
                 self._mark_files[file] = highest
 
-    def cycle(self, wait_emitted: Callable[[float], bool], deliver: Callable[[float], bool], timeout_s: float) -> bool:
+    def cycle(
+        self,
+        wait_emitted: Callable[[float], bool],
+        deliver: Callable[[float], bool],
+        timeout_s: float,
+        events_waiting: bool = False,
+    ) -> bool:
         """One delivery: the released entries' events posted, marked, their files freed.
 
         Args:
             wait_emitted: Waits until every segment submitted so far is in the client.
             deliver: Flushes the client and waits until it has posted (``flush_and_wait``).
             timeout_s: For each wait.
+            events_waiting: The client holds events not yet flushed (a run emitted while
+                other spans of its trace wait): flushed even with no entry to mark.
 
         Returns:
             False when the delivery is not known yet (the entries wait for the next cycle).
         """
         with self._lock:
             entries, self._released = self._released, []
-        if entries:
+        # Entries that emitted nothing (traces in no run) have nothing to deliver.
+        emitted = [e for e in entries if e.emitted]
+        if emitted:
             if not wait_emitted(timeout_s):
                 self._requeue(entries)
                 return False
@@ -152,15 +162,17 @@ class DeliveryLedger:
             if not deliver(timeout_s):
                 self._requeue(entries)
                 return False
-            emitted = [e for e in entries if e.emitted]
-            if emitted:
-                position = self._marks.append(_encode(DELIVERED, emitted))
-                self._marks.sync(position.seq)
-                self._note_mark_file(position.file, emitted)
+            position = self._marks.append(_encode(DELIVERED, emitted))
+            self._marks.sync(position.seq)
+            self._note_mark_file(position.file, emitted)
             window = time.monotonic() - start
             with self._lock:
                 self.resend_window_max = max(self.resend_window_max, window)
                 self.runs_delivered += len(emitted)
+        elif events_waiting:
+            deliver(timeout_s)  # nothing to mark: a failed post is the client's to log
+        if entries:
+            with self._lock:
                 for entry in entries:
                     for file in entry.files:
                         left = self._pins.get(file, 0) - 1
@@ -196,13 +208,19 @@ class DeliveryLedger:
         with self._lock:
             return not self._pins and not self._released
 
-    def start(self, interval_s: float, wait_emitted: Callable[[float], bool], deliver: Callable[[float], bool]) -> None:
+    def start(
+        self,
+        interval_s: float,
+        wait_emitted: Callable[[float], bool],
+        deliver: Callable[[float], bool],
+        events_waiting: Callable[[], bool],
+    ) -> None:
         """Runs a delivery cycle every ``interval_s`` on a daemon thread, until :meth:`stop`."""
 
         def run() -> None:
             while not self._stop.wait(interval_s):
                 try:
-                    self.cycle(wait_emitted, deliver, max(30.0, interval_s))
+                    self.cycle(wait_emitted, deliver, max(30.0, interval_s), events_waiting())
                 except Exception:
                     _errors.exception("ldai-otel serve: a delivery cycle failed; the next one retries")
 

@@ -50,6 +50,7 @@ class Spool:
         self.ledger = DeliveryLedger(self.log, self.marks)
         self._ld_client: Any = None
         self._emitter: Any = None
+        self._flushed = 0  # the emitter's emitted count at the last flush that was answered
 
     def reload(self, request_class: Any, decode: Callable[[Any], list[Any]]) -> Callable[..., Any]:
         """The trace buffer's ``reload``: a trace's spans read back from its records."""
@@ -98,14 +99,22 @@ class Spool:
         """Delivery cycles every ``interval_s`` (the flush interval)."""
         self._emitter = emitter
         self._ld_client = ld_client
-        self.ledger.start(interval_s, emitter.wait_emitted, self._deliver)
+        self.ledger.start(interval_s, emitter.wait_emitted, self._deliver, self._events_waiting)
+
+    def _events_waiting(self) -> bool:
+        return bool(self._emitter.emitted_total != self._flushed)
 
     def _deliver(self, timeout_s: float) -> bool:
+        emitted = self._emitter.emitted_total
         if can_wait(self._ld_client):
-            return flush_and_wait(self._ld_client, timeout_s)
-        self._ld_client.flush()
-        time.sleep(CONSERVATIVE_DELAY_S)
-        return True
+            delivered = flush_and_wait(self._ld_client, timeout_s)
+        else:
+            self._ld_client.flush()
+            time.sleep(CONSERVATIVE_DELAY_S)
+            delivered = True
+        if delivered:
+            self._flushed = emitted
+        return delivered
 
     def close(self) -> None:
         """After the drain: a last delivery; the files go when nothing is left undelivered."""
