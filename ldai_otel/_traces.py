@@ -207,9 +207,8 @@ class TraceBuffer:
         self._emit(out, settled)
 
     def _add_decided_locked(self, trace: _Trace, facts: SpanFacts, position: Position) -> None:
-        state = trace.spool
-        assert state is not None
-        state.note(position, pin=None)
+        if trace.spool is not None:  # always, for a trace read back
+            trace.spool.note(position, pin=None)
         if facts.span_id not in trace.parents:
             self._spans += 1
         trace.parents[facts.span_id] = facts.parent_id
