@@ -353,6 +353,9 @@ class SegmentLog:
                 os.fsync(self._fd)
                 os.close(self._fd)
                 self._fd = -1
+                with self._sync:  # a late sync() returns instead of waiting for a closed file
+                    self._synced = max(self._synced, self._written)
+                    self._sync.notify_all()
             files = list(self._files) if remove_all else []
             for file in files:
                 del self._files[file]
