@@ -20,6 +20,10 @@ Parts:
   spans over serve's own CPU time (user + system, from ``/proc``) from the
   first request until every run is emitted: spans per core-second, which the
   machine's other load does not change much. Wall-clock rates are printed too.
+- with the spool: the same throughput part with ``--state-dir`` (a fresh
+  directory under ``--spool-root``, default the system's temporary directory;
+  ``--fsync always``, the default), in the same run: the spool's cost is the
+  drop in spans per CPU-second.
 - decode-only: a child process on the same CPU parses the same requests and
   touches every span (ids, name, times, every attribute key); spans per
   CPU-second, and serve's ratio to it.
@@ -235,8 +239,14 @@ def _successes(sink_uri: str) -> int:
         return int(json.loads(response.read()).get("$ld:ai:generation:success", 0))
 
 
-def throughput(sink_uri: str, protocol: str, requests: list[bytes], runs: int, args: argparse.Namespace) -> dict:
-    serve = Serve(sink_uri, "--decision-wait", "1", "--retention", "5", pin=not args.no_taskset)
+def throughput(
+    sink_uri: str, protocol: str, requests: list[bytes], runs: int, args: argparse.Namespace, spool: bool = False
+) -> dict:
+    flags = ["--decision-wait", "1", "--retention", "5"]
+    state = tempfile.mkdtemp(prefix="ldai-serve-spool-", dir=args.spool_root) if spool else ""
+    if spool:
+        flags += ["--state-dir", state, "--fsync", args.fsync]
+    serve = Serve(sink_uri, *flags, pin=not args.no_taskset)
     before = _successes(sink_uri)
     try:
         spans = len(requests) * BATCH
@@ -249,6 +259,8 @@ def throughput(sink_uri: str, protocol: str, requests: list[bytes], runs: int, a
         metrics = serve.metrics()
     finally:
         serve.stop()  # flushes the LaunchDarkly client
+        if state:
+            shutil.rmtree(state, ignore_errors=True)
     refused = sum(v for k, v in metrics.items() if k.startswith("ldai_otel_serve_requests_refused_total"))
     delivered = _successes(sink_uri) - before
     return {"cpu_rate": spans / cpu, "wall_rate": spans / wall_sent, "refused": refused, "delivered": delivered}
@@ -349,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
         "--time-scale", type=float, default=20, help="divides serve's default decision wait and retention"
     )
     parser.add_argument("--no-taskset", action="store_true", help="do not pin serve to CPU 0")
+    parser.add_argument("--no-spool", action="store_true", help="skip the throughput part with the spool")
+    parser.add_argument("--spool-root", default=None, help="where the spool's state directories go")
+    parser.add_argument("--fsync", default="always", help="the spool's --fsync policy")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = parser.parse_args(argv)
 
@@ -376,21 +391,37 @@ def main(argv: list[str] | None = None) -> int:
             results["decode_only"] = decode
             print("decode-only: %s spans/CPU-s" % spread(decode))
             for protocol in ("grpc", "http"):
-                reps = [throughput(sink_uri, protocol, requests, runs, args) for _ in range(args.reps)]
-                cpu = [r["cpu_rate"] for r in reps]
-                ratio = [r / statistics.median(decode) for r in cpu]
-                results[protocol] = reps
-                print(
-                    "%s: %s spans/CPU-s of serve; wall %s spans/s; %s x decode-only; %d request(s) refused, "
-                    "%d run(s) missing at the sink"
-                    % (
-                        protocol,
-                        spread(cpu),
-                        spread([r["wall_rate"] for r in reps]),
-                        spread(ratio, "%.2f"),
-                        sum(r["refused"] for r in reps),
-                        sum(runs - r["delivered"] for r in reps),
+                # Without and with the spool alternate per repetition, so drifting load hits both alike.
+                by_mode: dict[bool, list[dict]] = {False: [], True: []}
+                for _ in range(args.reps):
+                    for spool in (False,) if args.no_spool else (False, True):
+                        by_mode[spool].append(throughput(sink_uri, protocol, requests, runs, args, spool))
+                for spool, reps in by_mode.items():
+                    if not reps:
+                        continue
+                    cpu = [r["cpu_rate"] for r in reps]
+                    ratio = [r / statistics.median(decode) for r in cpu]
+                    name = protocol + ("+spool" if spool else "")
+                    results[name.replace("+", "_")] = reps
+                    print(
+                        "%s: %s spans/CPU-s of serve; wall %s spans/s; %s x decode-only; %d request(s) refused, "
+                        "%d run(s) missing at the sink"
+                        % (
+                            name,
+                            spread(cpu),
+                            spread([r["wall_rate"] for r in reps]),
+                            spread(ratio, "%.2f"),
+                            sum(r["refused"] for r in reps),
+                            sum(runs - r["delivered"] for r in reps),
+                        )
                     )
+            for protocol in ("grpc", "http") if not args.no_spool else ():
+                off = statistics.median(r["cpu_rate"] for r in results[protocol])
+                on = statistics.median(r["cpu_rate"] for r in results[protocol + "_spool"])
+                results[protocol + "_spool_ratio"] = on / off
+                print(
+                    "spool %s: %.0f -> %.0f spans/CPU-s with --state-dir (--fsync %s): %.2f of without, cost %.0f%%"
+                    % (protocol, off, on, args.fsync, on / off, 100 * (1 - on / off))
                 )
             held_requests, _ = build_requests(args.held_spans + BATCH, seed=11)
             per_span = [bytes_per_span(sink_uri, held_requests, args) for _ in range(args.reps)]

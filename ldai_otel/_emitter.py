@@ -160,6 +160,10 @@ class SegmentEmitter:
         self._in_flight = 0
         self._flushing = 0  # callers waiting in flush(): emit without batching
         self._shutdown = False
+        # Segments queued and emitted so far: queued ones are emitted in order, so once
+        # ``_emitted`` reaches a reading of ``_queued_total`` every segment queued before it is.
+        self._queued_total = 0
+        self._emitted = 0
 
     def _start_worker(self) -> None:
         self._worker = threading.Thread(target=self._run, name="ldai-otel-emitter", daemon=True)
@@ -189,6 +193,7 @@ class SegmentEmitter:
                 room = self._max_queue - len(self._queue)
                 self._queue.extend(segments[: max(room, 0)])
                 overflow = segments[max(room, 0) :]
+                self._queued_total += len(segments) - len(overflow)
                 if was_empty or len(self._queue) >= self._batch_size:
                     # One wake-up per batch, not per segment (see _run).
                     # notify_all, since a flush() may wait on the same condition.
@@ -205,6 +210,26 @@ class SegmentEmitter:
             self._condition.notify_all()
             try:
                 return self._condition.wait_for(lambda: not self._queue and self._in_flight == 0, timeout=timeout_s)
+            finally:
+                self._flushing -= 1
+
+    @property
+    def emitted_total(self) -> int:
+        """Segments the worker has emitted so far."""
+        with self._condition:
+            return self._emitted
+
+    def wait_emitted(self, timeout_s: float) -> bool:
+        """Waits until every segment submitted so far has been emitted (others may follow); False on timeout.
+
+        Unlike :meth:`flush` it does not need the queue to run empty, so it ends under steady traffic.
+        """
+        with self._condition:
+            target = self._queued_total
+            self._flushing += 1
+            self._condition.notify_all()
+            try:
+                return self._condition.wait_for(lambda: self._emitted >= target, timeout=timeout_s)
             finally:
                 self._flushing -= 1
 
@@ -239,6 +264,7 @@ class SegmentEmitter:
                 self._emit(segment)
             with self._condition:
                 self._in_flight = 0
+                self._emitted += len(batch)
                 self._condition.notify_all()
             try:
                 self._tick()

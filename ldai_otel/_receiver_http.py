@@ -24,7 +24,7 @@ from ldai_otel._receivers import (
     UNAUTHENTICATED,
     Ingest,
 )
-from ldai_otel._traces import BUFFER_FULL, Refused
+from ldai_otel._trace_stats import FULL, Refused
 
 _logger = logging.getLogger(__name__)
 
@@ -163,14 +163,15 @@ class HttpReceiver:
             return fail(400, 3, str(exc)[:300])
         loop = asyncio.get_running_loop()
         try:
-            rejected, text = await loop.run_in_executor(None, ingest.export, message)
+            raw = body if content_type == PROTOBUF else None
+            rejected, text = await loop.run_in_executor(None, ingest.export, message, raw)
         except Refused as refused:
             if not refused.retryable:
                 return fail(413, 8, refused.message, refused.reason)
-            # 429 for a full buffer, 503 while LaunchDarkly emission is behind: both retryable.
+            # 429 for a full buffer or spool, 503 while LaunchDarkly emission is behind: both retryable.
             response = fail(
-                429 if refused.reason == BUFFER_FULL else 503,
-                8 if refused.reason == BUFFER_FULL else 14,
+                429 if refused.reason in FULL else 503,
+                8 if refused.reason in FULL else 14,
                 refused.message,
                 refused.reason,
             )

@@ -34,7 +34,9 @@ from typing import Any
 
 from ldai_otel._otlp import SpanDecoder, fix_json_ids, load_proto
 from ldai_otel._ratelimit import RateLimitedLogger
-from ldai_otel._traces import BUFFER_FULL, Refused, TraceBuffer
+from ldai_otel._spool import Position, SegmentLog, SpoolFull
+from ldai_otel._trace_stats import FULL, Refused
+from ldai_otel._traces import TraceBuffer
 
 _logger = logging.getLogger(__name__)
 _warn = RateLimitedLogger(_logger)
@@ -56,26 +58,30 @@ class Ingest:
     """Decodes an export request and hands its spans to the trace buffer.
 
     Args:
-        decoder: OTLP spans to facts.
+        decoder: OTLP spans to facts: a ``SpanDecoder``, or a function of a request
+            to its facts that does its own locking (serve shares one with the spool).
         buffer: Where the facts go.
         token: Bearer token the requests must carry; empty for none.
         backlogged: Whether emission to LaunchDarkly is behind (requests are then
             refused, retryable, before their spans are read).
         retry_after_s: The ``Retry-After`` / ``RetryInfo`` delay of a refusal.
         on_refused: Called with (protocol, reason, status, message) per refused request.
+        spool: Where accepted requests are written, durably before the answer; None for none.
     """
 
     def __init__(
         self,
-        decoder: SpanDecoder,
+        decoder: SpanDecoder | Callable[[Any], list[Any]],
         buffer: TraceBuffer,
         token: str = "",
         backlogged: Callable[[], bool] = lambda: False,
         retry_after_s: int = 1,
         on_refused: Callable[[str, str, object, str], None] | None = None,
+        spool: SegmentLog | None = None,
     ):
+        self._spool = spool
         self._on_refused = on_refused
-        self._decoder = decoder
+        self._decode = decoder if callable(decoder) else self._locked(decoder)
         self._buffer = buffer
         self._token = token
         self._backlogged = backlogged
@@ -83,6 +89,13 @@ class Ingest:
         self._lock = threading.Lock()  # the decoder is shared by the receivers' threads
         self.accepting = True
         self.json_format, _, self.request_class = load_proto()
+
+    def _locked(self, decoder: SpanDecoder) -> Callable[[Any], list[Any]]:
+        def decode(request: Any) -> list[Any]:
+            with self._lock:
+                return list(decoder.decode(request))
+
+        return decode
 
     def refused(self, protocol: str, reason: str, status: object, message: str) -> None:
         """Reports a refused request (metrics, log line); never raises."""
@@ -99,19 +112,38 @@ class Ingest:
         expected = "Bearer " + self._token
         return header is not None and hmac.compare_digest(header.encode("utf-8"), expected.encode("utf-8"))
 
-    def export(self, request: Any) -> tuple[int, str]:
+    def export(self, request: Any, raw: bytes | None = None) -> tuple[int, str]:
         """Takes one ``ExportTraceServiceRequest``; returns (rejected span count, message).
 
+        With a spool, the request (``raw``: its protobuf bytes when at hand) is
+        written once admitted and is durable, as the fsync policy says, on return.
+
         Raises:
-            Refused: Nothing was taken (buffer full, LaunchDarkly behind, too many spans).
+            Refused: Nothing was taken (buffer full, spool full, LaunchDarkly behind, too many spans).
         """
         if self._backlogged():
             raise Refused(LAUNCHDARKLY_BEHIND, True, "LaunchDarkly event emission is behind: retry later")
-        with self._lock:
-            facts = list(self._decoder.decode(request))
+        facts = self._decode(request)
         valid = [f for f in facts if f.trace_id and f.span_id]
         rejected = len(facts) - len(valid)
-        self._buffer.add(valid)
+        spool = self._spool
+        if spool is None or not valid:
+            self._buffer.add(valid)
+        else:
+            payload = raw if raw is not None else request.SerializeToString()
+
+            written: list[Position] = []
+
+            def record() -> Position:
+                try:
+                    written.append(spool.append(payload))
+                except SpoolFull as full:
+                    raise Refused(full.reason, True, str(full)) from full
+                return written[0]
+
+            self._buffer.add(valid, record=record)
+            if written:
+                spool.sync(written[0].seq)  # durable before the acknowledgement (group commit)
         if rejected:
             _warn.warning("ldai-otel serve: rejected %d span(s) without a valid trace id or span id", rejected)
             return rejected, "%d span(s) without a valid trace id and span id were rejected" % rejected
@@ -182,11 +214,12 @@ def start_grpc(ingest: Ingest, address: str, max_request_bytes: int, tls: tuple[
             metadata = dict(context.invocation_metadata())
             if not ingest.authorized(metadata.get("authorization")):
                 refuse(context, grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED, "a bearer token is required")
+            request, raw = request
             if isinstance(request, Exception):
                 message = "undecodable request: %s" % str(request)[:200]
                 refuse(context, grpc.StatusCode.INVALID_ARGUMENT, BAD_REQUEST, message)
             try:
-                rejected, message = ingest.export(request)
+                rejected, message = ingest.export(request, raw)
             except Refused as refused:
                 refuse_buffer(context, refused, ingest.retry_after_s)
             except Exception:
@@ -201,7 +234,7 @@ def start_grpc(ingest: Ingest, address: str, max_request_bytes: int, tls: tuple[
     def refuse_buffer(context: Any, refused: Refused, retry_after_s: int) -> None:
         # OTLP: RESOURCE_EXHAUSTED is retryable only with a RetryInfo in the status details;
         # UNAVAILABLE always is. A request over the whole bound gets no RetryInfo.
-        if refused.reason == BUFFER_FULL:
+        if refused.reason in FULL:
             status, info = _retry_details(8, refused.message, retry_after_s)
             # The status details for the Collector (Go); the bare RetryInfo for the Python exporter.
             context.set_trailing_metadata((("grpc-status-details-bin", status), ("google.rpc.retryinfo-bin", info)))
@@ -212,12 +245,13 @@ def start_grpc(ingest: Ingest, address: str, max_request_bytes: int, tls: tuple[
     def lenient(data: bytes) -> Any:
         # grpcio answers a request its deserializer rejects with INTERNAL; OTLP
         # wants INVALID_ARGUMENT, so the error is handed to Export to answer.
+        # The bytes go along: the spool writes them as they came.
         request = ingest.request_class()
         try:
             request.ParseFromString(data)
         except Exception as exc:
-            return ValueError(str(exc))
-        return request
+            return ValueError(str(exc)), data
+        return request, data
 
     servicer = TraceService()
     # The stubs' add_TraceServiceServicer_to_server, with the lenient deserializer.

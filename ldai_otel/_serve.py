@@ -6,6 +6,10 @@ An OTLP receiver (gRPC and HTTP, ``_receivers``, ``_receiver_http``) feeds a tra
 (``_emitter.SegmentEmitter`` / ``emit_segment``, the rule book in ``_rules``)
 through an events-only ``ldclient.LDClient``.
 
+With ``--state-dir`` every accepted request is written to a durable spool
+before it is acknowledged, and a restart emits what was not yet delivered
+(``_serve_spool``; docs/serve-durability.md).
+
 Every flag has an environment variable (``LDAI_OTEL_SERVE_*``); the flag wins.
 ``SIGTERM``/``SIGINT``: stop accepting, decide and emit every buffered trace,
 flush the LaunchDarkly client, exit 0.
@@ -63,6 +67,16 @@ def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     return parse
 
 
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError("one of %s: %r" % (", ".join(choices), text))
+        return text
+
+    parse.__name__ = "choice"
+    return parse
+
+
 OPTIONS = (
     _Option("--grpc", "LDAI_OTEL_SERVE_GRPC", "127.0.0.1:4317", str, "OTLP/gRPC listen address; 'off' for none"),
     _Option("--http", "LDAI_OTEL_SERVE_HTTP", "127.0.0.1:4318", str, "OTLP/HTTP listen address; 'off' for none"),
@@ -106,6 +120,35 @@ OPTIONS = (
         _positive(int),
         "events the LaunchDarkly client holds between flushes (its own default, 10,000, drops events past "
         "about 300 runs/s at a 5 s flush)",
+    ),
+    _Option(
+        "--state-dir",
+        "LDAI_OTEL_SERVE_STATE_DIR",
+        "",
+        str,
+        "directory of the durable spool: what serve acknowledges is on disk first, and a restart emits what "
+        "was not delivered; one per instance (locked); empty for none",
+    ),
+    _Option(
+        "--fsync",
+        "LDAI_OTEL_SERVE_FSYNC",
+        "always",
+        _choice("always", "interval", "never"),
+        "when the spool syncs to disk: before each acknowledgement (always), every second (interval), never",
+    ),
+    _Option(
+        "--spool-max-bytes",
+        "LDAI_OTEL_SERVE_SPOOL_MAX_BYTES",
+        1 << 30,
+        _positive(int),
+        "most bytes the spool holds; past it requests are refused (retryable) until runs are delivered",
+    ),
+    _Option(
+        "--spool-file-bytes",
+        "LDAI_OTEL_SERVE_SPOOL_FILE_BYTES",
+        64 << 20,
+        _positive(int),
+        "size at which a spool file is rolled (files are deleted whole once delivered)",
     ),
     _Option("--tls-cert", "LDAI_OTEL_SERVE_TLS_CERT", "", str, "PEM certificate: serve both ports over TLS"),
     _Option("--tls-key", "LDAI_OTEL_SERVE_TLS_KEY", "", str, "PEM private key for --tls-cert"),
@@ -185,10 +228,11 @@ def run_serve(
         from ldai_otel._dialects import Dialects
         from ldai_otel._emitter import SegmentEmitter
         from ldai_otel._inspect import _load_extractor
-        from ldai_otel._otlp import SpanDecoder
+        from ldai_otel._otlp import SpanDecoder, load_proto
         from ldai_otel._receiver_http import HttpReceiver
         from ldai_otel._receivers import Ingest, start_grpc, stop_health
         from ldai_otel._serve_metrics import CountingClient, ServeMetrics
+        from ldai_otel._serve_spool import CLIENT_FLUSH_S, Spool
         from ldai_otel._traces import TraceBuffer
     except ImportError as exc:  # pragma: no cover - exercised without the extra
         err.write("ldai-otel serve: %s (%s)\n" % (INSTALL_HINT, exc))
@@ -209,8 +253,15 @@ def run_serve(
             ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
         specs = args.extractor or [s.strip() for s in env.get(EXTRACTOR_ENV, "").split(",") if s.strip()]
         extractors = [_load_extractor(spec) for spec in specs]
-        ld_config = _ld_config(env, args.flush_interval, args.events_capacity)
-    except Exception as exc:
+        spool = None
+        if args.state_dir:
+            spool = Spool(
+                args.state_dir, args.spool_max_bytes, args.spool_file_bytes, args.fsync, args.max_request_bytes
+            )
+        # With a spool, serve's delivery cycles flush the client (see _serve_spool).
+        client_flush = CLIENT_FLUSH_S if spool is not None else args.flush_interval
+        ld_config = _ld_config(env, client_flush, args.events_capacity)
+    except Exception as exc:  # a bad flag, an unreadable file, a state directory in use (SpoolLocked)
         err.write("ldai-otel serve: %s\n" % exc)
         return 2
 
@@ -218,6 +269,14 @@ def run_serve(
     # exits without having talked to LaunchDarkly. Until the client and the emitter exist,
     # requests are refused, retryable (503 / UNAVAILABLE), and nothing enters the buffer.
     emitter: SegmentEmitter | None = None
+    decoder = SpanDecoder(Dialects(extractors))
+    decode_lock = threading.Lock()  # the decoder is shared by the receivers' threads and the spool
+
+    def decode(request: Any) -> list[Any]:
+        with decode_lock:
+            return list(decoder.decode(request))
+
+    request_class = load_proto()[2]
     buffer = TraceBuffer(
         lambda segments: emitter.submit(segments) if emitter is not None else None,
         decision_wait_s=args.decision_wait,
@@ -225,16 +284,20 @@ def run_serve(
         max_traces=args.max_traces,
         max_spans_per_trace=args.max_spans_per_trace,
         max_spans=args.max_spans,
+        ledger=spool.ledger if spool is not None else None,
+        reload=spool.reload(request_class, decode) if spool is not None else None,
     )
     metrics = ServeMetrics(buffer, args.max_spans, lambda: emitter.queued if emitter is not None else 0)
+    metrics.spool = spool.view if spool is not None else None
     ingest = Ingest(
-        SpanDecoder(Dialects(extractors)),
+        decode,
         buffer,
         token=env.get(TOKEN_ENV, ""),
         backlogged=lambda: emitter is not None and emitter.queued >= BACKLOG_SEGMENTS,
         # Room appears as traces go quiet: within one decision wait.
         retry_after_s=max(1, math.ceil(min(args.decision_wait, 5.0))),
         on_refused=metrics.refused,
+        spool=spool.log if spool is not None else None,
     )
     ingest.accepting = False
 
@@ -255,6 +318,8 @@ def run_serve(
             grpc_server.stop(0)
         if http is not None:
             http.stop()
+        if spool is not None:
+            spool.close()
         return 2
 
     from ldclient import LDClient
@@ -266,6 +331,10 @@ def run_serve(
         tick=buffer.tick,
         tick_interval_s=min(1.0, args.decision_wait / 4),
     )
+    if spool is not None:
+        # Replayed before any new request is taken: a restart's spans go first.
+        spool.replay(buffer, request_class, decode, err)
+        spool.start_delivery(emitter, ld_client, args.flush_interval)
     ingest.accepting = True
 
     for warning in exposure_warnings([("gRPC", grpc_address), ("HTTP", http_address)], env.get(TOKEN_ENV, "")):
@@ -294,6 +363,8 @@ def run_serve(
         http.stop()
     buffer.drain()
     emitter.shutdown(timeout_s=30.0)
+    if spool is not None:
+        spool.close()  # a last delivery, then the spool is emptied if everything was delivered
     ld_client.flush()
     ld_client.close()
     logging.getLogger("ldclient").removeHandler(dropped_handler)

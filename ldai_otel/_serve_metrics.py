@@ -58,6 +58,8 @@ class ServeMetrics(Collector):
         self._requests_refused: dict[tuple[str, str], int] = {}
         self.events_sent = 0
         self.events_dropped = 0
+        self.spool: Callable[[], dict[str, float]] | None = None
+        """The spool's figures (``_serve_spool.Spool.view``) when serve has one."""
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -146,6 +148,34 @@ class ServeMetrics(Collector):
         yield counter("launchdarkly_events", "Events handed to the LaunchDarkly client.", sent)
         doc = "Times the LaunchDarkly client logged that it dropped events (once per overflow episode)."
         yield counter("launchdarkly_drop_reports", doc, dropped)
+        yield counter(
+            "traces_spilled", "Traces past --max-spans-per-trace kept in the spool, not memory.", stats.traces_spilled
+        )
+        if self.spool is not None:
+            yield from self._spool_families(self.spool(), stats)
+
+    def _spool_families(self, view: dict[str, float], stats: Any) -> Iterator[Any]:
+        def counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+            return CounterMetricFamily(PREFIX + name, doc, value=value)
+
+        def gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+            return GaugeMetricFamily(PREFIX + name, doc, value=value)
+
+        yield gauge("spool_bytes", "Bytes in the spool's files now.", view["bytes"])
+        yield gauge("spool_files", "Spool files now (each deleted once every run in it is delivered).", view["files"])
+        yield gauge("spool_files_pinned", "Spool files holding spans of runs not yet delivered.", view["pinned"])
+        yield counter("spool_records_replayed", "Spool records read back at start.", stats.records_replayed)
+        yield counter("spool_runs_replayed", "Run segments emitted from spans read back at start.", stats.runs_replayed)
+        doc = "Run segments emitted again after a restart that the previous process may have delivered."
+        yield counter("spool_runs_resent", doc, stats.runs_resent)
+        doc = "Spool or marks records skipped at start as damaged (a torn or corrupted tail)."
+        yield counter("spool_damaged_records", doc, view["damaged"])
+        yield counter("spool_fsyncs", "fsync calls on the spool (one per group of requests).", view["fsyncs"])
+        yield counter(
+            "spool_runs_delivered", "Runs marked delivered (the client posted their events).", view["delivered"]
+        )
+        doc = "Longest time from a delivery's flush to its durable mark: a kill inside it may re-send runs."
+        yield gauge("spool_resend_window_seconds", doc, view["resend_window"])
 
 
 class CountingClient:

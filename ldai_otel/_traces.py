@@ -28,7 +28,12 @@ waiting for an ancestor are decided with what they have, counted in
 (:class:`Refused`, retryable: the receivers answer 429 / ``RESOURCE_EXHAUSTED``
 and the exporter's queue keeps the data). Only ``max_spans_per_trace`` emits
 early: one trace that large is decided with what it has, since refusing would
-never make room for it.
+never make room for it; with a spool (``serve --state-dir``) it is spilled
+instead (``_spill``): its spans stay on disk until it is decided whole.
+
+With a spool, each trace also pins the spool files its undecided spans came
+from, and hands them back (``_ledger.Settled``) once nothing of it waits.
+Deciding the pending spans themselves is ``_decide``.
 """
 
 from __future__ import annotations
@@ -40,83 +45,22 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ldai_otel._assembler import (
-    LD_TRACKED,
-    PENDING,
     RunMark,
     ServiceContexts,
     SpanFacts,
-    is_run_root,
-    make_segment,
-    resolve,
-    run_context,
-    run_info,
 )
-from ldai_otel._runs import CONTINUATION, ORIGIN, RESUMED, Segment
+from ldai_otel._decide import decide_pending
+from ldai_otel._ledger import Settled
+from ldai_otel._runs import Segment
+from ldai_otel._spill import Reload, SpoolState, decide_spilled, spill_add, spill_start
+from ldai_otel._spool import Position
+from ldai_otel._trace_stats import BUFFER_FULL, DISK_FULL, SPOOL_FULL, TOO_MANY_SPANS, Refused, Stats
 
-BUFFER_FULL = "buffer_full"
-TOO_MANY_SPANS = "too_many_spans"
-
-
-class Refused(Exception):
-    """A request the buffer did not take, none of its spans.
-
-    Args:
-        reason: ``BUFFER_FULL`` or ``TOO_MANY_SPANS`` (a metric label).
-        retryable: Whether sending it again later can succeed.
-        message: For the answer's status message.
-    """
-
-    def __init__(self, reason: str, retryable: bool, message: str):
-        super().__init__(message)
-        self.reason = reason
-        self.retryable = retryable
-        self.message = message
-
-
-class Stats:
-    """Counters of what the buffer did, for logs and the metrics endpoint."""
-
-    __slots__ = (
-        "spans_received",
-        "spans_duplicate",
-        "segments_emitted",
-        "spans_emitted_in_process",
-        "spans_launchdarkly_tracked",
-        "spans_in_no_run",
-        "spans_unresolved",
-        "traces_cut",
-        "spans_refused_full",
-        "spans_refused_too_many",
-        "spans_peak",
-        "spans_late",
-    )
-
-    def __init__(self) -> None:
-        self.spans_received = 0
-        self.spans_duplicate = 0
-        """Skipped: a span already decided, received again."""
-        self.segments_emitted = 0
-        self.spans_emitted_in_process = 0
-        """Skipped: an in-process processor already emitted them."""
-        self.spans_launchdarkly_tracked = 0
-        """Skipped: under a root of LaunchDarkly's own AI SDKs."""
-        self.spans_in_no_run = 0
-        self.spans_unresolved = 0
-        """Dropped when their trace was decided for good with an ancestor still missing."""
-        self.traces_cut = 0
-        """Traces decided early because a bound was reached."""
-        self.spans_refused_full = 0
-        """Refused (retryable) because the buffer was full."""
-        self.spans_refused_too_many = 0
-        """Refused for good: one request held more spans than the whole bound."""
-        self.spans_peak = 0
-        """The most spans held at once."""
-        self.spans_late = 0
-        """Spans emitted in continuation segments (arrived after their run was emitted)."""
+__all__ = ["BUFFER_FULL", "TOO_MANY_SPANS", "Refused", "Stats", "TraceBuffer"]
 
 
 class _Trace:
-    __slots__ = ("trace_id", "parents", "marks", "roots", "pending", "emitted", "last_seen", "dirty")
+    __slots__ = ("trace_id", "parents", "marks", "roots", "pending", "emitted", "last_seen", "dirty", "spool")
 
     def __init__(self, trace_id: int, now: float):
         self.trace_id = trace_id
@@ -128,6 +72,7 @@ class _Trace:
         self.emitted: set[tuple[str, str]] = set()
         self.last_seen = now
         self.dirty = False
+        self.spool: SpoolState | None = None
 
 
 class TraceBuffer:
@@ -145,6 +90,8 @@ class TraceBuffer:
         max_spans_per_trace: Most spans one trace holds; at the limit it is decided
             with what it has and forgotten (early emission, counted).
         max_spans: Most spans held over all traces; likewise refused, never exceeded.
+        ledger: The spool's ``_ledger.DeliveryLedger`` (pins, settled traces); None without a spool.
+        reload: Reads a trace's spans back from the spool (spilled traces); None without a spool.
     """
 
     def __init__(
@@ -155,8 +102,13 @@ class TraceBuffer:
         max_traces: int = 10_000,
         max_spans_per_trace: int = 10_000,
         max_spans: int = 500_000,
+        ledger: Any = None,
+        reload: Reload | None = None,
     ):
         self._submit = submit
+        self._ledger = ledger
+        self._reload = reload
+        self._settled: list[Settled] = []  # filled under the lock, handed over by _emit
         self._wait = decision_wait_s
         self._retention = max(retention_s, decision_wait_s)
         self._max_traces = max_traces
@@ -182,26 +134,104 @@ class TraceBuffer:
         """How many spans are held now (their parent links)."""
         return self._spans
 
-    def add(self, spans: Iterable[SpanFacts], now: float | None = None) -> None:
+    def add(
+        self,
+        spans: Iterable[SpanFacts],
+        now: float | None = None,
+        record: Callable[[], Position] | None = None,
+    ) -> None:
         """Takes the spans of one request, or none of them.
+
+        Args:
+            spans: The request's span facts.
+            now: ``time.monotonic()`` unless given.
+            record: Writes the request to the spool once it is admitted (under the
+                lock, so its file is pinned before any other write); returns where.
 
         Raises:
             Refused: Taking the request would hold more than ``max_spans`` spans or
                 ``max_traces`` traces even after forgetting what no longer needs
-                holding; nothing of the request was taken.
+                holding, or the spool is full; nothing of the request was taken.
         """
         now = time.monotonic() if now is None else now
         batch = spans if isinstance(spans, list) else list(spans)
         out: list[Segment] = []
+        settled: list[Settled] = []
         try:
             with self._lock:
-                self._admit_locked(batch, now, out)
+                try:
+                    self._admit_locked(batch, now, out)
+                    position = record() if record is not None else None
+                except Refused as refused:
+                    if refused.reason in (SPOOL_FULL, DISK_FULL):
+                        self._cut_stuck_locked(now, out)  # their files can go at the next delivery
+                    raise
+                finally:
+                    settled = self._take_settled_locked()
                 for facts in batch:
-                    self._add_locked(facts, now, out)
+                    self._add_locked(facts, now, out, position)
                 if self._spans > self.stats.spans_peak:
                     self.stats.spans_peak = self._spans
+                settled += self._take_settled_locked()
         finally:
-            self._emit(out)
+            self._emit(out, settled)
+
+    def add_replayed(
+        self, spans: list[SpanFacts], position: Position, delivered: dict[int, int], sending: dict[int, int]
+    ) -> None:
+        """Takes the spans of one spool record at start, past the bounds (they were acknowledged).
+
+        Spans of a trace marked delivered up to this record are remembered as decided
+        (their runs count as emitted: later spans form continuations); the others wait
+        as if just received, and a run they make that was marked sending but not
+        delivered is counted as re-sent.
+        """
+        now = time.monotonic()
+        out: list[Segment] = []
+        with self._lock:
+            self.stats.records_replayed += 1
+            for facts in spans:
+                trace = self._traces.get(facts.trace_id)
+                if trace is None:
+                    trace = self._traces[facts.trace_id] = _Trace(facts.trace_id, now)
+                    trace.spool = SpoolState()
+                    done = delivered.get(facts.trace_id, -1)
+                    trace.spool.resend = sending.get(facts.trace_id, -1) > done
+                if position.seq <= delivered.get(facts.trace_id, -1):
+                    self._add_decided_locked(trace, facts, position)
+                else:
+                    if trace.spool is not None:  # always, for a trace read back
+                        trace.spool.replayed = True
+                    self._add_locked(facts, now, out, position)
+            settled = self._take_settled_locked()
+        self._emit(out, settled)
+
+    def _add_decided_locked(self, trace: _Trace, facts: SpanFacts, position: Position) -> None:
+        if trace.spool is not None:  # always, for a trace read back
+            trace.spool.note(position, pin=None)
+        if facts.span_id not in trace.parents:
+            self._spans += 1
+        trace.parents[facts.span_id] = facts.parent_id
+        if facts.mark is not None:
+            trace.marks[facts.span_id] = facts.mark
+            trace.roots[facts.span_id] = facts
+            if isinstance(facts.mark, RunMark):
+                trace.emitted.add(facts.mark.key)
+
+    def _take_settled_locked(self) -> list[Settled]:
+        settled, self._settled = self._settled, []
+        return settled
+
+    def _cut_stuck_locked(self, now: float, out: list[Segment]) -> None:
+        """Decides, with what they have, the quiet traces still waiting for an ancestor (counted)."""
+        stuck = []
+        for trace in self._traces.values():
+            if now - trace.last_seen < self._wait:
+                break
+            if trace.pending or (trace.spool is not None and trace.spool.spilled):
+                stuck.append(trace)
+        for trace in stuck:
+            self._push_out_locked(trace, out)
 
     def _admit_locked(self, batch: list[SpanFacts], now: float, out: list[Segment]) -> None:
         """Makes room for ``batch`` (see :meth:`_make_room_locked`), or refuses it whole."""
@@ -234,12 +264,16 @@ class TraceBuffer:
         for a missing ancestor after the decision wait (decided now with what they
         have, counted): both kinds appear within one decision wait, so a full buffer
         refuses for about that long at most. Traces not yet quiet are never cut.
+        With a spool, a waiting trace is spilled first (its spans leave memory, it
+        stays undecided: a long session whose root comes last); only if the
+        trace count is still too high are spilled traces decided, counted.
         """
 
         def enough() -> bool:
             return self._spans + n <= self._max_spans and len(self._traces) + new_traces <= self._max_traces
 
-        for stuck in (False, True):
+        passes = ("decided", "spill", "stuck") if self._reload is not None else ("decided", "stuck")
+        for step in passes:
             quiet = []
             for trace in self._traces.values():
                 if now - trace.last_seen < self._wait:
@@ -248,14 +282,18 @@ class TraceBuffer:
             for trace in quiet:
                 if enough():
                     break
-                if not stuck and trace.dirty:
+                spilled = trace.spool is not None and trace.spool.spilled
+                if step == "decided" and trace.dirty:
                     self._decide_locked(trace, final=False, out=out)  # what the next tick would do
-                if stuck or not trace.pending:
-                    self._push_out_locked(trace, out, counted=stuck)
+                if step == "spill":
+                    if trace.pending and not spilled and trace.spool is not None:
+                        self._spans -= spill_start(self, trace)
+                elif step == "stuck" or not (trace.pending or spilled):
+                    self._push_out_locked(trace, out, counted=step == "stuck")
             if enough():
                 return
 
-    def _add_locked(self, facts: SpanFacts, now: float, out: list[Segment]) -> None:
+    def _add_locked(self, facts: SpanFacts, now: float, out: list[Segment], position: Position | None = None) -> None:
         self.stats.spans_received += 1
         trace = self._traces.get(facts.trace_id)
         if trace is None:
@@ -263,10 +301,20 @@ class TraceBuffer:
         else:
             self._traces.move_to_end(facts.trace_id)
             trace.last_seen = now
+        if position is not None and trace.spool is not None and trace.spool.spilled:
+            trace.spool.note(position, pin=self._ledger.pin)
+            spill_add(trace, facts)
+            self._mark_dirty_locked(trace)
+            return
         if facts.span_id in trace.parents and facts.span_id not in trace.pending:
             # Already decided: an exporter's retry of a request whose answer it lost.
             self.stats.spans_duplicate += 1
             return
+        if position is not None:
+            # Pinned only for a span that will be decided (and so released), not for a duplicate.
+            if trace.spool is None:
+                trace.spool = SpoolState()
+            trace.spool.note(position, pin=self._ledger.pin)
         if facts.span_id not in trace.parents:
             self._spans += 1
         trace.parents[facts.span_id] = facts.parent_id
@@ -274,12 +322,19 @@ class TraceBuffer:
             trace.marks[facts.span_id] = facts.mark
             trace.roots[facts.span_id] = facts
         trace.pending[facts.span_id] = facts
-        trace.dirty = True
-        self._dirty[facts.trace_id] = trace
-        self._dirty.move_to_end(facts.trace_id)
+        self._mark_dirty_locked(trace)
         if len(trace.parents) >= self._max_spans_per_trace:
+            if self._reload is not None and trace.spool is not None:
+                # Its spans are in the spool: kept there until it is decided, root or not.
+                self._spans -= spill_start(self, trace)
+                return
             # Refusing would not help: the trace only grows. Decided now with what it has.
             self._push_out_locked(trace, out)
+
+    def _mark_dirty_locked(self, trace: _Trace) -> None:
+        trace.dirty = True
+        self._dirty[trace.trace_id] = trace
+        self._dirty.move_to_end(trace.trace_id)
 
     def tick(self, now: float | None = None) -> None:
         """Decides the traces quiet for the decision wait; forgets those past retention."""
@@ -301,7 +356,8 @@ class TraceBuffer:
                 expired.append(trace)
             for trace in expired:
                 self._push_out_locked(trace, out, counted=False)
-        self._emit(out)
+            settled = self._take_settled_locked()
+        self._emit(out, settled)
 
     def drain(self) -> None:
         """Decides every trace with what it has (shutdown) and forgets them all."""
@@ -309,11 +365,18 @@ class TraceBuffer:
         with self._lock:
             for trace in list(self._traces.values()):
                 self._push_out_locked(trace, out, counted=False)
-        self._emit(out)
+            settled = self._take_settled_locked()
+        self._emit(out, settled)
 
-    def _emit(self, out: list[Segment]) -> None:
+    def _emit(self, out: list[Segment], settled: list[Settled] | None = None) -> None:
+        # Settled traces: a "sending" mark before their segments reach the client, the pins
+        # released after (the delivery cycle then knows the segments are with the emitter).
+        if settled:
+            self._ledger.mark_sending(settled)
         if out:
             self._submit(out)
+        if settled:
+            self._ledger.release(settled)
 
     def _push_out_locked(self, trace: _Trace, out: list[Segment], counted: bool = True) -> None:
         if counted and trace.pending:
@@ -326,77 +389,29 @@ class TraceBuffer:
         """Emits what the trace's pending spans can decide; the rest keep waiting (unless final)."""
         trace.dirty = False
         self._dirty.pop(trace.trace_id, None)
-        stats = self.stats
-        memo: dict[int, Any] = {}
-        groups: dict[tuple[str, str], list[SpanFacts]] = {}
-        marks: dict[tuple[str, str], RunMark] = {}
-        waiting: dict[int, SpanFacts] = {}
-        for span_id, facts in trace.pending.items():
-            found = resolve(span_id, trace.parents, trace.marks, memo)
-            if found is PENDING:
-                if final:
-                    stats.spans_unresolved += 1
-                else:
-                    waiting[span_id] = facts
-            elif found is None:
-                stats.spans_in_no_run += 1
-            elif found is LD_TRACKED:
-                stats.spans_launchdarkly_tracked += 1
-            elif found.emitted_in_process and found.service == facts.service:
-                stats.spans_emitted_in_process += 1
-            else:
-                groups.setdefault(found.key, []).append(facts)
-                marks.setdefault(found.key, found)
-        for key, members in groups.items():
-            segment = self._segment_locked(trace, key, marks[key], members, memo, final)
-            if segment is None:
-                waiting.update((f.span_id, f) for f in members)
-            else:
-                out.append(segment)
-                trace.emitted.add(key)
-                stats.segments_emitted += 1
-                if segment.role == CONTINUATION:
-                    stats.spans_late += len(members)
-        trace.pending = waiting
-
-    def _segment_locked(
-        self,
-        trace: _Trace,
-        key: tuple[str, str],
-        mark: RunMark,
-        members: list[SpanFacts],
-        memo: dict[int, Any],
-        final: bool,
-    ) -> Segment | None:
-        """The segment ``members`` of run ``key`` form now; None to wait for the run's root."""
-        root: SpanFacts | None = None
-        undecided = False
-        for facts in trace.roots.values():
-            if not isinstance(facts.mark, RunMark) or facts.mark.key != key:
-                continue
-            if facts.parent_id and resolve(facts.parent_id, trace.parents, trace.marks, memo) is PENDING:
-                undecided = True  # it may yet turn out to be a member of the same run
-                continue
-            if is_run_root(facts, trace.parents, trace.marks, memo) and (
-                root is None or facts.start_ns < root.start_ns
-            ):
-                root = facts
-        if key in trace.emitted:
-            role = CONTINUATION
-            root = None
-        elif root is None and undecided and not final:
-            return None
-        elif root is None:
-            if not final:
-                return None
-            role = ORIGIN  # decided for good without its root: top-level GenAI spans give duration
-        elif root.mark.emitted_in_process:
-            role = RESUMED
-            root = None
+        state = trace.spool
+        if state is None:
+            self._resolve_locked(trace, final, out)
+            return
+        before = len(out)
+        if state.spilled:
+            waits = decide_spilled(self, trace, final, out)
         else:
-            role = ORIGIN
-        run_mark = root.mark if root is not None else mark
-        service = root.service if root is not None else members[0].service
-        context = run_context(run_mark, service, self._contexts)
-        info = run_info(run_mark, context, members)
-        return make_segment(info, run_mark.run_id, role, members, root)
+            self._resolve_locked(trace, final, out)
+            waits = bool(trace.pending)
+        emitted = len(out) - before
+        if emitted:
+            state.unmarked = True
+            if state.replayed:
+                self.stats.runs_replayed += emitted
+                if state.resend:
+                    self.stats.runs_resent += emitted
+        if not waits:
+            state.replayed = state.resend = False  # what was read back is decided: later spans are new
+        if state.files and not waits:
+            self._settled.append(Settled(trace.trace_id, state.last_seq, tuple(state.files), state.unmarked))
+            state.files.clear()
+            state.unmarked = False
+
+    def _resolve_locked(self, trace: _Trace, final: bool, out: list[Segment]) -> None:
+        decide_pending(trace, final, out, self.stats, self._contexts)

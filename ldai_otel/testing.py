@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -37,10 +38,13 @@ class LDEventSink:
     Args:
         status: HTTP status answered to every post (202 like LaunchDarkly;
             a 5xx makes the client retry, for fault tests).
+        delay_s: Seconds each ``/bulk`` answer is held back after its payload is
+            recorded (a slow events endpoint, for fault tests); may be changed later.
     """
 
-    def __init__(self, status: int = 202):
+    def __init__(self, status: int = 202, delay_s: float = 0.0):
         self.status = status
+        self.delay_s = delay_s
         self._condition = threading.Condition()
         self._payloads: list[list[dict[str, Any]]] = []
         self._paths: list[str] = []
@@ -62,6 +66,8 @@ class LDEventSink:
                     with sink._condition:
                         sink._payloads.append(payload)
                         sink._condition.notify_all()
+                    if sink.delay_s > 0:
+                        time.sleep(sink.delay_s)
                 self.send_response(sink.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
