@@ -12,11 +12,8 @@ apps' exporters saw acknowledged arrives, none partial.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from contextlib import ExitStack
 
-import pytest
 from apps import Apps, tally
 from otelcol import EXAMPLES, SpanBackend, free_port, start_collector, wait_until
 from serve_support import metrics_of, start_serve
@@ -25,20 +22,7 @@ CONFIG = EXAMPLES / "collector-loadbalancing.yaml"
 RUNS = 120
 
 
-def serve_has_state_dir() -> bool:
-    result = subprocess.run(
-        [sys.executable, "-m", "ldai_otel.cli", "serve", "--help"], capture_output=True, text=True, timeout=60
-    )
-    return "--state-dir" in result.stdout
-
-
-@pytest.mark.needs_spool
 def test_sigkill_of_the_collector_then_of_a_serve_instance_loses_no_acknowledged_run(sink, tmp_path):
-    if not serve_has_state_dir():
-        pytest.fail(
-            "serve has no --state-dir (its durable spool is built on another branch): this test needs it; "
-            "run it once the spool is merged"
-        )
     ports = [free_port() for _ in range(3)]
     state = [tmp_path / ("state-%d" % i) for i in range(3)]
 
