@@ -15,9 +15,12 @@ import os
 import subprocess
 
 import pytest
+import yaml
 from apps import Apps, tally
 from otelcol import EXAMPLES, SpanBackend, collector_binary, free_port, start_collector, validate, wait_until
 from serve_support import start_serve
+
+from ldai_otel._serve import OPTIONS
 
 PUBLISHED = {
     "collector-with-serve.yaml",
@@ -26,11 +29,31 @@ PUBLISHED = {
     "collector-loadbalancing-k8s.yaml",
     "collector-tail-sampling.yaml",
 }
+# Kubernetes manifests of serve's own side (not Collector configurations).
+MANIFESTS = {"serve-statefulset-k8s.yaml"}
 TOKEN = {"LDAI_OTEL_SERVE_TOKEN": "collector-test-token"}
 
 
 def test_the_list_below_is_every_published_configuration():
-    assert {p.name for p in EXAMPLES.glob("*.yaml")} == PUBLISHED
+    assert {p.name for p in EXAMPLES.glob("*.yaml")} == PUBLISHED | MANIFESTS
+
+
+def test_the_statefulset_keeps_each_instance_spool_on_its_own_claim():
+    # No cluster here: the manifest is read as Kubernetes would, and its serve settings
+    # are checked against serve's own variables.
+    docs = list(yaml.safe_load_all((EXAMPLES / "serve-statefulset-k8s.yaml").read_text()))
+    service = next(d for d in docs if d["kind"] == "Service")
+    stateful = next(d for d in docs if d["kind"] == "StatefulSet")
+    assert service["spec"]["clusterIP"] == "None"  # headless: the resolvers see every pod
+    assert stateful["spec"]["serviceName"] == service["metadata"]["name"]
+    container = stateful["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    known = {option.env for option in OPTIONS} | {"LAUNCHDARKLY_SDK_KEY", "LDAI_OTEL_SERVE_TOKEN"}
+    assert set(env) <= known
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    claims = [c["metadata"]["name"] for c in stateful["spec"]["volumeClaimTemplates"]]
+    assert claims == ["state"]
+    assert env["LDAI_OTEL_SERVE_STATE_DIR"] == mounts["state"]
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
