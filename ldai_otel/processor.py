@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -17,6 +18,15 @@ from opentelemetry.trace import StatusCode
 
 from ldai_otel._dialects import MARKER_KEYS, Dialects
 from ldai_otel._emitter import SegmentEmitter
+from ldai_otel._evaluation_events import EvaluationEvents
+from ldai_otel._judges import (
+    DEFAULT_MAX_CHARS,
+    DEFAULT_MAX_CONCURRENT,
+    DEFAULT_MAX_PENDING,
+    DEFAULT_TIMEOUT_S,
+    EvaluationRunner,
+    RunJudges,
+)
 from ldai_otel._observation import Extractor
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._rules import Summary
@@ -132,6 +142,18 @@ class LDAISpanProcessor(SpanProcessor):
             spans (marked as such by the attributes their instrumentation
             passes at start) are stamped; turn this on for backends where
             runs are queried by attribute on any span.
+        run_judges: Run the judges attached to a run's AI Config on the
+            run's input and output (docs/evaluations.md). Only runs whose
+            config has judges are affected.
+        judge_timeout_s: Longest one judge may take on one run.
+        max_pending_evaluations: Most judged runs waiting or being judged;
+            past it a run is not judged (counted in ``evaluation_stats``).
+        max_concurrent_evaluations: Most judged runs evaluated at once.
+        max_evaluation_chars: Most characters of the input or of the output
+            handed to a judge; a longer side is not judged.
+        evaluation_metrics: Evaluation name -> LaunchDarkly metric key: a
+            ``gen_ai.evaluation.result`` span event on a run span with a
+            mapped name becomes a judge-style event on the run.
     """
 
     def __init__(
@@ -149,6 +171,12 @@ class LDAISpanProcessor(SpanProcessor):
         context_provider: Callable[[Context | None], Any] | None = None,
         fallback_context: Any = None,
         stamp_all_spans: bool = False,
+        run_judges: bool = True,
+        judge_timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_pending_evaluations: int = DEFAULT_MAX_PENDING,
+        max_concurrent_evaluations: int = DEFAULT_MAX_CONCURRENT,
+        max_evaluation_chars: int = DEFAULT_MAX_CHARS,
+        evaluation_metrics: Mapping[str, str] | None = None,
     ):
         if max_open_runs < 1:
             raise ValueError("max_open_runs must be at least 1")
@@ -165,12 +193,22 @@ class LDAISpanProcessor(SpanProcessor):
                 binding = segment.binding
                 user_callback(binding.run_id, binding.info.config_key, segment.role, summary)
 
+        self._evaluations = EvaluationRunner(max_pending_evaluations, max_concurrent_evaluations)
+        self._judges = RunJudges(
+            ld_client,
+            self._evaluations,
+            timeout_s=judge_timeout_s,
+            max_chars=max_evaluation_chars,
+            enabled=run_judges,
+        )
+        self._evaluation_events = EvaluationEvents(ld_client, evaluation_metrics) if evaluation_metrics else None
         self._emitter = SegmentEmitter(
             ld_client,
             tick=self._expire,
             tick_interval_s=min(1.0, max_segment_age_s / 4),
             on_emitted=emitted,
             observe=self._dialects.observe,
+            before_emit=self._before_emit,
         )
         if hasattr(os, "register_at_fork"):
             # A forked child must not emit the parent's runs a second time.
@@ -200,6 +238,12 @@ class LDAISpanProcessor(SpanProcessor):
     def open_runs(self) -> int:
         """How many run segments are open now (bounded by ``max_open_runs``)."""
         return self._table.open_runs
+
+    @property
+    def evaluation_stats(self) -> dict[str, int]:
+        """Counters of online evaluations: ``queued``, ``skipped_full``, ``no_content``,
+        ``tracked``, ``not_sampled``, ``failed``, ``timed_out``."""
+        return self._evaluations.stats.as_dict()
 
     @property
     def tracked_spans(self) -> int:
@@ -359,6 +403,14 @@ class LDAISpanProcessor(SpanProcessor):
         if closed is not None:
             self._emitter.submit([closed])
 
+    def _before_emit(self, segment: Segment) -> None:
+        # On the emitter thread, while the segment's ended spans are held.
+        info = segment.binding.info
+        if info.evaluation is not None:
+            self._judges.on_segment_closed(segment)
+        if self._evaluation_events is not None and info.graph is None and segment.pending:
+            self._evaluation_events.on_segment_closed(segment.binding.run_id, info, segment.pending)
+
     def _expire(self) -> None:
         self._emitter.submit(self._table.expire())
 
@@ -370,7 +422,9 @@ class LDAISpanProcessor(SpanProcessor):
         """
         try:
             self._emitter.submit(self._table.drain())
+            deadline = time.monotonic() + timeout_millis / 1000.0
             done = self._emitter.flush(timeout_millis / 1000.0)
+            done = self._evaluations.flush(deadline - time.monotonic()) and done  # judged runs: their results too
             self._ld_client.flush()
             return bool(done)
         except Exception:
@@ -389,6 +443,7 @@ class LDAISpanProcessor(SpanProcessor):
             clear_active_codec(self._codec)
             self._emitter.submit(self._table.drain())
             self._emitter.shutdown(timeout_s=30.0)
+            self._evaluations.shutdown(timeout_s=30.0)
             self._ld_client.flush()
         except Exception:
             _errors.exception("ldai-otel: shutdown failed")
