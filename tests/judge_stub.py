@@ -23,6 +23,7 @@ class OpenAIStub:
 
     Attributes:
         judge_mode: ``"score"`` (answer the score), ``"fail"`` (500) or ``"hang"``.
+        hang_model: Judge requests for this model hang whatever the mode.
         score: The score a judge request gets.
         answer: The content of a plain chat answer.
         requests: Every request body received, in order.
@@ -30,6 +31,7 @@ class OpenAIStub:
 
     def __init__(self) -> None:
         self.judge_mode = "score"
+        self.hang_model: str | None = None
         self.score = 0.8
         self.answer = "Paris is the capital of France."
         self.requests: list[dict[str, Any]] = []
@@ -47,7 +49,7 @@ class OpenAIStub:
                     stub.requests.append(body)
                     n = next(stub._ids)
                 judge = isinstance(body.get("response_format"), dict)
-                if judge and stub.judge_mode == "hang":
+                if judge and (stub.judge_mode == "hang" or body.get("model") == stub.hang_model):
                     stub._release.wait()
                     self._send(503, {"error": {"message": "stub closed"}})
                     return
@@ -79,11 +81,14 @@ class OpenAIStub:
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a judge's timeout): nothing to answer
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
