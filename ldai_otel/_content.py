@@ -139,6 +139,15 @@ def span_exchange(attrs: Mapping[str, Any]) -> Exchange | None:
     return None
 
 
+def content_lengths(attrs: Mapping[str, Any]) -> tuple[int, int] | str | None:
+    """The lengths of the pair a model-call span carries (for ``inspect``), ``"redacted"``, or None."""
+    try:
+        exchange = span_exchange(attrs)
+    except Redacted:
+        return "redacted"
+    return None if exchange is None else (len(exchange.input), len(exchange.output))
+
+
 def render_input(messages: Sequence[Message]) -> str:
     """The input side: system and developer messages left out; a lone user message is its text."""
     kept = [(role, text) for role, text in messages if role not in _LEFT_OUT_ROLES and text]

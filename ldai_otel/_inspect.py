@@ -47,6 +47,7 @@ from ldai_otel._assembler import (
     resolve,
     run_info,
 )
+from ldai_otel._content import content_lengths
 from ldai_otel._dialects import Dialects
 from ldai_otel._inspect_report import print_trace
 from ldai_otel._observation import MODEL, Extractor
@@ -59,6 +60,7 @@ SDK_KEY_ENV = "LAUNCHDARKLY_SDK_KEY"
 DEFAULT_CONTEXT_KEY = "ldai-otel-inspect"
 """Context the events are attributed to (the run's own context is not in spans)."""
 PROGRESS_INTERVAL_S = 0.5
+MAX_JUDGES = 16
 
 _GENAI_PREFIXES = ("gen_ai.", "llm.", "ai.", "openinference.", "traceloop.", "embedding.")
 _TOKEN_KEYS = (
@@ -99,7 +101,7 @@ class UsageError(InspectError):
 class SpanRecord(SpanFacts):
     """What inspect keeps of a run span or GenAI span: the run model's facts and diagnostics."""
 
-    __slots__ = ("genai_keys", "junk", "streaming", "logfire_span", "logfire_log")
+    __slots__ = ("genai_keys", "junk", "streaming", "logfire_span", "logfire_log", "judges", "content")
 
     def __init__(self, trace_id: int, span_id: int, parent_id: int) -> None:
         super().__init__(trace_id, span_id, parent_id)
@@ -112,6 +114,10 @@ class SpanRecord(SpanFacts):
         """A logfire span (``logfire.span_type`` span)."""
         self.logfire_log = False
         """A logfire log span: for a model call, a consumed stream's usage and length."""
+        self.judges: tuple[str, ...] = ()
+        """On a run's ai_run span: the judge config keys of its AI Config."""
+        self.content: tuple[int, int] | str | None = None
+        """On a model call: the judged pair's lengths (never the text), ``"redacted"``, or None."""
 
 
 class TraceRecord:
@@ -217,6 +223,9 @@ def _with_diagnostics(facts: SpanFacts, attrs: dict[str, Any]) -> SpanFacts:
     if record.mark is LD_TRACKED:
         # The processor counts such spans when they are in a run; inspect predicts it.
         record.mark = None
+    judges = attrs.get(A.LD_AI_CONFIG_JUDGES)
+    if isinstance(judges, (list, tuple)):
+        record.judges = tuple(str(j) for j in judges[:MAX_JUDGES])
     observation = record.observation
     if observation is None:
         record.genai_keys = tuple(k for k in attrs if k.startswith(_GENAI_PREFIXES))
@@ -230,6 +239,7 @@ def _with_diagnostics(facts: SpanFacts, attrs: dict[str, Any]) -> SpanFacts:
             or observation.time_to_first_token_ms is not None
             or any(attrs.get(flag) is True for flag in _STREAMING_FLAGS)
         )
+        record.content = content_lengths(attrs)
     return record
 
 

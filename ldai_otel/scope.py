@@ -343,6 +343,8 @@ class AIRun:
             attributes[A.LD_AI_CONFIG_PROVIDER_NAME] = info.provider_name
         if info.graph is not None:
             attributes[A.LD_AI_CONFIG_GRAPH] = info.graph.to_json()
+        if info.evaluation is not None:
+            attributes[A.LD_AI_CONFIG_JUDGES] = info.evaluation.judge_keys
         if self._record_context:
             _add_context_attributes(attributes, self._context)
         if self._attributes:

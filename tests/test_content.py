@@ -215,3 +215,35 @@ def test_a_judged_run_reads_each_dialect(monkeypatch, attributes, make_provider,
     [event] = [e for e in sink.events() if e.get("key") == "$ld:ai:judge:relevance"]
     assert event["data"]["runId"] == run.run_id
     assert event["metricValue"] == 0.8
+
+
+def test_inspect_says_which_judges_run_and_what_content_it_found(
+    monkeypatch, tmp_path, make_provider, ai_client, user, ld_client, sink
+):
+    from otlp_json import FileSpanExporter
+    from test_inspect import inspect_cli
+
+    with OpenAIStub() as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        path = tmp_path / "spans.jsonl"
+        with open(path, "w") as stream:
+            provider, processor = make_provider()
+            provider.add_span_processor(SimpleSpanProcessor(FileSpanExporter(stream=stream)))
+            config = ai_client.completion_config("judged-chat", user, AICompletionConfigDefault(enabled=False))
+            tracer = provider.get_tracer("tests")
+            with ai_run(config, user, tracer_provider=provider) as with_content:
+                tracer.start_span("chat", attributes=OTEL_GENAI).end()
+            with ai_run(config, user, tracer_provider=provider) as without_content:
+                tracer.start_span("chat", attributes={"gen_ai.operation.name": "chat"}).end()
+            flush_events(ld_client, sink, processor)
+            provider.force_flush()
+    result = inspect_cli(str(path))
+    assert result.returncode == 0, result.stderr
+    runs = result.stdout.split("  run ")
+    [judged] = [r for r in runs if r.startswith(with_content.run_id)]
+    [bare] = [r for r in runs if r.startswith(without_content.run_id)]
+    assert "    judges: relevance-judge (the processor runs them; serve does not)" in judged
+    assert "judged text: input %d chars, output %d chars" % (len(QUESTION), len(ANSWER)) in judged
+    assert "judged text: none, no message content on the model-call spans" in bare
+    assert QUESTION not in result.stdout and ANSWER not in result.stdout  # lengths, never content
