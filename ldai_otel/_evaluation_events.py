@@ -20,7 +20,7 @@ from typing import Any
 
 from ldai_otel import _attributes as A
 from ldai_otel._ratelimit import RateLimitedLogger
-from ldai_otel._runs import RunInfo
+from ldai_otel._runs import RunInfo, Segment
 
 _logger = logging.getLogger(__name__)
 _bad_input = RateLimitedLogger(_logger)
@@ -80,6 +80,25 @@ def _mapped(attrs: Mapping[str, Any], metrics: Mapping[str, str]) -> MappedEvalu
     return MappedEvaluation(name, metrics[name], float(score), label if isinstance(label, str) else None)
 
 
+OBSERVATION_KEY = "ldai.evaluations"
+"""Where ``serve``'s span decoder keeps a span's mapped evaluations (``Observation.extra``)."""
+
+
+def parse_metric_map(specs: Iterable[str]) -> dict[str, str]:
+    """``NAME=METRIC_KEY`` items (a command line's) as a mapping.
+
+    Raises:
+        ValueError: An item without ``=``, or with an empty side.
+    """
+    mapping: dict[str, str] = {}
+    for spec in specs:
+        name, sep, key = spec.partition("=")
+        if not sep or not name.strip() or not key.strip():
+            raise ValueError("--evaluation-metric wants NAME=METRIC_KEY, got %r" % spec)
+        mapping[name.strip()] = key.strip()
+    return mapping
+
+
 class EvaluationEvents:
     """Tracks the mapped evaluation events of each closed segment on its run.
 
@@ -92,9 +111,28 @@ class EvaluationEvents:
         self._ld_client = ld_client
         self._metrics = {str(k): str(v) for k, v in metrics.items()}
 
+    @property
+    def metrics(self) -> dict[str, str]:
+        """Evaluation name -> metric key."""
+        return dict(self._metrics)
+
     def on_segment_closed(self, run_id: str, info: RunInfo, spans: Iterable[Any]) -> int:
         """Tracks the evaluations found on ``spans``; returns how many."""
-        found = evaluations_in(spans, self._metrics)
+        return self.track(run_id, info, evaluations_in(spans, self._metrics))
+
+    def on_observed_segment(self, segment: Segment) -> None:
+        """Tracks the evaluations the span decoder kept on a segment's observations (``serve``)."""
+        if segment.binding.info.graph is not None:
+            return
+        found: list[MappedEvaluation] = []
+        for observation in segment.observations:
+            kept = observation.extra.get(OBSERVATION_KEY)
+            if kept:
+                found.extend(kept)
+        self.track(segment.binding.run_id, segment.binding.info, found)
+
+    def track(self, run_id: str, info: RunInfo, found: list[MappedEvaluation]) -> int:
+        """Tracks ``found`` on the run as ``track_judge_result`` events; returns how many."""
         if not found:
             return 0
         from ldai.providers.types import JudgeResult

@@ -178,6 +178,7 @@ def run_serve(
     try:
         from ldai_otel._dialects import Dialects
         from ldai_otel._emitter import SegmentEmitter
+        from ldai_otel._evaluation_events import EvaluationEvents, parse_metric_map
         from ldai_otel._inspect import _load_extractor
         from ldai_otel._otlp import SpanDecoder
         from ldai_otel._receiver_http import HttpReceiver
@@ -202,6 +203,7 @@ def run_serve(
             ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
         extractors = [_load_extractor(spec) for spec in args.extractor or ()]
+        evaluation_metrics = parse_metric_map(args.evaluation_metric or ())
         ld_client = _ld_client(env, args.flush_interval, args.events_capacity)
     except Exception as exc:
         err.write("ldai-otel serve: %s\n" % exc)
@@ -218,14 +220,16 @@ def run_serve(
     )
     metrics = ServeMetrics(buffer, args.max_spans, lambda: emitter.queued if emitter is not None else 0)
     dropped_handler = metrics.watch_ldclient()
+    evaluation_events = EvaluationEvents(CountingClient(ld_client, metrics), evaluation_metrics)
     emitter = SegmentEmitter(
         CountingClient(ld_client, metrics),
         tick=buffer.tick,
         tick_interval_s=min(1.0, args.decision_wait / 4),
+        before_emit=evaluation_events.on_observed_segment if evaluation_metrics else None,
     )
     queued = emitter  # bound for the lambda below (mypy: not None from here on)
     ingest = Ingest(
-        SpanDecoder(Dialects(extractors)),
+        SpanDecoder(Dialects(extractors), evaluation_metrics=evaluation_metrics),
         buffer,
         token=env.get(TOKEN_ENV, ""),
         backlogged=lambda: queued.queued >= BACKLOG_SEGMENTS,
@@ -253,6 +257,12 @@ def run_serve(
         ld_client.close()
         return 2
 
+    if evaluation_metrics:
+        # serve evaluates no flags, so it has no AI Config's judges to run; it maps evaluations only.
+        err.write(
+            "ldai-otel serve: runs no judges (no flag evaluations here); maps %d evaluation name(s) "
+            "of gen_ai.evaluation.result span events to metric keys\n" % len(evaluation_metrics)
+        )
     for warning in exposure_warnings([("gRPC", grpc_address), ("HTTP", http_address)], env.get(TOKEN_ENV, "")):
         err.write(warning + "\n")
     err.flush()
@@ -321,5 +331,12 @@ def add_parser(verbs: Any) -> None:
         action="append",
         metavar="MODULE:FUNCTION",
         help="extra extractor for an in-house dialect (repeatable)",
+    )
+    parser.add_argument(
+        "--evaluation-metric",
+        action="append",
+        metavar="NAME=METRIC_KEY",
+        help="map gen_ai.evaluation.result span events named NAME to the LaunchDarkly metric METRIC_KEY "
+        "(repeatable; serve runs no judges: it has no flag evaluations)",
     )
     parser.set_defaults(func=run_serve)

@@ -60,3 +60,40 @@ def test_without_a_mapping_evaluation_events_cost_nothing(make_provider, chat_co
     flush_events(ld_client, sink, processor)
     assert processor._evaluation_events is None
     assert not any(str(e.get("key", "")).startswith("$ld:ai:judge:") for e in sink.events())
+
+
+def test_serve_maps_evaluation_events_and_runs_no_judges(sink, tmp_path):
+    import uuid
+
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from serve_support import export, start_serve
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "app-a"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("app")
+    root_attributes = {
+        "ld.ai_config.key": "chat-config",
+        "ld.ai_config.variation_key": "v-chat",
+        "ld.ai_config.version": 3,
+    }
+    with tracer.start_as_current_span("agent", attributes=root_attributes) as root:
+        _evaluated_chat(tracer, "Relevance", 0.7)
+        _evaluated_chat(tracer, "Toxicity", 0.2)
+    run_id = str(uuid.UUID(int=root.get_span_context().trace_id))
+    flags = ("--decision-wait", "0.3", "--evaluation-metric", "Relevance=$ld:ai:judge:relevance")
+    with start_serve(sink, tmp_path, *flags) as serve:
+        export(serve.http_exporter(), memory.get_finished_spans())
+        assert sink.wait_for_event(lambda e: e.get("key") == "$ld:ai:judge:relevance", 30)
+        assert serve.terminate() == 0
+    provider.shutdown()
+    judged = [e for e in sink.events() if str(e.get("key", "")).startswith("$ld:ai:judge:")]
+    assert [(e["key"], e["metricValue"], e["data"]["runId"]) for e in judged] == [
+        ("$ld:ai:judge:relevance", 0.7, run_id)
+    ]
+    assert judged[0]["data"]["configKey"] == "chat-config"
+    assert "runs no judges" in serve.stderr
+    assert "Traceback" not in serve.stderr
