@@ -33,7 +33,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, Any, TextIO, cast
 
 from ldai_otel import _attributes as A
@@ -49,6 +49,7 @@ from ldai_otel._assembler import (
 )
 from ldai_otel._content import content_lengths
 from ldai_otel._dialects import Dialects
+from ldai_otel._evaluation_events import EvaluationEvents, parse_metric_map
 from ldai_otel._inspect_report import print_trace
 from ldai_otel._observation import MODEL, Extractor
 from ldai_otel._otlp import SpanDecoder, fix_json_ids, load_proto
@@ -262,6 +263,7 @@ def read_file(
     path: str,
     extractors: Sequence[Extractor] = (),
     progress: TextIO | None = None,
+    evaluation_metrics: Mapping[str, str] | None = None,
 ) -> Reading:
     """Reads every span of an OTLP JSON file, streaming it line by line.
 
@@ -269,6 +271,7 @@ def read_file(
         path: The file (``.gz`` compressed or not).
         extractors: Extra extractors, as given to the processor.
         progress: Where to draw a progress line (a terminal), or None.
+        evaluation_metrics: Evaluation name -> metric key (``--evaluation-metric``).
 
     Returns:
         The spans that matter, per trace.
@@ -278,7 +281,7 @@ def read_file(
     """
     json_format, traces_data_class = _load_proto()
     reading = Reading()
-    decoder = SpanDecoder(Dialects(extractors), hook=_with_diagnostics)
+    decoder = SpanDecoder(Dialects(extractors), hook=_with_diagnostics, evaluation_metrics=evaluation_metrics)
     try:
         stream, raw = _open(path)
     except OSError as exc:
@@ -389,11 +392,13 @@ class RecordingClient:
             self.forward.track(event_name, context, data, metric_value)
 
 
-def emit(report: RunReport, client: RecordingClient) -> None:
-    """Summarizes and emits one segment through the processor's own code."""
+def emit(report: RunReport, client: RecordingClient, evaluation_metrics: Mapping[str, str] | None = None) -> None:
+    """Summarizes and emits one segment through the processor's own code (mapped evaluations too)."""
     from ldai_otel._emitter import emit_segment
 
     before = len(client.tracked)
+    if evaluation_metrics:
+        EvaluationEvents(client, evaluation_metrics).on_observed_segment(report.segment)
     report.summary = emit_segment(client, report.segment)
     report.events = client.tracked[before:]
 
@@ -437,8 +442,12 @@ def run_inspect(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO 
 
     try:
         extractors = [_load_extractor(spec) for spec in args.extractor or ()]
+        try:
+            evaluation_metrics = parse_metric_map(args.evaluation_metric or ())
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
         progress = err if (not args.no_progress and err.isatty()) else None
-        reading = read_file(args.file, extractors, progress)
+        reading = read_file(args.file, extractors, progress, evaluation_metrics)
         client = RecordingClient(_send_client(args) if args.send else None)
     except InspectError as exc:
         err.write("ldai-otel inspect: %s\n" % exc)
@@ -464,7 +473,7 @@ def run_inspect(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO 
                 quiet_traces += 1
                 continue
             for report in reports:
-                emit(report, client)
+                emit(report, client, evaluation_metrics)
                 runs += 1
                 events += len(report.events)
             print_trace(out, trace, reports, outside, sent=args.send)
@@ -519,6 +528,13 @@ def add_parser(verbs: Any) -> None:
         action="append",
         metavar="MODULE:FUNCTION",
         help="extra extractor for an in-house dialect (repeatable)",
+    )
+    parser.add_argument(
+        "--evaluation-metric",
+        action="append",
+        metavar="NAME=METRIC_KEY",
+        help="map gen_ai.evaluation.result span events named NAME to the metric METRIC_KEY, as the "
+        "processor's evaluation_metrics does (repeatable)",
     )
     parser.add_argument("--trace", default="", help="only traces whose hex id starts with this")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on a terminal")

@@ -97,3 +97,29 @@ def test_serve_maps_evaluation_events_and_runs_no_judges(sink, tmp_path):
     assert judged[0]["data"]["configKey"] == "chat-config"
     assert "runs no judges" in serve.stderr
     assert "Traceback" not in serve.stderr
+
+
+def test_inspect_shows_the_evaluations_it_maps(make_provider, chat_config, user, ld_client, sink, tmp_path):
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from otlp_json import FileSpanExporter
+    from test_inspect import inspect_cli
+
+    path = tmp_path / "spans.jsonl"
+    with open(path, "w") as stream:
+        provider, processor = make_provider(evaluation_metrics={"Relevance": "$ld:ai:judge:relevance"})
+        provider.add_span_processor(SimpleSpanProcessor(FileSpanExporter(stream=stream)))
+        with ai_run(chat_config, user, tracer_provider=provider) as run:
+            _evaluated_chat(provider.get_tracer("tests"), "Relevance", 0.6)
+            _evaluated_chat(provider.get_tracer("tests"), "Toxicity", 0.1)
+        flush_events(ld_client, sink, processor)
+        provider.force_flush()
+    [sent] = [e for e in sink.ai_events(run.run_id) if e["key"] == "$ld:ai:judge:relevance"]
+    mapped = inspect_cli(str(path), "--evaluation-metric", "Relevance=$ld:ai:judge:relevance")
+    assert mapped.returncode == 0, mapped.stderr
+    lines = [line.split() for line in mapped.stdout.splitlines() if "$ld:ai:judge:" in line]
+    assert lines == [["$ld:ai:judge:relevance", str(sent["metricValue"])]]
+    unmapped = inspect_cli(str(path))
+    assert "$ld:ai:judge:" not in unmapped.stdout
+    bad = inspect_cli(str(path), "--evaluation-metric", "Relevance")
+    assert bad.returncode == 2
+    assert "NAME=METRIC_KEY" in bad.stderr
