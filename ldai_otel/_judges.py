@@ -157,7 +157,8 @@ class EvaluationRunner:
         """Queues ``job`` on the loop; False (counted as skipped) when full or closed."""
         with self._condition:
             if self._pid != os.getpid():  # a forked child: the parent's loop thread is not here
-                self._loop, self._thread, self._pending, self._pid = None, None, 0, os.getpid()
+                self._loop, self._thread, self._semaphore = None, None, None
+                self._pending, self._pid = 0, os.getpid()
             if self._closed or self._pending >= self._max_pending:
                 self.stats.skipped_full += 1
                 return False

@@ -312,3 +312,30 @@ def test_trace_id_is_the_run_id(instrumented, ld_client, ai_client, user, sink, 
     [event] = _events(sink, RELEVANCE_METRIC)
     assert event["data"]["runId"] == run_id
     assert os.environ["OPENAI_BASE_URL"].startswith("http://127.0.0.1:")
+
+
+class _BrokenJudge:
+    """A judge that fails every way a judge object can: its config and its evaluation raise."""
+
+    def get_ai_config(self):
+        raise RuntimeError("no config")
+
+    def evaluate(self, input_text, output_text):
+        raise RuntimeError("broken judge")
+
+
+class _BrokenEvaluator:
+    def __init__(self):
+        self._judges = [_BrokenJudge(), object()]
+
+
+def test_a_broken_judge_never_reaches_the_app_nor_the_runs_events(instrumented, ld_client, ai_client, user, sink):
+    import dataclasses
+
+    provider, processor = instrumented()
+    config = dataclasses.replace(_config(ai_client, user, PLAIN), evaluator=_BrokenEvaluator())
+    run_id = _call(provider, config, user)  # no exception here
+    flush_events(ld_client, sink, processor)
+    assert processor.evaluation_stats["failed"] == 2
+    assert _run_metrics(sink, run_id)["$ld:ai:tokens:total"] == APP_USAGE["total_tokens"]
+    assert not any(str(e.get("key", "")).startswith("$ld:ai:judge:") for e in sink.events())
