@@ -19,7 +19,8 @@ OpenTelemetry GenAI ``gen_ai.input.messages`` / ``gen_ai.output.messages``
 (JSON, under the size and depth bounds of ``_values.bounded_json``),
 OpenInference ``llm.input_messages.*`` / ``llm.output_messages.*`` (else
 ``input.value`` / ``output.value`` when they are plain text), Traceloop
-``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*``. A redacted value
+``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*``, and the older content span
+events ``gen_ai.content.prompt`` / ``gen_ai.content.completion``. A redacted value
 (OpenInference's ``__REDACTED__``) is not content: a side with one is no side.
 """
 
@@ -46,6 +47,10 @@ OI_INPUT_MIME = "input.mime_type"
 OI_OUTPUT_MIME = "output.mime_type"
 TRACELOOP_PROMPT = "gen_ai.prompt."
 TRACELOOP_COMPLETION = "gen_ai.completion."
+PROMPT_EVENT = "gen_ai.content.prompt"
+PROMPT_EVENT_ATTRIBUTE = "gen_ai.prompt"
+COMPLETION_EVENT = "gen_ai.content.completion"
+COMPLETION_EVENT_ATTRIBUTE = "gen_ai.completion"
 
 _LEFT_OUT_ROLES = frozenset({"system", "developer"})
 _MAX_MESSAGES = 1000
@@ -98,7 +103,7 @@ def read_exchange(spans: Iterable[Any], max_chars: int) -> ContentReport:
             continue
         calls += 1
         try:
-            exchange = span_exchange(attrs)
+            exchange = span_exchange(attrs) or event_exchange(span.events)
         except Redacted:
             redacted = True
             continue
@@ -137,6 +142,46 @@ def span_exchange(attrs: Mapping[str, Any]) -> Exchange | None:
         if input_text and output_text:
             return Exchange(input_text, output_text)
     return None
+
+
+def event_exchange(events: Sequence[Any] | None) -> Exchange | None:
+    """The pair in the older content span events: ``gen_ai.content.prompt`` (``gen_ai.prompt``)
+    and ``gen_ai.content.completion`` (``gen_ai.completion``), each a JSON list of
+    ``{"role", "content"}`` messages.
+
+    Raises:
+        Redacted: A side is redacted.
+    """
+    if not events:
+        return None
+    inputs: list[Message] = []
+    outputs: list[Message] = []
+    for event in events[:_MAX_MESSAGES]:
+        name = getattr(event, "name", None)
+        if name == PROMPT_EVENT:
+            inputs = _event_messages(event, PROMPT_EVENT_ATTRIBUTE, "user") or inputs
+        elif name == COMPLETION_EVENT:
+            outputs = _event_messages(event, COMPLETION_EVENT_ATTRIBUTE, "assistant") or outputs
+    input_text = render_input(inputs)
+    output_text = "\n".join(text for _, text in outputs if text)
+    return Exchange(input_text, output_text) if input_text and output_text else None
+
+
+def _event_messages(event: Any, key: str, role: str) -> list[Message]:
+    raw = (getattr(event, "attributes", None) or {}).get(key)
+    if not isinstance(raw, str) or not raw:
+        return []
+    _checked(raw)
+    value = bounded_json(raw, key) if raw[:1] in "[{" else raw
+    if isinstance(value, str):
+        return [(role, value)]
+    if isinstance(value, dict):
+        value = [value]
+    messages: list[Message] = []
+    for item in value if isinstance(value, list) else ():
+        if isinstance(item, dict) and isinstance(item.get("content"), str) and item["content"]:
+            messages.append((str(item.get("role") or role), _checked(item["content"])))
+    return messages
 
 
 def content_lengths(attrs: Mapping[str, Any]) -> tuple[int, int] | str | None:

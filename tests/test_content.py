@@ -97,6 +97,23 @@ def test_each_dialect_gives_the_user_prompt_and_the_answer(spans, attributes):
     assert (report.exchange.input, report.exchange.output) == (QUESTION, ANSWER)
 
 
+def test_the_older_content_span_events_are_read():
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    span = provider.get_tracer("tests").start_span("chat", attributes={"gen_ai.operation.name": "chat"})
+    prompt = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": QUESTION}]
+    span.add_event("gen_ai.content.prompt", {"gen_ai.prompt": json.dumps(prompt)})
+    span.add_event(
+        "gen_ai.content.completion", {"gen_ai.completion": json.dumps([{"role": "assistant", "content": ANSWER}])}
+    )
+    span.end()
+    report = read_exchange(exporter.get_finished_spans(), max_chars=10_000)
+    provider.shutdown()
+    assert report.exchange is not None
+    assert (report.exchange.input, report.exchange.output) == (QUESTION, ANSWER)
+
+
 def test_openinference_parts_are_read_when_content_is_split(spans):
     attributes = {
         "openinference.span.kind": "LLM",
