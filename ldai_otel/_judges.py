@@ -19,12 +19,13 @@ under the judge's config key).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ldai_otel._content import Exchange, read_exchange
 from ldai_otel._ratelimit import RateLimitedLogger
@@ -114,6 +115,38 @@ class EvaluationStats:
 
 Job = Callable[[], Awaitable[None]]
 
+if TYPE_CHECKING:  # for the override's signature only
+    from typing import TypeVar
+
+    from typing_extensions import TypeVarTuple, Unpack
+
+    _T = TypeVar("_T")
+    _Ts = TypeVarTuple("_Ts")
+
+
+class _JudgeLoop(asyncio.SelectorEventLoop):
+    """The evaluation loop: work for executor threads still runs while the interpreter exits.
+
+    asyncio hands blocking calls (name lookups; the openai client's platform
+    probe) to its default executor, which refuses work once the interpreter
+    has begun to exit; the tracer provider's own exit hook, which shuts the
+    processor down and so waits for judges, runs after that. Then the call
+    runs on this loop's thread, which only judges use.
+    """
+
+    def run_in_executor(
+        self, executor: concurrent.futures.Executor | None, func: Callable[[Unpack[_Ts]], _T], *args: Unpack[_Ts]
+    ) -> asyncio.Future[_T]:
+        try:
+            return super().run_in_executor(executor, func, *args)
+        except RuntimeError:  # "cannot schedule new futures after interpreter shutdown"
+            future: asyncio.Future[_T] = self.create_future()
+            try:
+                future.set_result(func(*args))
+            except Exception as exc:
+                future.set_exception(exc)
+            return future
+
 
 class EvaluationRunner:
     """One background event loop that runs evaluation jobs, bounded.
@@ -171,7 +204,7 @@ class EvaluationRunner:
         return True
 
     def _start_loop_locked(self) -> asyncio.AbstractEventLoop:
-        loop = asyncio.new_event_loop()
+        loop = _JudgeLoop()
         thread = threading.Thread(target=self._run_loop, args=(loop,), name="ldai-otel-judges", daemon=True)
         self._loop, self._thread = loop, thread
         thread.start()

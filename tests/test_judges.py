@@ -339,3 +339,57 @@ def test_a_broken_judge_never_reaches_the_app_nor_the_runs_events(instrumented, 
     assert processor.evaluation_stats["failed"] == 2
     assert _run_metrics(sink, run_id)["$ld:ai:tokens:total"] == APP_USAGE["total_tokens"]
     assert not any(str(e.get("key", "")).startswith("$ld:ai:judge:") for e in sink.events())
+
+
+EXITING_SCRIPT = r"""
+import atexit, json, os, sys
+from ldclient import Context
+from ldclient.integrations.test_data import TestData
+from ldai import LDAIClient
+from ldai.models import AICompletionConfigDefault
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from ldai_otel import LDAISpanProcessor, ai_run
+from ldai_otel.testing import add_ai_config, add_judge_config, sink_client
+
+class Sink:
+    uri = os.environ["SINK_URI"]
+
+td = TestData.data_source()
+add_ai_config(td, "judged-chat", judges={"relevance-judge": 1.0})
+add_judge_config(td, "relevance-judge", "$ld:ai:judge:relevance")
+client = sink_client(Sink, td)
+atexit.register(client.close)  # registered first: runs after the tracer provider's own exit hook
+trace.set_tracer_provider(TracerProvider())
+trace.get_tracer_provider().add_span_processor(LDAISpanProcessor(client))
+user = Context.create("user-42")
+config = LDAIClient(client).completion_config("judged-chat", user, AICompletionConfigDefault(enabled=False))
+messages = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": "q"}]}]),
+    "gen_ai.output.messages": json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "a"}]}]),
+}
+with ai_run(config, user) as run:
+    trace.get_tracer("app").start_span("chat", attributes=messages).end()
+print(run.run_id)
+"""
+
+
+def test_a_script_that_just_exits_has_its_run_judged(sink, stub, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "script.py"
+    script.write_text(EXITING_SCRIPT)
+    env = {
+        **os.environ,
+        "SINK_URI": sink.uri,
+        # A host name, not an address: its lookup at exit must still work.
+        "OPENAI_BASE_URL": stub.base_url.replace("127.0.0.1", "localhost"),
+        "OPENAI_API_KEY": "sk-test",
+    }
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip()
+    assert sink.wait_for_event(lambda e: e.get("key") == RELEVANCE_METRIC and e["data"]["runId"] == run_id, 30)
+    assert "Traceback" not in done.stderr
