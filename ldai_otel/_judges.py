@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ldai_otel._content import Exchange, read_exchange
+from ldai_otel._observation import MODEL
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._runs import ORIGIN, RunInfo, Segment
 
@@ -294,13 +295,17 @@ class RunJudges:
             report = read_exchange(segment.pending, self._max_chars)
             pair = report.exchange
             if pair is None:
-                evaluation.outcome = report.reason
+                reason = report.reason
+                if report.model_calls == 0 and any(o.kind == MODEL for o in segment.observations):
+                    # Read on the app's thread: the pending-span bound was reached.
+                    reason = "the model-call spans were read at once under load, their content not kept"
+                evaluation.outcome = reason
                 self._runner.count("no_content")
                 _warn.warning(
                     "ldai-otel: run of config %s has judges but nothing to judge: %s "
                     "(turn on the instrumentation's content capture, or call run.set_evaluation_text)",
                     info.config_key,
-                    report.reason,
+                    reason,
                 )
                 return
         job = _JudgeJob(self._ld_client, segment.binding.run_id, info, evaluation, pair, self._timeout_s, self._runner)

@@ -393,3 +393,17 @@ def test_a_script_that_just_exits_has_its_run_judged(sink, stub, tmp_path):
     run_id = done.stdout.strip()
     assert sink.wait_for_event(lambda e: e.get("key") == RELEVANCE_METRIC and e["data"]["runId"] == run_id, 30)
     assert "Traceback" not in done.stderr
+
+
+def test_under_load_spans_read_at_once_are_not_judged_and_the_line_says_so(
+    instrumented, ld_client, ai_client, user, sink, stub, caplog
+):
+    provider, processor = instrumented()
+    processor._table._max_pending = 0  # the pending-span bound reached: spans are read on the app's thread
+    with caplog.at_level(logging.WARNING, logger="ldai_otel"):
+        run_id = _call(provider, _config(ai_client, user, JUDGED), user)
+        flush_events(ld_client, sink, processor)
+    assert stub.judge_requests() == []
+    assert processor.evaluation_stats["no_content"] == 1
+    assert any("read at once under load" in r.getMessage() for r in caplog.records)
+    assert _run_metrics(sink, run_id)["$ld:ai:tokens:total"] == APP_USAGE["total_tokens"]
