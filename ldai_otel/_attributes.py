@@ -37,6 +37,9 @@ LD_AI_CONFIG_EMITTER_VALUE = "ldai-otel"
 # one JSON object, so readers of exported spans (`inspect`, `serve`) rebuild the
 # graph run without LaunchDarkly.
 LD_AI_CONFIG_GRAPH = "ld.ai_config.graph"
+# Written on the ai_run span of a run whose AI Config has judges attached: the judge config
+# keys (a string array), so `ldai-otel inspect` says which judges the processor runs.
+LD_AI_CONFIG_JUDGES = "ld.ai_config.judges"
 
 # --- Written by LaunchDarkly's own AI SDKs, which send their own events. ---
 LAUNCHDARKLY_RUN_ID = "launchdarkly.run.id"

@@ -124,6 +124,9 @@ class SegmentEmitter:
         batch_interval_s: After the first segment of a batch arrives, the
             worker waits this long for more before emitting them together.
         batch_size: A batch this large is emitted at once.
+        before_emit: Called with each closed segment just before it is
+            emitted, while its ended spans are still held (online
+            evaluations read them). Errors it raises are logged.
     """
 
     def __init__(
@@ -136,8 +139,10 @@ class SegmentEmitter:
         observe: Observe | None = None,
         batch_interval_s: float = 0.1,
         batch_size: int = 256,
+        before_emit: Callable[[Segment], None] | None = None,
     ):
         self._ld_client = ld_client
+        self._before_emit = before_emit
         self._batch_interval_s = batch_interval_s
         self._batch_size = batch_size
         self._observe = observe
@@ -280,6 +285,11 @@ class SegmentEmitter:
                 segment.binding.info.config_key,
             )
             return
+        if self._before_emit is not None:
+            try:
+                self._before_emit(segment)
+            except Exception:
+                _errors.exception("ldai-otel: online evaluation of a run failed; its metrics are sent")
         try:
             summary = emit_segment(self._ld_client, segment, self._observe)
         except Exception:

@@ -93,7 +93,13 @@ class ExitHooks:
         atexit.unregister(self._at_exit)
 
 
-def deliver_held_runs(table: RunTable, emitter: SegmentEmitter, ld_client: Any, timeout_s: float) -> bool:
+def deliver_held_runs(
+    table: RunTable,
+    emitter: SegmentEmitter,
+    ld_client: Any,
+    timeout_s: float,
+    settle: Callable[[float], bool] | None = None,
+) -> bool:
     """Closes every open segment, emits everything queued, waits until the client posted it.
 
     Args:
@@ -101,6 +107,8 @@ def deliver_held_runs(table: RunTable, emitter: SegmentEmitter, ld_client: Any, 
         emitter: The processor's emitter.
         ld_client: The client the events go through.
         timeout_s: The most this call waits; delivery goes on after it.
+        settle: Waits (at most the seconds it is given) for work that emission
+            started and that sends through the client too (the runs' judges).
 
     Returns:
         True when everything was emitted and the client confirmed posting it in
@@ -110,6 +118,8 @@ def deliver_held_runs(table: RunTable, emitter: SegmentEmitter, ld_client: Any, 
     deadline = time.monotonic() + timeout_s
     emitter.submit(table.drain())
     emitted = emitter.flush(timeout_s)
+    if settle is not None:
+        emitted = settle(max(0.0, deadline - time.monotonic())) and emitted
     if client_closed(ld_client):
         return False  # nothing can be sent any more; the emitter says what is lost
     if not can_wait(ld_client):

@@ -33,7 +33,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, Any, TextIO, cast
 
 from ldai_otel import _attributes as A
@@ -47,7 +47,9 @@ from ldai_otel._assembler import (
     resolve,
     run_info,
 )
+from ldai_otel._content import content_lengths
 from ldai_otel._dialects import Dialects
+from ldai_otel._evaluation_events import EvaluationEvents, parse_metric_map
 from ldai_otel._inspect_report import print_trace
 from ldai_otel._observation import MODEL, Extractor
 from ldai_otel._otlp import SpanDecoder, fix_json_ids, load_proto
@@ -59,6 +61,7 @@ SDK_KEY_ENV = "LAUNCHDARKLY_SDK_KEY"
 DEFAULT_CONTEXT_KEY = "ldai-otel-inspect"
 """Context the events are attributed to (the run's own context is not in spans)."""
 PROGRESS_INTERVAL_S = 0.5
+MAX_JUDGES = 16
 
 _GENAI_PREFIXES = ("gen_ai.", "llm.", "ai.", "openinference.", "traceloop.", "embedding.")
 _TOKEN_KEYS = (
@@ -111,7 +114,7 @@ class UsageError(InspectError):
 class SpanRecord(SpanFacts):
     """What inspect keeps of a run span or GenAI span: the run model's facts and diagnostics."""
 
-    __slots__ = ("genai_keys", "junk", "streaming", "logfire_span", "logfire_log")
+    __slots__ = ("genai_keys", "junk", "streaming", "logfire_span", "logfire_log", "judges", "content")
 
     def __init__(self, trace_id: int, span_id: int, parent_id: int) -> None:
         super().__init__(trace_id, span_id, parent_id)
@@ -124,6 +127,10 @@ class SpanRecord(SpanFacts):
         """A logfire span (``logfire.span_type`` span)."""
         self.logfire_log = False
         """A logfire log span: for a model call, a consumed stream's usage and length."""
+        self.judges: tuple[str, ...] = ()
+        """On a run's ai_run span: the judge config keys of its AI Config."""
+        self.content: tuple[int, int] | str | None = None
+        """On a model call: the judged pair's lengths (never the text), ``"redacted"``, or None."""
 
 
 class TraceRecord:
@@ -255,6 +262,9 @@ def _with_diagnostics(facts: SpanFacts, attrs: dict[str, Any]) -> SpanFacts:
     if record.mark is LD_TRACKED:
         # The processor counts such spans when they are in a run; inspect predicts it.
         record.mark = None
+    judges = attrs.get(A.LD_AI_CONFIG_JUDGES)
+    if isinstance(judges, (list, tuple)):
+        record.judges = tuple(str(j) for j in judges[:MAX_JUDGES])
     observation = record.observation
     if observation is None:
         record.genai_keys = tuple(k for k in attrs if k.startswith(_GENAI_PREFIXES))
@@ -268,6 +278,7 @@ def _with_diagnostics(facts: SpanFacts, attrs: dict[str, Any]) -> SpanFacts:
             or observation.time_to_first_token_ms is not None
             or any(attrs.get(flag) is True for flag in _STREAMING_FLAGS)
         )
+        record.content = content_lengths(attrs)
     return record
 
 
@@ -290,6 +301,7 @@ def read_file(
     path: str,
     extractors: Sequence[Extractor] = (),
     progress: TextIO | None = None,
+    evaluation_metrics: Mapping[str, str] | None = None,
 ) -> Reading:
     """Reads every span of an OTLP JSON file, streaming it line by line.
 
@@ -297,6 +309,7 @@ def read_file(
         path: The file (``.gz`` compressed or not).
         extractors: Extra extractors, as given to the processor.
         progress: Where to draw a progress line (a terminal), or None.
+        evaluation_metrics: Evaluation name -> metric key (``--evaluation-metric``).
 
     Returns:
         The spans that matter, per trace.
@@ -306,7 +319,7 @@ def read_file(
     """
     json_format, traces_data_class = _load_proto()
     reading = Reading()
-    decoder = SpanDecoder(Dialects(extractors), hook=_with_diagnostics)
+    decoder = SpanDecoder(Dialects(extractors), hook=_with_diagnostics, evaluation_metrics=evaluation_metrics)
     try:
         stream, raw = _open(path)
     except OSError as exc:
@@ -423,11 +436,13 @@ class RecordingClient:
             self.forward.track(event_name, context, data, metric_value)
 
 
-def emit(report: RunReport, client: RecordingClient) -> None:
-    """Summarizes and emits one segment through the processor's own code."""
+def emit(report: RunReport, client: RecordingClient, evaluation_metrics: Mapping[str, str] | None = None) -> None:
+    """Summarizes and emits one segment through the processor's own code (mapped evaluations too)."""
     from ldai_otel._emitter import emit_segment
 
     before = len(client.tracked)
+    if evaluation_metrics:
+        EvaluationEvents(client, evaluation_metrics).on_observed_segment(report.segment)
     report.summary = emit_segment(client, report.segment)
     report.events = client.tracked[before:]
 
@@ -471,8 +486,12 @@ def run_inspect(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO 
 
     try:
         extractors = [_load_extractor(spec) for spec in args.extractor or ()]
+        try:
+            evaluation_metrics = parse_metric_map(args.evaluation_metric or ())
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
         progress = err if (not args.no_progress and err.isatty()) else None
-        reading = read_file(args.file, extractors, progress)
+        reading = read_file(args.file, extractors, progress, evaluation_metrics)
         client = RecordingClient(_send_client(args) if args.send else None)
     except InspectError as exc:
         err.write("ldai-otel inspect: %s\n" % exc)
@@ -504,7 +523,7 @@ def run_inspect(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO 
                 quiet_traces += 1
                 continue
             for report in reports:
-                emit(report, client)
+                emit(report, client, evaluation_metrics)
                 runs += 1
                 events += len(report.events)
             print_trace(out, trace, reports, outside, sent=args.send)
@@ -563,6 +582,13 @@ def add_parser(verbs: Any) -> None:
         action="append",
         metavar="MODULE:FUNCTION",
         help="extra extractor for an in-house dialect (repeatable)",
+    )
+    parser.add_argument(
+        "--evaluation-metric",
+        action="append",
+        metavar="NAME=METRIC_KEY",
+        help="map gen_ai.evaluation.result span events named NAME to the metric METRIC_KEY, as the "
+        "processor's evaluation_metrics does (repeatable)",
     )
     parser.add_argument("--trace", default="", help="only traces whose hex id starts with this")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on a terminal")

@@ -125,6 +125,32 @@ def diagnose(report: RunReport) -> list[str]:
     return notes
 
 
+def judge_lines(report: RunReport) -> list[str]:
+    """Which judges the processor runs on this run and whether the spans carry their text (lengths only)."""
+    judges = next((s.judges for s in report.spans if s.judges), ())
+    if not judges:
+        return []
+    lines = ["judges: %s (the processor runs them; serve does not)" % ", ".join(judges)]
+    calls = [s for s in report.spans if s.observation is not None and s.observation.kind == MODEL]
+    found = [s for s in calls if isinstance(s.content, tuple)]
+    if found:
+        last = max(found, key=lambda s: s.end_ns)
+        lengths = last.content
+        assert isinstance(lengths, tuple)
+        lines.append(
+            "judged text: input %d chars, output %d chars, from the last model call with content (%s)"
+            % (lengths[0], lengths[1], last.name)
+        )
+    elif any(s.content == "redacted" for s in calls):
+        lines.append("judged text: none, the content is redacted: no judge runs unless the app hands the text")
+    else:
+        lines.append(
+            "judged text: none, no message content on the model-call spans: no judge runs unless the "
+            "app hands the text (run.set_evaluation_text) or content capture is turned on"
+        )
+    return lines
+
+
 def print_trace(
     out: TextIO,
     trace: TraceRecord,
@@ -182,6 +208,8 @@ def print_trace(
                     else " (from the spans: the AI Config's own, which the processor sends, are not in them)",
                 )
             )
+        for line in judge_lines(report):
+            w("    " + line + "\n")
         if info.graph is not None:
             from ldai_otel._graphs import describe
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import SimpleNamespace
 from typing import Any
 
 from ldai_otel import _attributes as A
 from ldai_otel._assembler import LD_TRACKED, RunMark, SpanFacts
 from ldai_otel._dialects import MARKER_KEYS, Dialects
+from ldai_otel._evaluation_events import OBSERVATION_KEY as EVALUATIONS_KEY
+from ldai_otel._evaluation_events import evaluations_in
 from ldai_otel._ratelimit import RateLimitedLogger
 
 _warn = RateLimitedLogger(logging.getLogger(__name__))
@@ -162,9 +164,13 @@ class SpanDecoder:
     Args:
         dialects: The processor's span readers.
         hook: Optional ``fn(facts, attributes) -> facts`` for callers that keep more (inspect).
+        evaluation_metrics: Evaluation name -> metric key: mapped ``gen_ai.evaluation.result``
+            span events of a GenAI span are kept on its observation (``serve``).
     """
 
-    def __init__(self, dialects: Dialects, hook: SpanHook | None = None):
+    def __init__(
+        self, dialects: Dialects, hook: SpanHook | None = None, evaluation_metrics: Mapping[str, str] | None = None
+    ):
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import Event, ReadableSpan
         from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -172,6 +178,7 @@ class SpanDecoder:
 
         self._dialects = dialects
         self._hook = hook
+        self._evaluation_metrics = dict(evaluation_metrics) if evaluation_metrics else None
         self._Event = Event
         self._ReadableSpan = ReadableSpan
         self._Resource = Resource
@@ -254,6 +261,10 @@ class SpanDecoder:
                 instrumentation_scope=scope,
             )
             facts.observation = self._dialects.observe(readable)
+            if self._evaluation_metrics is not None and facts.observation is not None and span.events:
+                found = evaluations_in([readable], self._evaluation_metrics)
+                if found:
+                    facts.observation.extra[EVALUATIONS_KEY] = found
         if self._hook is not None:
             facts = self._hook(facts, attrs)
         return facts

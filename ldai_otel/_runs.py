@@ -22,6 +22,7 @@ from ldai_otel._ratelimit import RateLimitedLogger
 
 if TYPE_CHECKING:
     from ldai_otel._graphs import GraphSpec
+    from ldai_otel._judges import RunEvaluation
 
 _logger = logging.getLogger(__name__)
 _warn = RateLimitedLogger(_logger)
@@ -66,6 +67,8 @@ class RunInfo:
     graph_key: str | None = None
     graph: GraphSpec | None = None
     """For a run of an agent graph (``ai_run(graph, ...)``): its nodes and edges."""
+    evaluation: RunEvaluation | None = None
+    """For a run whose config has judges: their state (the one mutable part, with its own lock)."""
 
 
 class Binding:

@@ -227,6 +227,7 @@ def run_serve(
     try:
         from ldai_otel._dialects import Dialects
         from ldai_otel._emitter import SegmentEmitter
+        from ldai_otel._evaluation_events import EvaluationEvents, parse_metric_map
         from ldai_otel._inspect import _load_extractor
         from ldai_otel._otlp import SpanDecoder, load_proto
         from ldai_otel._receiver_http import HttpReceiver
@@ -253,6 +254,7 @@ def run_serve(
             ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
         specs = args.extractor or [s.strip() for s in env.get(EXTRACTOR_ENV, "").split(",") if s.strip()]
         extractors = [_load_extractor(spec) for spec in specs]
+        evaluation_metrics = parse_metric_map(args.evaluation_metric or ())
         spool = None
         if args.state_dir:
             spool = Spool(
@@ -269,7 +271,7 @@ def run_serve(
     # exits without having talked to LaunchDarkly. Until the client and the emitter exist,
     # requests are refused, retryable (503 / UNAVAILABLE), and nothing enters the buffer.
     emitter: SegmentEmitter | None = None
-    decoder = SpanDecoder(Dialects(extractors))
+    decoder = SpanDecoder(Dialects(extractors), evaluation_metrics=evaluation_metrics)
     decode_lock = threading.Lock()  # the decoder is shared by the receivers' threads and the spool
 
     def decode(request: Any) -> list[Any]:
@@ -326,10 +328,12 @@ def run_serve(
 
     ld_client: Any = LDClient(config=ld_config, start_wait=0)  # partly annotated: treated as Any
     dropped_handler = metrics.watch_ldclient()
+    evaluation_events = EvaluationEvents(CountingClient(ld_client, metrics), evaluation_metrics)
     emitter = SegmentEmitter(
         CountingClient(ld_client, metrics),
         tick=buffer.tick,
         tick_interval_s=min(1.0, args.decision_wait / 4),
+        before_emit=evaluation_events.on_observed_segment if evaluation_metrics else None,
     )
     if spool is not None:
         # Replayed before any new request is taken: a restart's spans go first.
@@ -337,6 +341,12 @@ def run_serve(
         spool.start_delivery(emitter, ld_client, args.flush_interval)
     ingest.accepting = True
 
+    if evaluation_metrics:
+        # serve evaluates no flags, so it has no AI Config's judges to run; it maps evaluations only.
+        err.write(
+            "ldai-otel serve: runs no judges (no flag evaluations here); maps %d evaluation name(s) "
+            "of gen_ai.evaluation.result span events to metric keys\n" % len(evaluation_metrics)
+        )
     for warning in exposure_warnings([("gRPC", grpc_address), ("HTTP", http_address)], env.get(TOKEN_ENV, "")):
         err.write(warning + "\n")
     err.flush()
@@ -413,5 +423,12 @@ def add_parser(verbs: Any) -> None:
         metavar="MODULE:FUNCTION",
         help="extra extractor for an in-house dialect (repeatable; default: none; env %s, comma-separated)"
         % EXTRACTOR_ENV,
+    )
+    parser.add_argument(
+        "--evaluation-metric",
+        action="append",
+        metavar="NAME=METRIC_KEY",
+        help="map gen_ai.evaluation.result span events named NAME to the LaunchDarkly metric METRIC_KEY "
+        "(repeatable; serve runs no judges: it has no flag evaluations)",
     )
     parser.set_defaults(func=run_serve)

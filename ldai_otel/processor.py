@@ -18,7 +18,16 @@ from opentelemetry.trace import StatusCode
 
 from ldai_otel._dialects import MARKER_KEYS, Dialects
 from ldai_otel._emitter import SegmentEmitter
+from ldai_otel._evaluation_events import EvaluationEvents
 from ldai_otel._exit import ExitHooks, deliver_held_runs
+from ldai_otel._judges import (
+    DEFAULT_MAX_CHARS,
+    DEFAULT_MAX_CONCURRENT,
+    DEFAULT_MAX_PENDING,
+    DEFAULT_TIMEOUT_S,
+    EvaluationRunner,
+    RunJudges,
+)
 from ldai_otel._observation import Extractor
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._rules import Summary
@@ -143,6 +152,18 @@ class LDAISpanProcessor(SpanProcessor):
             ``close()`` and the exit hook spend emitting what the processor
             holds and waiting for the client to post it (the client's own
             ``close()`` may then wait on, within its HTTP timeouts).
+        run_judges: Run the judges attached to a run's AI Config on the
+            run's input and output (docs/evaluations.md). Only runs whose
+            config has judges are affected.
+        judge_timeout_s: Longest one judge may take on one run.
+        max_pending_evaluations: Most judged runs waiting or being judged;
+            past it a run is not judged (counted in ``evaluation_stats``).
+        max_concurrent_evaluations: Most judged runs evaluated at once.
+        max_evaluation_chars: Most characters of the input or of the output
+            handed to a judge; a longer side is not judged.
+        evaluation_metrics: Evaluation name -> LaunchDarkly metric key: a
+            ``gen_ai.evaluation.result`` span event on a run span with a
+            mapped name becomes a judge-style event on the run.
     """
 
     def __init__(
@@ -161,6 +182,12 @@ class LDAISpanProcessor(SpanProcessor):
         fallback_context: Any = None,
         stamp_all_spans: bool = False,
         delivery_timeout_s: float = 10.0,
+        run_judges: bool = True,
+        judge_timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_pending_evaluations: int = DEFAULT_MAX_PENDING,
+        max_concurrent_evaluations: int = DEFAULT_MAX_CONCURRENT,
+        max_evaluation_chars: int = DEFAULT_MAX_CHARS,
+        evaluation_metrics: Mapping[str, str] | None = None,
     ):
         if max_open_runs < 1:
             raise ValueError("max_open_runs must be at least 1")
@@ -180,12 +207,22 @@ class LDAISpanProcessor(SpanProcessor):
                 binding = segment.binding
                 user_callback(binding.run_id, binding.info.config_key, segment.role, summary)
 
+        self._evaluations = EvaluationRunner(max_pending_evaluations, max_concurrent_evaluations)
+        self._judges = RunJudges(
+            ld_client,
+            self._evaluations,
+            timeout_s=judge_timeout_s,
+            max_chars=max_evaluation_chars,
+            enabled=run_judges,
+        )
+        self._evaluation_events = EvaluationEvents(ld_client, evaluation_metrics) if evaluation_metrics else None
         self._emitter = SegmentEmitter(
             ld_client,
             tick=self._expire,
             tick_interval_s=min(1.0, max_segment_age_s / 4),
             on_emitted=emitted,
             observe=self._dialects.observe,
+            before_emit=self._before_emit,
         )
         if hasattr(os, "register_at_fork"):
             # A forked child must not emit the parent's runs a second time.
@@ -217,6 +254,12 @@ class LDAISpanProcessor(SpanProcessor):
     def open_runs(self) -> int:
         """How many run segments are open now (bounded by ``max_open_runs``)."""
         return self._table.open_runs
+
+    @property
+    def evaluation_stats(self) -> dict[str, int]:
+        """Counters of online evaluations: ``queued``, ``skipped_full``, ``no_content``,
+        ``tracked``, ``not_sampled``, ``failed``, ``timed_out``."""
+        return self._evaluations.stats.as_dict()
 
     @property
     def tracked_spans(self) -> int:
@@ -376,6 +419,14 @@ class LDAISpanProcessor(SpanProcessor):
         if closed is not None:
             self._emitter.submit([closed])
 
+    def _before_emit(self, segment: Segment) -> None:
+        # On the emitter thread, while the segment's ended spans are held.
+        info = segment.binding.info
+        if info.evaluation is not None:
+            self._judges.on_segment_closed(segment)
+        if self._evaluation_events is not None and info.graph is None and segment.pending:
+            self._evaluation_events.on_segment_closed(segment.binding.run_id, info, segment.pending)
+
     def _expire(self) -> None:
         self._emitter.submit(self._table.expire())
 
@@ -395,7 +446,13 @@ class LDAISpanProcessor(SpanProcessor):
             test double: once everything was handed to it).
         """
         try:
-            return deliver_held_runs(self._table, self._emitter, self._ld_client, max(0.0, timeout_millis / 1000.0))
+            return deliver_held_runs(
+                self._table,
+                self._emitter,
+                self._ld_client,
+                max(0.0, timeout_millis / 1000.0),
+                settle=self._evaluations.flush,  # judged runs: their results go through the client too
+            )
         except Exception:
             _errors.exception("ldai-otel: force_flush failed")
             return False
@@ -413,13 +470,22 @@ class LDAISpanProcessor(SpanProcessor):
             self._exit_hooks.remove()
             clear_active_codec(self._codec)
             deadline = time.monotonic() + self._delivery_timeout_s
-            deliver_held_runs(self._table, self._emitter, self._ld_client, self._delivery_timeout_s)
+            deliver_held_runs(
+                self._table,
+                self._emitter,
+                self._ld_client,
+                self._delivery_timeout_s,
+                settle=self._evaluations.flush,
+            )
             # What the emitter did not finish in time it still emits before its thread ends.
             self._emitter.shutdown(timeout_s=max(0.0, deadline - time.monotonic()))
+            self._evaluations.shutdown(timeout_s=max(0.0, deadline - time.monotonic()))
         except Exception:
             _errors.exception("ldai-otel: shutdown failed")
 
     def _deliver_at_end(self) -> None:
         """Before the client closes, and at exit: hand every run over and wait for its posting."""
         if not self._shut_down:
-            deliver_held_runs(self._table, self._emitter, self._ld_client, self._delivery_timeout_s)
+            deliver_held_runs(
+                self._table, self._emitter, self._ld_client, self._delivery_timeout_s, settle=self._evaluations.flush
+            )

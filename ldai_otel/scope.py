@@ -23,6 +23,7 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from ldai_otel import _attributes as A
 from ldai_otel._graphs import graph_run_info, is_agent_graph
+from ldai_otel._judges import run_evaluation_for
 from ldai_otel._runs import ORIGIN, Binding, RunInfo, identity_attributes, run_id_for_trace
 from ldai_otel.baggage import active_codec, with_run_baggage
 
@@ -276,6 +277,29 @@ class AIRun:
         """The run's span, while the scope is open."""
         return self._span
 
+    def set_evaluation_text(self, input_text: str, output_text: str) -> None:
+        """Hands the config's judges the pair to evaluate for this run.
+
+        For apps whose spans carry no message content (content capture is off
+        by default in most instrumentations): call it inside the block, with
+        what the model was asked and what it answered. It wins over content
+        read from spans. The text is kept only until the evaluation and never
+        logged. Does nothing when the config has no judges.
+
+        Args:
+            input_text: The input the model was given (the user's prompt, or
+                the conversation as ``role: text`` lines).
+            output_text: The model's answer.
+        """
+        info = self._info
+        evaluation = info.evaluation if info is not None else None
+        if evaluation is None:
+            return
+        if not isinstance(input_text, str) or not isinstance(output_text, str) or not input_text or not output_text:
+            _logger.warning("ldai-otel: set_evaluation_text takes two non-empty strings; ignored")
+            return
+        evaluation.set_pair(input_text, output_text)
+
     @property
     def config_key(self) -> str:
         """The AI Config key this run belongs to."""
@@ -286,6 +310,7 @@ class AIRun:
             info = graph_run_info(self._config, self._context, self._agent_names, run_info_from_config)
         else:
             info = run_info_from_config(self._config, self._context)
+            info.evaluation = run_evaluation_for(self._config)  # None unless the config has judges
         self._info = info
         scope = RunScope(info)
         current = otel_context.get_current()
@@ -318,6 +343,8 @@ class AIRun:
             attributes[A.LD_AI_CONFIG_PROVIDER_NAME] = info.provider_name
         if info.graph is not None:
             attributes[A.LD_AI_CONFIG_GRAPH] = info.graph.to_json()
+        if info.evaluation is not None:
+            attributes[A.LD_AI_CONFIG_JUDGES] = info.evaluation.judge_keys
         if self._record_context:
             _add_context_attributes(attributes, self._context)
         if self._attributes:

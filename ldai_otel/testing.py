@@ -158,13 +158,50 @@ def add_ai_config(
     provider: str = "openai",
     enabled: bool = True,
     messages: list[dict[str, str]] | None = None,
+    judges: dict[str, float] | None = None,
 ) -> None:
-    """Adds an AI Config flag to an ``ldclient`` ``TestData`` source."""
-    value = {
+    """Adds an AI Config flag to an ``ldclient`` ``TestData`` source.
+
+    Args:
+        judges: Judge config key -> sampling rate (0 to 1): the variation's
+            ``judgeConfiguration``. Add each judge with :func:`add_judge_config`.
+    """
+    value: dict[str, Any] = {
         "_ldMeta": {"enabled": enabled, "variationKey": variation_key, "version": version},
         "model": {"name": model},
         "provider": {"name": provider},
         "messages": messages or [{"role": "system", "content": "You are helpful."}],
+    }
+    if judges:
+        value["judgeConfiguration"] = {"judges": [{"key": k, "samplingRate": rate} for k, rate in judges.items()]}
+    td.update(td.flag(key).variations(value).variation_for_all(0))
+
+
+def add_judge_config(
+    td: Any,
+    key: str,
+    metric_key: str,
+    *,
+    variation_key: str = "judge-variation-a",
+    version: int = 1,
+    model: str = "gpt-judge",
+    provider: str = "openai",
+    instructions: str = "You judge how relevant the response is to the question.",
+) -> None:
+    """Adds a judge AI Config flag (mode ``judge``) to an ``ldclient`` ``TestData`` source.
+
+    Args:
+        metric_key: Its ``evaluationMetricKey``: the event key of its results
+            (``$ld:ai:judge:relevance``, ...).
+        provider: The provider package ldai runs the judge with (``openai``
+            needs ``launchdarkly-server-sdk-ai-openai``: the ``judges`` extra).
+    """
+    value = {
+        "_ldMeta": {"enabled": True, "variationKey": variation_key, "version": version, "mode": "judge"},
+        "model": {"name": model},
+        "provider": {"name": provider},
+        "messages": [{"role": "system", "content": instructions}],
+        "evaluationMetricKey": metric_key,
     }
     td.update(td.flag(key).variations(value).variation_for_all(0))
 

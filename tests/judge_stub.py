@@ -1,0 +1,119 @@
+"""A loopback OpenAI chat-completions server for the online-evaluation tests.
+
+It answers a plain chat request with a short answer, and a judge's request
+(``response_format`` of type ``json_schema``, as ldai's judges send it) with
+``{"score": ..., "reasoning": ...}``; every answer has a unique id and usage.
+Judge requests can be told to fail (HTTP 500) or to hang until the stub closes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+APP_USAGE = {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
+JUDGE_USAGE = {"prompt_tokens": 57, "completion_tokens": 19, "total_tokens": 76}
+
+
+class OpenAIStub:
+    """Loopback chat completions; ``base_url`` is what ``OPENAI_BASE_URL`` takes.
+
+    Attributes:
+        judge_mode: ``"score"`` (answer the score), ``"fail"`` (500) or ``"hang"``.
+        hang_model: Judge requests for this model hang whatever the mode.
+        score: The score a judge request gets.
+        answer: The content of a plain chat answer.
+        requests: Every request body received, in order.
+    """
+
+    def __init__(self) -> None:
+        self.judge_mode = "score"
+        self.hang_model: str | None = None
+        self.score = 0.8
+        self.answer = "Paris is the capital of France."
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._release = threading.Event()
+        stub = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                with stub._lock:
+                    stub.requests.append(body)
+                    n = next(stub._ids)
+                judge = isinstance(body.get("response_format"), dict)
+                if judge and (stub.judge_mode == "hang" or body.get("model") == stub.hang_model):
+                    stub._release.wait()
+                    self._send(503, {"error": {"message": "stub closed"}})
+                    return
+                if judge and stub.judge_mode == "fail":
+                    self._send(500, {"error": {"message": "judge stub failure", "type": "server_error"}})
+                    return
+                if judge:
+                    content = json.dumps({"score": stub.score, "reasoning": "The answer is relevant."})
+                    usage = JUDGE_USAGE
+                else:
+                    content, usage = stub.answer, APP_USAGE
+                self._send(
+                    200,
+                    {
+                        "id": "chatcmpl-stub-%d" % n,
+                        "object": "chat.completion",
+                        "created": 1700000000,
+                        "model": body.get("model", "gpt-test"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": content},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": usage,
+                    },
+                )
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode("utf-8")
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a judge's timeout): nothing to answer
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="openai-stub", daemon=True)
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return "http://127.0.0.1:%d/v1" % self._server.server_port
+
+    def judge_requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.requests if isinstance(r.get("response_format"), dict)]
+
+    def close(self) -> None:
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> OpenAIStub:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
