@@ -19,13 +19,14 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from ldai.tracker import LDAIConfigTracker, TokenUsage
+from ldai.tracker import TokenUsage
 
 from ldai_otel._delivery import client_closed
 from ldai_otel._observation import Observation
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._rules import Summary, summarize
 from ldai_otel._runs import ROLES_WITH_OUTCOME, Segment
+from ldai_otel._trackers import run_tracker
 
 _logger = logging.getLogger(__name__)
 _errors = RateLimitedLogger(_logger)
@@ -76,17 +77,7 @@ def emit_segment(ld_client: Any, segment: Segment, observe: Observe | None = Non
     summary = summarize(segment)
     binding = segment.binding
     info = binding.info
-    tracker = LDAIConfigTracker(
-        ld_client=ld_client,
-        run_id=binding.run_id,
-        config_key=info.config_key,
-        variation_key=info.variation_key,
-        version=info.version,
-        context=info.context,
-        model_name=summary.model_name,
-        provider_name=summary.provider_name,
-        graph_key=info.graph_key,
-    )
+    tracker = run_tracker(ld_client, binding.run_id, info, summary.model_name, summary.provider_name)
     owns_outcome = segment.role in ROLES_WITH_OUTCOME and not segment.outcome_deferred
     if owns_outcome and summary.duration_ms is not None:
         _send("duration", tracker.track_duration, summary.duration_ms)

@@ -21,6 +21,7 @@ from typing import Any
 from ldai_otel import _attributes as A
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._runs import RunInfo, Segment
+from ldai_otel._trackers import run_tracker
 
 _logger = logging.getLogger(__name__)
 _bad_input = RateLimitedLogger(_logger)
@@ -136,19 +137,8 @@ class EvaluationEvents:
         if not found:
             return 0
         from ldai.providers.types import JudgeResult
-        from ldai.tracker import LDAIConfigTracker
 
-        tracker = LDAIConfigTracker(
-            ld_client=self._ld_client,
-            run_id=run_id,
-            config_key=info.config_key,
-            variation_key=info.variation_key,
-            version=info.version,
-            context=info.context,
-            model_name=info.model_name,
-            provider_name=info.provider_name,
-            graph_key=info.graph_key,
-        )
+        tracker = run_tracker(self._ld_client, run_id, info)
         for evaluation in found:
             result = JudgeResult(sampled=True, success=True, metric_key=evaluation.metric_key, score=evaluation.score)
             tracker.track_judge_result(result)

@@ -31,6 +31,7 @@ from ldai_otel._content import Exchange, read_exchange
 from ldai_otel._observation import MODEL
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._runs import ORIGIN, RunInfo, Segment
+from ldai_otel._trackers import run_tracker
 
 _logger = logging.getLogger(__name__)
 _warn = RateLimitedLogger(_logger)
@@ -379,17 +380,4 @@ class _JudgeJob:
         return None
 
     def _tracker(self) -> Any:
-        from ldai.tracker import LDAIConfigTracker
-
-        info = self._info
-        return LDAIConfigTracker(
-            ld_client=self._ld_client,
-            run_id=self._run_id,
-            config_key=info.config_key,
-            variation_key=info.variation_key,
-            version=info.version,
-            context=info.context,
-            model_name=info.model_name,
-            provider_name=info.provider_name,
-            graph_key=info.graph_key,
-        )
+        return run_tracker(self._ld_client, self._run_id, self._info)
