@@ -45,6 +45,7 @@ from typing import Any
 from opentelemetry import baggage as otel_baggage
 from opentelemetry.context import Context
 
+from ldai_otel._baggage_entries import DeferredEntry, RunTokenEntry, propagators_defer
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel._runs import run_id_for_trace
 
@@ -276,63 +277,6 @@ class RunTokenCodec:
         return context
 
 
-class DeferredEntry:
-    """A baggage value computed when first turned into text (``str``).
-
-    The W3C baggage propagator writes each value as ``str(value)`` when a
-    request leaves the process; most runs never make one, so their entries
-    are never computed. Computed once and kept; two threads racing on the
-    first ``str`` compute the same text twice, which is harmless.
-    """
-
-    __slots__ = ("_make", "_args", "_text")
-
-    def __init__(self, make: Callable[..., str | None], *args: Any):
-        self._make = make
-        self._args = args
-        self._text: str | None = None
-
-    def __str__(self) -> str:
-        text = self._text
-        if text is None:
-            try:
-                text = self._make(*self._args) or ""
-            except Exception:  # str() runs inside the app's outgoing request: never raise there
-                _warn.exception("ldai-otel: could not make a %s baggage entry; sending it empty", "run")
-                text = ""
-            self._text = text
-        return text
-
-    def __repr__(self) -> str:
-        return "<%s>" % type(self).__name__  # never the entry itself: it may be logged
-
-
-class RunTokenEntry(DeferredEntry):
-    """The ``ld.ai_config.token`` value ``ai_run`` puts in baggage: signed when first serialized.
-
-    In this process the run is read from it directly (:meth:`resumed`); the
-    signed text exists only once a request carries it out.
-    """
-
-    __slots__ = ("codec", "_run")
-
-    def __init__(self, codec: RunTokenCodec, run: ResumedRun | Callable[[], ResumedRun], token: Callable[[], str]):
-        super().__init__(_sign_token, codec, token)
-        self.codec = codec
-        self._run = run
-
-    def resumed(self) -> ResumedRun:
-        """The run this entry names."""
-        run = self._run
-        if not isinstance(run, ResumedRun):
-            run = self._run = run()
-        return run
-
-
-def _sign_token(codec: RunTokenCodec, token: Callable[[], str]) -> str:
-    return codec.sign_token(token())
-
-
 def _reinit_lock(weak_codec: weakref.ReferenceType[RunTokenCodec]) -> None:
     codec = weak_codec()
     if codec is not None:
@@ -377,6 +321,8 @@ def with_run_baggage(
 
     The entries are :class:`DeferredEntry` values: the token is encoded and
     signed only when a propagator first writes it into an outgoing request.
+    With a propagator not known to write values with ``str()`` configured,
+    they are text, signed at once.
 
     Args:
         ctx: The context to add the entries to.
@@ -388,9 +334,12 @@ def with_run_baggage(
     codec = active_codec()
     if codec is None or not codec.propagate:
         return ctx
-    ctx = otel_baggage.set_baggage(TOKEN_BAGGAGE_KEY, RunTokenEntry(codec, run, token), ctx)
-    if codec.propagate_context:
-        ctx = otel_baggage.set_baggage(
-            CONTEXT_BAGGAGE_KEY, DeferredEntry(codec.encode_context, ld_context, run_id), ctx
-        )
+    token_entry: object = RunTokenEntry(codec, run, token)
+    context_entry: object = DeferredEntry(codec.encode_context, ld_context, run_id) if codec.propagate_context else None
+    if not propagators_defer():
+        token_entry = str(token_entry)
+        context_entry = str(context_entry) if context_entry is not None else None
+    ctx = otel_baggage.set_baggage(TOKEN_BAGGAGE_KEY, token_entry, ctx)
+    if context_entry is not None:
+        ctx = otel_baggage.set_baggage(CONTEXT_BAGGAGE_KEY, context_entry, ctx)
     return ctx

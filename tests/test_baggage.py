@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sys
 from pathlib import Path
 from urllib.parse import quote_plus
@@ -22,6 +23,8 @@ from opentelemetry import baggage as otel_baggage
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import TextMapPropagator, default_getter, default_setter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -291,3 +294,37 @@ def test_the_deferred_header_is_byte_identical_to_the_eagerly_signed_one(
     if propagate_context:
         expected += "," + CONTEXT_BAGGAGE_KEY + "=" + quote_plus(codec.encode_context(user, run.run_id))
     assert first["baggage"] == second["baggage"] == expected
+
+
+class _TextOnlyPropagator(TextMapPropagator):
+    """Like the OT trace propagator: matches each baggage value as text, raising on anything else."""
+
+    def inject(self, carrier, context=None, setter=default_setter):
+        for key, value in otel_baggage.get_all(context).items():
+            if re.fullmatch(r"[\x20-\x7e]+", value) is not None:
+                setter.set(carrier, "ot-baggage-" + key, value)
+
+    def extract(self, carrier, context=None, getter=default_getter):
+        return context if context is not None else otel_context.get_current()
+
+    @property
+    def fields(self):
+        return set()
+
+
+def test_with_a_propagator_that_needs_text_the_entries_are_text_signed_at_once(make_provider, chat_config, user):
+    provider, _ = make_provider()
+    codec = active_codec()
+    previous = propagate.get_global_textmap()
+    propagate.set_global_textmap(CompositePropagator([W3CBaggagePropagator(), _TextOnlyPropagator()]))
+    try:
+        before = codec.signatures
+        with ai_run(chat_config, user, tracer_provider=provider) as run:
+            assert codec.signatures == before + 1
+            headers: dict[str, str] = {}
+            propagate.inject(headers)  # must not raise
+    finally:
+        propagate.set_global_textmap(previous)
+    signed = codec.sign_token(run.resumption_token)
+    assert headers["ot-baggage-" + TOKEN_BAGGAGE_KEY] == signed
+    assert headers["baggage"] == TOKEN_BAGGAGE_KEY + "=" + quote_plus(signed)
