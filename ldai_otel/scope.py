@@ -25,7 +25,7 @@ from ldai_otel import _attributes as A
 from ldai_otel._graphs import graph_run_info, is_agent_graph
 from ldai_otel._judges import run_evaluation_for
 from ldai_otel._runs import ORIGIN, Binding, RunInfo, identity_attributes, run_id_for_trace
-from ldai_otel.baggage import active_codec, with_run_baggage
+from ldai_otel.baggage import ResumedRun, active_codec, with_run_baggage
 
 _logger = logging.getLogger(__name__)
 
@@ -272,6 +272,14 @@ class AIRun:
             self._resumption_token = resumption_token_for(self.run_id, self._info)
         return self._resumption_token
 
+    def _token_text(self) -> str:
+        return self.resumption_token
+
+    def _resumed_run(self) -> ResumedRun:
+        info = self._info
+        assert info is not None  # set before the run goes into baggage
+        return ResumedRun(self.run_id, info.config_key, info.variation_key, info.version, info.graph_key, signed=True)
+
     @property
     def span(self) -> Span | None:
         """The run's span, while the scope is open."""
@@ -375,7 +383,7 @@ class AIRun:
         # A graph run is not resumed downstream: a plain resumption token of
         # the graph key would make other services emit AI Config events for it.
         if codec is not None and codec.propagate and info.graph is None:
-            ctx = with_run_baggage(ctx, self.run_id, self.resumption_token, self._context)
+            ctx = with_run_baggage(ctx, self.run_id, self._token_text, self._context, self._resumed_run)
         self._span = span
         self._token = otel_context.attach(trace.set_span_in_context(span, ctx))
         return self

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sys
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import pytest
 from conftest import CHAT
@@ -20,11 +22,14 @@ from ldclient import Context
 from opentelemetry import baggage as otel_baggage
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import TextMapPropagator, default_getter, default_setter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from ldai_otel import LDAISpanProcessor, ai_run, current_run, track_feedback
-from ldai_otel.baggage import CONTEXT_BAGGAGE_KEY, TOKEN_BAGGAGE_KEY
+from ldai_otel.baggage import CONTEXT_BAGGAGE_KEY, TOKEN_BAGGAGE_KEY, active_codec
 from ldai_otel.testing import flush_events, sink_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples" / "two_services"))
@@ -256,3 +261,70 @@ def test_a_span_started_in_an_attached_context_with_run_baggage_resumes_the_run(
     assert values(events)["$ld:ai:tokens:total"] == 15
     assert {e["data"]["runId"] for e in events} == {run.run_id}
     assert len(by_key(events)["$ld:ai:tokens:total"]) == 1
+
+
+def test_a_run_that_never_leaves_the_process_is_never_signed(provider, processor, chat_config, user, ld_client, sink):
+    codec = active_codec()
+    assert codec is not None
+    before = codec.signatures
+    with ai_run(chat_config, user, tracer_provider=provider) as run:
+        chat(provider.get_tracer("t"), input_tokens=5, output_tokens=7)
+        # Readers in this process (current_run, the sampler, the processor) get the run without a signature.
+        assert current_run().run_id == run.run_id
+    events = flush_events(ld_client, sink, processor)
+    assert {e["data"]["runId"] for e in events} == {run.run_id}
+    assert [e["metricValue"] for e in by_key(events)["$ld:ai:tokens:total"]] == [12]
+    assert codec.signatures == before
+
+
+@pytest.mark.parametrize("propagate_context", [False, True], ids=["token", "token+context"])
+def test_the_deferred_header_is_byte_identical_to_the_eagerly_signed_one(
+    make_provider, chat_config, user, propagate_context
+):
+    provider, _ = make_provider(propagate_context=propagate_context)
+    codec = active_codec()
+    before = codec.signatures
+    with ai_run(chat_config, user, tracer_provider=provider) as run:
+        first, second = {}, {}
+        W3CBaggagePropagator().inject(first)
+        W3CBaggagePropagator().inject(second)
+    # Signed once per entry, on the first injection, and kept.
+    assert codec.signatures == before + 1 + propagate_context
+    expected = TOKEN_BAGGAGE_KEY + "=" + quote_plus(codec.sign_token(run.resumption_token))
+    if propagate_context:
+        expected += "," + CONTEXT_BAGGAGE_KEY + "=" + quote_plus(codec.encode_context(user, run.run_id))
+    assert first["baggage"] == second["baggage"] == expected
+
+
+class _TextOnlyPropagator(TextMapPropagator):
+    """Like the OT trace propagator: matches each baggage value as text, raising on anything else."""
+
+    def inject(self, carrier, context=None, setter=default_setter):
+        for key, value in otel_baggage.get_all(context).items():
+            if re.fullmatch(r"[\x20-\x7e]+", value) is not None:
+                setter.set(carrier, "ot-baggage-" + key, value)
+
+    def extract(self, carrier, context=None, getter=default_getter):
+        return context if context is not None else otel_context.get_current()
+
+    @property
+    def fields(self):
+        return set()
+
+
+def test_with_a_propagator_that_needs_text_the_entries_are_text_signed_at_once(make_provider, chat_config, user):
+    provider, _ = make_provider()
+    codec = active_codec()
+    previous = propagate.get_global_textmap()
+    propagate.set_global_textmap(CompositePropagator([W3CBaggagePropagator(), _TextOnlyPropagator()]))
+    try:
+        before = codec.signatures
+        with ai_run(chat_config, user, tracer_provider=provider) as run:
+            assert codec.signatures == before + 1
+            headers: dict[str, str] = {}
+            propagate.inject(headers)  # must not raise
+    finally:
+        propagate.set_global_textmap(previous)
+    signed = codec.sign_token(run.resumption_token)
+    assert headers["ot-baggage-" + TOKEN_BAGGAGE_KEY] == signed
+    assert headers["baggage"] == TOKEN_BAGGAGE_KEY + "=" + quote_plus(signed)
