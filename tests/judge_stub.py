@@ -24,6 +24,7 @@ class OpenAIStub:
     Attributes:
         judge_mode: ``"score"`` (answer the score), ``"fail"`` (500) or ``"hang"``.
         hang_model: Judge requests for this model hang whatever the mode.
+        judge_delay_s: Seconds a judge's answer is held back (a slow judge).
         score: The score a judge request gets.
         answer: The content of a plain chat answer.
         requests: Every request body received, in order.
@@ -32,6 +33,7 @@ class OpenAIStub:
     def __init__(self) -> None:
         self.judge_mode = "score"
         self.hang_model: str | None = None
+        self.judge_delay_s = 0.0
         self.score = 0.8
         self.answer = "Paris is the capital of France."
         self.requests: list[dict[str, Any]] = []
@@ -53,6 +55,8 @@ class OpenAIStub:
                     stub._release.wait()
                     self._send(503, {"error": {"message": "stub closed"}})
                     return
+                if judge and stub.judge_delay_s:
+                    stub._release.wait(stub.judge_delay_s)
                 if judge and stub.judge_mode == "fail":
                     self._send(500, {"error": {"message": "judge stub failure", "type": "server_error"}})
                     return

@@ -18,14 +18,16 @@ from collections.abc import Iterator
 import openai
 import pytest
 from judge_stub import APP_USAGE, JUDGE_USAGE, OpenAIStub
+from ldai import LDAIClient
 from ldai.models import AICompletionConfigDefault
 from ldclient.integrations.test_data import TestData
 from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import format_trace_id
 
-from ldai_otel import ai_run
+from ldai_otel import LDAISpanProcessor, ai_run
 from ldai_otel._runs import run_id_for_trace
-from ldai_otel.testing import add_ai_config, add_judge_config, flush_events
+from ldai_otel.testing import add_ai_config, add_judge_config, flush_events, sink_client
 
 JUDGED = "judged-chat"
 SAMPLED_OUT = "sampled-out-chat"
@@ -407,3 +409,27 @@ def test_under_load_spans_read_at_once_are_not_judged_and_the_line_says_so(
     assert processor.evaluation_stats["no_content"] == 1
     assert any("read at once under load" in r.getMessage() for r in caplog.records)
     assert _run_metrics(sink, run_id)["$ld:ai:tokens:total"] == APP_USAGE["total_tokens"]
+
+
+def test_closing_the_client_first_still_delivers_the_judge_result(monkeypatch, stub, sink, test_data, user):
+    # The exit contract holds for judged runs too: close() waits for the run's evaluation
+    # before the client stops, with no force_flush or provider shutdown before it.
+    monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_only")
+    stub.judge_delay_s = 1.0  # the judge is still answering when close() is called
+    client = sink_client(sink, test_data)  # closed by the test itself, not by a fixture
+    provider = TracerProvider()
+    provider.add_span_processor(LDAISpanProcessor(client))
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        run_id = _call(provider, _config(LDAIClient(client), user, JUDGED), user)
+        client.close()
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+    judged = _events(sink, RELEVANCE_METRIC, run_id)
+    assert [(e["metricValue"], e["data"]["judgeConfigKey"]) for e in judged] == [(0.8, RELEVANCE)]
+    assert _run_metrics(sink, run_id)["$ld:ai:tokens:input"] == APP_USAGE["prompt_tokens"]
