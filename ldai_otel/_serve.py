@@ -321,7 +321,7 @@ def run_serve(
         if http is not None:
             http.stop()
         if spool is not None:
-            spool.close()
+            spool.release()  # no client, no delivery: what it holds waits for the next start
         return 2
 
     from ldclient import LDClient

@@ -129,6 +129,13 @@ class Spool:
         self.marks.close(remove_all=empty)
         os.close(self._lock_fd)
 
+    def release(self) -> None:
+        """Lets the directory go without delivering (serve could not start): all of it stays."""
+        self.ledger.stop()
+        self.log.close(remove_all=False)
+        self.marks.close(remove_all=False)
+        os.close(self._lock_fd)
+
     def view(self) -> dict[str, float]:
         """Figures for the metrics endpoint."""
         return {

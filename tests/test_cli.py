@@ -246,6 +246,27 @@ def test_serve_that_cannot_bind_a_port_exits_2_and_never_talks_to_launchdarkly(s
     assert sink.paths == ["/bulk"]
 
 
+def test_serve_that_cannot_bind_keeps_its_spool_and_lets_the_directory_go(sink, tmp_path):
+    # A state directory from an earlier serve (a file in it) and a port in use: serve exits 2,
+    # delivers nothing (it has no client), keeps every file and releases its lock.
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "earlier").write_bytes(b"kept")
+    env = {"LAUNCHDARKLY_SDK_KEY": "sdk-ldai-otel-test", "LAUNCHDARKLY_EVENTS_URI": sink.uri}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = "127.0.0.1:%d" % taken.getsockname()[1]
+        for _ in range(2):  # the second start would be refused ("in use") if the lock were kept
+            result = ldai_otel_cli(
+                "serve", "--grpc", busy, "--http", "off", "--state-dir", str(state), env=env, timeout=120
+            )
+            assert result.returncode == 2, result.stdout + result.stderr
+            assert "ldai-otel serve: cannot listen: " in result.stderr
+            assert "in use by another" not in result.stderr and "Traceback" not in result.stderr
+    assert (state / "earlier").read_bytes() == b"kept"
+
+
 def test_serve_sends_its_runs_events_and_no_diagnostic_events(sink, tmp_path):
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
