@@ -137,6 +137,18 @@ def build_requests(spans: int, seed: int = 7) -> tuple[list[bytes], int]:
     return requests, runs
 
 
+def read_metrics(http: str) -> dict[str, float]:
+    """serve's Prometheus metrics at ``http`` (HOST:PORT), name with labels -> value."""
+    with urllib.request.urlopen("http://%s/metrics" % http, timeout=30) as response:
+        text = response.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
 class Serve:
     """``ldai-otel serve`` as a child process (pinned to CPU 0 when taskset exists)."""
 
@@ -167,14 +179,7 @@ class Serve:
         return 0
 
     def metrics(self) -> dict[str, float]:
-        with urllib.request.urlopen("http://%s/metrics" % self.http, timeout=30) as response:
-            text = response.read().decode()
-        values = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, value = line.rsplit(" ", 1)
-                values[name] = float(value)
-        return values
+        return read_metrics(self.http)
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)

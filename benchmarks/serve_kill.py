@@ -38,7 +38,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from collections import Counter
 
@@ -46,6 +45,7 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from serve_bench import read_metrics  # run as a script: this folder is on sys.path
 
 from ldai_otel.testing import LDEventSink
 
@@ -112,14 +112,7 @@ class Serve:
             self.proc.stdout.close()
 
     def metrics(self) -> dict[str, float]:
-        with urllib.request.urlopen("http://%s/metrics" % self.http, timeout=30) as response:
-            text = response.read().decode()
-        values = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, value = line.rsplit(" ", 1)
-                values[name] = float(value)
-        return values
+        return read_metrics(self.http)
 
 
 def provider_to(endpoint: str) -> TracerProvider:

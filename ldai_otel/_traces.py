@@ -206,17 +206,21 @@ class TraceBuffer:
             settled = self._take_settled_locked()
         self._emit(out, settled)
 
-    def _add_decided_locked(self, trace: _Trace, facts: SpanFacts, position: Position) -> None:
-        if trace.spool is not None:  # always, for a trace read back
-            trace.spool.note(position, pin=None)
+    def _remember_locked(self, trace: _Trace, facts: SpanFacts) -> None:
+        # A span's chain (its parent, its run mark) stays for the trace's later spans.
         if facts.span_id not in trace.parents:
             self._spans += 1
         trace.parents[facts.span_id] = facts.parent_id
         if facts.mark is not None:
             trace.marks[facts.span_id] = facts.mark
             trace.roots[facts.span_id] = facts
-            if isinstance(facts.mark, RunMark):
-                trace.emitted.add(facts.mark.key)
+
+    def _add_decided_locked(self, trace: _Trace, facts: SpanFacts, position: Position) -> None:
+        if trace.spool is not None:  # always, for a trace read back
+            trace.spool.note(position, pin=None)
+        self._remember_locked(trace, facts)
+        if isinstance(facts.mark, RunMark):
+            trace.emitted.add(facts.mark.key)
 
     def _take_settled_locked(self) -> list[Settled]:
         settled, self._settled = self._settled, []
@@ -315,12 +319,7 @@ class TraceBuffer:
             if trace.spool is None:
                 trace.spool = SpoolState()
             trace.spool.note(position, pin=self._ledger.pin)
-        if facts.span_id not in trace.parents:
-            self._spans += 1
-        trace.parents[facts.span_id] = facts.parent_id
-        if facts.mark is not None:
-            trace.marks[facts.span_id] = facts.mark
-            trace.roots[facts.span_id] = facts
+        self._remember_locked(trace, facts)
         trace.pending[facts.span_id] = facts
         self._mark_dirty_locked(trace)
         if len(trace.parents) >= self._max_spans_per_trace:
