@@ -1,4 +1,4 @@
-"""How to store serve's spool: the plain segment log (``ldai_otel._spool``) against SQLite in WAL mode.
+"""How to store serve's spool: the plain segment log (``ldai_otel.serve.spool``) against SQLite in WAL mode.
 
 Run from the repository root (well under a minute)::
 
@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from serve_bench import build_requests  # noqa: E402
 
-from ldai_otel._spool import SegmentLog  # noqa: E402
+from ldai_otel.serve.spool import SegmentLog  # noqa: E402
 
 
 def _cpu() -> float:

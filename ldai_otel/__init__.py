@@ -1,10 +1,10 @@
 """Turn OpenTelemetry GenAI spans into LaunchDarkly AI Config metrics."""
 
-from ldai_otel._observation import Observation
-from ldai_otel._rules import Summary
 from ldai_otel._version import __version__
 from ldai_otel.feedback import RunRef, current_run, track_feedback
+from ldai_otel.model.observation import Observation
 from ldai_otel.processor import LDAISpanProcessor
+from ldai_otel.rules.book import Summary
 from ldai_otel.sampler import RunRecordingSampler
 from ldai_otel.scope import AIRun, ai_run
 

@@ -45,9 +45,9 @@ from typing import Any
 from opentelemetry import baggage as otel_baggage
 from opentelemetry.context import Context
 
-from ldai_otel._baggage_entries import DeferredEntry, RunTokenEntry, propagators_defer
 from ldai_otel._ratelimit import RateLimitedLogger
-from ldai_otel._runs import run_id_for_trace
+from ldai_otel.live.baggage_entries import DeferredEntry, RunTokenEntry, propagators_defer
+from ldai_otel.model.run import run_id_for_trace
 
 _logger = logging.getLogger(__name__)
 _warn = RateLimitedLogger(_logger)

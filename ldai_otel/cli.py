@@ -34,7 +34,7 @@ class VerbParser(argparse.ArgumentParser):
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from ldai_otel._demo import run_demo
+    from ldai_otel.demo.command import run_demo
 
     return run_demo(sys.stdout)
 
@@ -54,10 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=VerbParser)
     demo = verbs.add_parser("demo", help="run a few AI Config runs offline and report the events sent")
     demo.set_defaults(func=_demo)
-    from ldai_otel._inspect import add_parser as add_inspect_parser
+    from ldai_otel.inspect.command import add_parser as add_inspect_parser
 
     add_inspect_parser(verbs)
-    from ldai_otel._serve import add_parser as add_serve_parser
+    from ldai_otel.serve.command import add_parser as add_serve_parser
 
     add_serve_parser(verbs)
     for verb in verbs.choices.values():

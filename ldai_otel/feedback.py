@@ -18,8 +18,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from ldai_otel._ratelimit import RateLimitedLogger
-from ldai_otel._runs import run_id_for_trace
 from ldai_otel.baggage import TOKEN_BAGGAGE_KEY, active_codec
+from ldai_otel.model.run import run_id_for_trace
 from ldai_otel.scope import SCOPE_CONTEXT_KEY, RunScope, resumption_token_for
 
 _logger = logging.getLogger(__name__)

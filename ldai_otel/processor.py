@@ -16,32 +16,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
-from ldai_otel._dialects import MARKER_KEYS, Dialects
-from ldai_otel._emitter import SegmentEmitter
-from ldai_otel._evaluation_events import EvaluationEvents
-from ldai_otel._exit import ExitHooks, deliver_held_runs
-from ldai_otel._judges import (
-    DEFAULT_MAX_CHARS,
-    DEFAULT_MAX_CONCURRENT,
-    DEFAULT_MAX_PENDING,
-    DEFAULT_TIMEOUT_S,
-    EvaluationRunner,
-    RunJudges,
-)
-from ldai_otel._observation import Extractor
 from ldai_otel._ratelimit import RateLimitedLogger
-from ldai_otel._rules import Summary
-from ldai_otel._runs import (
-    IDENTITY_KEYS,
-    ORIGIN,
-    RESUMED,
-    RESUMED_PLAIN,
-    Binding,
-    RunInfo,
-    RunTable,
-    Segment,
-    run_id_for_trace,
-)
 from ldai_otel.baggage import (
     CONTEXT_BAGGAGE_KEY,
     TOKEN_BAGGAGE_KEY,
@@ -50,6 +25,23 @@ from ldai_otel.baggage import (
     derive_signing_key,
     set_active_codec,
 )
+from ldai_otel.dialects.reader import MARKER_KEYS, Dialects
+from ldai_otel.evaluations.judges import (
+    DEFAULT_MAX_CHARS,
+    DEFAULT_MAX_CONCURRENT,
+    DEFAULT_MAX_PENDING,
+    DEFAULT_TIMEOUT_S,
+    EvaluationRunner,
+    RunJudges,
+)
+from ldai_otel.evaluations.mapped_events import EvaluationEvents
+from ldai_otel.live.emitter import SegmentEmitter
+from ldai_otel.live.exit_hooks import ExitHooks, deliver_held_runs
+from ldai_otel.live.run_table import RunTable
+from ldai_otel.model.observation import Extractor
+from ldai_otel.model.run import IDENTITY_KEYS, ORIGIN, RESUMED, RESUMED_PLAIN, Binding, RunInfo, run_id_for_trace
+from ldai_otel.model.segment import Segment
+from ldai_otel.rules.book import Summary
 from ldai_otel.scope import SCOPE_CONTEXT_KEY, RunScope
 
 _logger = logging.getLogger(__name__)
@@ -120,7 +112,7 @@ class LDAISpanProcessor(SpanProcessor):
             emitted, even with spans of it still open; those spans, when they
             end, form a new segment of the same runId.
         extractors: Extra extractors for in-house span dialects, tried before
-            the built-in ones (see ``ldai_otel._observation.Extractor``).
+            the built-in ones (see ``ldai_otel.model.observation.Extractor``).
         on_emitted: Called on the emitter thread with
             ``(run_id, config_key, role, summary)`` after each segment is
             emitted; for reports and tests. Errors it raises are logged.

@@ -52,9 +52,9 @@ from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
-from ldai_otel import _attributes as A
 from ldai_otel import baggage as run_baggage
 from ldai_otel._ratelimit import RateLimitedLogger
+from ldai_otel.model import attributes as A
 from ldai_otel.scope import SCOPE_CONTEXT_KEY
 
 _logger = logging.getLogger(__name__)

@@ -21,11 +21,11 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
-from ldai_otel import _attributes as A
-from ldai_otel._graphs import graph_run_info, is_agent_graph
-from ldai_otel._judges import run_evaluation_for
-from ldai_otel._runs import ORIGIN, Binding, RunInfo, identity_attributes, run_id_for_trace
 from ldai_otel.baggage import ResumedRun, active_codec, with_run_baggage
+from ldai_otel.evaluations.judges import run_evaluation_for
+from ldai_otel.model import attributes as A
+from ldai_otel.model.graph_spec import graph_run_info, is_agent_graph
+from ldai_otel.model.run import ORIGIN, Binding, RunInfo, identity_attributes, run_id_for_trace
 
 _logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class RunScope:
 
     ``trace_id`` is None while the scope's own span is starting: that is how
     the processor tells the run's local root from its descendants. The
-    processor leaves the run's :class:`~ldai_otel._runs.Binding` in
+    processor leaves the run's :class:`~ldai_otel.model.run.Binding` in
     ``binding`` when it sees that span start, so neither side computes the
     run's identity twice.
     """

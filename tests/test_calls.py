@@ -25,10 +25,11 @@ from opentelemetry.trace import Status, StatusCode
 from otlp_json import FileSpanExporter
 
 from ldai_otel import ai_run
-from ldai_otel._calls import model_calls
-from ldai_otel._dialects import Dialects
-from ldai_otel._inspect import RecordingClient, build_runs, emit, read_file
-from ldai_otel._observation import HANDOFF, Observation
+from ldai_otel.dialects.reader import Dialects
+from ldai_otel.inspect.reading import read_file
+from ldai_otel.inspect.runs import RecordingClient, build_runs, emit
+from ldai_otel.model.observation import HANDOFF, Observation
+from ldai_otel.rules.calls import model_calls
 
 ANTHROPIC_SDK = "com.anthropic.sdk.python"
 TRACELOOP_ANTHROPIC = "opentelemetry.instrumentation.anthropic"

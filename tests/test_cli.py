@@ -133,7 +133,7 @@ def test_every_verbs_help_lists_verbose_shows_no_empty_default_and_serve_names_e
     assert not re.search(r"default:?\s*[;)]|%\(|\$\s", text), text
     if verb != "serve":
         return
-    from ldai_otel._serve import OPTIONS
+    from ldai_otel.serve.command import OPTIONS
 
     for option in OPTIONS:
         assert re.search(r"\(default: [^;)\s][^;]*; env %s\)$" % option.env, options[option.flag]), option.flag

@@ -20,8 +20,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ldai_otel import ai_run
-from ldai_otel._content import read_exchange
-from ldai_otel._values import MAX_JSON_DEPTH
+from ldai_otel.dialects.content import read_exchange
+from ldai_otel.model.values import MAX_JSON_DEPTH
 from ldai_otel.testing import add_ai_config, add_judge_config, flush_events
 
 QUESTION = "What is the capital of France?"

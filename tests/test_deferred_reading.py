@@ -16,9 +16,10 @@ from genai import by_key, chat, tool, values
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from ldai_otel import LDAISpanProcessor, ai_run
-from ldai_otel._dialects import Dialects
-from ldai_otel._emitter import SegmentEmitter
-from ldai_otel._runs import ORIGIN, Binding, RunInfo, RunTable
+from ldai_otel.dialects.reader import Dialects
+from ldai_otel.live.emitter import SegmentEmitter
+from ldai_otel.live.run_table import RunTable
+from ldai_otel.model.run import ORIGIN, Binding, RunInfo
 from ldai_otel.testing import flush_events
 
 RUN_ID = "6b1f3c2a-0000-4000-8000-00000000abcd"

@@ -23,8 +23,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Status, StatusCode
 
 from ldai_otel import ai_run
-from ldai_otel._dialects import Dialects, classify, genai_span
-from ldai_otel._observation import (
+from ldai_otel.dialects.reader import Dialects, classify, genai_span
+from ldai_otel.model.observation import (
     AGENT,
     MODEL,
     OPENINFERENCE,

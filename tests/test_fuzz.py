@@ -44,10 +44,11 @@ from opentelemetry.trace import Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ldai_otel import LDAISpanProcessor, ai_run
-from ldai_otel import _attributes as A
-from ldai_otel._inspect import RecordingClient, build_runs, emit, read_file
 from ldai_otel._ratelimit import largest_table
 from ldai_otel.baggage import CONTEXT_BAGGAGE_KEY, TOKEN_BAGGAGE_KEY
+from ldai_otel.inspect.reading import read_file
+from ldai_otel.inspect.runs import RecordingClient, build_runs, emit
+from ldai_otel.model import attributes as A
 from ldai_otel.sampler import RunRecordingSampler
 from ldai_otel.testing import LDEventSink, add_ai_config, flush_events, sink_client
 

@@ -89,11 +89,11 @@ def test_serve_emits_a_graph_run_from_its_root_marks_graph_attribute():
     """``serve``'s trace buffer makes the same graph run from exported spans (no LaunchDarkly flags needed)."""
     from ldclient import Context
 
-    from ldai_otel._assembler import RunMark, SpanFacts
-    from ldai_otel._emitter import emit_segment
-    from ldai_otel._inspect import RecordingClient
-    from ldai_otel._observation import AGENT, MODEL, Observation
-    from ldai_otel._traces import TraceBuffer
+    from ldai_otel.inspect.runs import RecordingClient
+    from ldai_otel.model.observation import AGENT, MODEL, Observation
+    from ldai_otel.otlp.assembly import RunMark, SpanFacts
+    from ldai_otel.rules.emission import emit_segment
+    from ldai_otel.serve.traces import TraceBuffer
 
     nodes = '{"nodes":[{"key":"triage","variationKey":"v-t","version":4,"model":"m","provider":"p"}],"edges":[]}'
     mark = RunMark(run_id="run-1", config_key="g", variation_key="v-g", version=2, service="a", graph=nodes)

@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import format_trace_id
 
 from ldai_otel import LDAISpanProcessor, ai_run
-from ldai_otel._runs import run_id_for_trace
+from ldai_otel.model.run import run_id_for_trace
 from ldai_otel.testing import add_ai_config, add_judge_config, flush_events, sink_client
 
 JUDGED = "judged-chat"
@@ -211,7 +211,7 @@ def test_a_failing_judge_costs_its_result_only(instrumented, ld_client, ai_clien
     assert metrics["$ld:ai:tokens:total"] == APP_USAGE["total_tokens"]
     assert metrics["$ld:ai:generation:success"] == 1
     assert "$ld:ai:duration:total" in metrics
-    failed = [r for r in caplog.records if r.name == "ldai_otel._judges" and "failed" in r.getMessage()]
+    failed = [r for r in caplog.records if r.name == "ldai_otel.evaluations.judges" and "failed" in r.getMessage()]
     assert len(failed) == 1
 
 
@@ -229,7 +229,7 @@ def test_a_hanging_judge_times_out_and_the_other_judge_still_counts(
     assert _events(sink, ACCURACY_METRIC) == []
     assert processor.evaluation_stats["timed_out"] == 1
     assert _run_metrics(sink, run_id)["$ld:ai:tokens:total"] == APP_USAGE["total_tokens"]
-    slow = [r for r in caplog.records if r.name == "ldai_otel._judges" and "took over" in r.getMessage()]
+    slow = [r for r in caplog.records if r.name == "ldai_otel.evaluations.judges" and "took over" in r.getMessage()]
     assert len(slow) == 1
     assert ACCURACY in slow[0].getMessage()
 

@@ -14,8 +14,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from ldai_otel._dialects import Dialects
-from ldai_otel._observation import MODEL, Observation
+from ldai_otel.dialects.reader import Dialects
+from ldai_otel.model.observation import MODEL, Observation
 
 ID = "chatcmpl-0a090eae71f84422a78d6253"
 CLIENT_OUTPUT = {"id": ID, "object": "chat.completion", "choices": [], "usage": {"prompt_tokens": 11}}

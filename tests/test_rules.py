@@ -13,9 +13,18 @@ import logging
 import pytest
 from genai import chat, values
 
-from ldai_otel import _attributes as A
-from ldai_otel import _rules, ai_run
-from ldai_otel._values import MAX_COUNT, MAX_JSON_DEPTH, MAX_NAME_CHARS, bounded_json, json_depth, valid_count, valid_ms
+from ldai_otel import ai_run
+from ldai_otel.model import attributes as A
+from ldai_otel.model.values import (
+    MAX_COUNT,
+    MAX_JSON_DEPTH,
+    MAX_NAME_CHARS,
+    bounded_json,
+    json_depth,
+    valid_count,
+    valid_ms,
+)
+from ldai_otel.rules import book as _rules
 
 
 def tool_call_messages(name: str = "get_weather") -> str:
@@ -251,10 +260,11 @@ def test_a_failing_call_grouping_still_counts_every_span(
 def test_a_failing_fact_reader_loses_only_that_fact_of_the_span(
     provider, tracer, chat_config, user, collect, caplog, monkeypatch
 ):
-    from ldai_otel import _dialects
 
     def broken(*args):
         raise RecursionError("reader bug")
+
+    from ldai_otel.dialects import reader as _dialects
 
     monkeypatch.setattr(_dialects, "response_tool_calls", broken)
     with caplog.at_level(logging.ERROR, logger="ldai_otel"):

@@ -184,7 +184,8 @@ def test_the_resumption_token_is_made_when_read(bare, chat_config, user):
 def test_attributes_only_the_processor_stamps_reach_the_run_span_with_it_only(
     monkeypatch, bare, make_provider, chat_config, user, exporter
 ):
-    from ldai_otel import _runs
+
+    from ldai_otel.model import run as _runs
 
     create = _runs.Binding.create.__func__
 

@@ -430,8 +430,8 @@ def test_health_on_both_listeners_and_metrics_in_prometheus_format(sink, tmp_pat
 def test_ldclients_dropped_events_warnings_are_counted():
     import logging
 
-    from ldai_otel._serve_metrics import ServeMetrics
-    from ldai_otel._traces import TraceBuffer
+    from ldai_otel.serve.metrics import ServeMetrics
+    from ldai_otel.serve.traces import TraceBuffer
 
     metrics = ServeMetrics(TraceBuffer(lambda segments: None, decision_wait_s=1.0), 100, lambda: 3)
     handler = metrics.watch_ldclient()

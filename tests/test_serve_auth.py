@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from serve_support import export, metrics_of, start_serve
 
-from ldai_otel._serve import exposure_warnings, is_loopback
+from ldai_otel.serve.command import exposure_warnings, is_loopback
 
 ROOT = {"ld.ai_config.key": "chat-config", "ld.ai_config.variation_key": "v", "ld.ai_config.version": 1}
 

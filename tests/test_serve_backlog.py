@@ -17,11 +17,11 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from ldai_otel._dialects import Dialects
-from ldai_otel._otlp import SpanDecoder
-from ldai_otel._receiver_http import HttpReceiver
-from ldai_otel._receivers import Ingest, start_grpc
-from ldai_otel._traces import TraceBuffer
+from ldai_otel.dialects.reader import Dialects
+from ldai_otel.otlp.decode import SpanDecoder
+from ldai_otel.serve.receiver_http import HttpReceiver
+from ldai_otel.serve.receivers import Ingest, start_grpc
+from ldai_otel.serve.traces import TraceBuffer
 
 
 def one_span_request() -> ExportTraceServiceRequest:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from ldai_otel._assembler import RunMark, SpanFacts
-from ldai_otel._observation import MODEL, Observation
-from ldai_otel._rules import summarize
-from ldai_otel._runs import CONTINUATION, ORIGIN, RESUMED
-from ldai_otel._traces import BUFFER_FULL, TOO_MANY_SPANS, Refused, TraceBuffer
+from ldai_otel.model.observation import MODEL, Observation
+from ldai_otel.model.run import CONTINUATION, ORIGIN, RESUMED
+from ldai_otel.otlp.assembly import RunMark, SpanFacts
+from ldai_otel.rules.book import summarize
+from ldai_otel.serve.traces import BUFFER_FULL, TOO_MANY_SPANS, Refused, TraceBuffer
 
 TRACE = 0xABC
 MARK = RunMark(run_id="run-1", config_key="chat-config", variation_key="v", version=2, service="a")

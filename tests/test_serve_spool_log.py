@@ -1,4 +1,4 @@
-"""The spool's log (``ldai_otel._spool.SegmentLog``) on a real directory: framing, group commit, damage, bounds.
+"""The spool's log (``ldai_otel.serve.spool.SegmentLog``) on a real directory: framing, group commit, damage, bounds.
 
 The end-to-end guarantees (kills, restarts, the sink) are in ``test_serve_spool``;
 these pin down the log's own rules, which those tests rely on.
@@ -12,8 +12,8 @@ import threading
 
 import pytest
 
-from ldai_otel import _spool
-from ldai_otel._spool import SegmentLog, SpoolFull, SpoolLocked, lock_directory
+from ldai_otel.serve import spool as _spool
+from ldai_otel.serve.spool import SegmentLog, SpoolFull, SpoolLocked, lock_directory
 
 
 def reopen(directory, **options) -> SegmentLog:

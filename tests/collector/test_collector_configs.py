@@ -20,7 +20,7 @@ from apps import Apps, tally
 from otelcol import EXAMPLES, SpanBackend, collector_binary, free_port, start_collector, validate, wait_until
 from serve_support import start_serve
 
-from ldai_otel._serve import OPTIONS
+from ldai_otel.serve.command import OPTIONS
 
 PUBLISHED = {
     "collector-with-serve.yaml",

@@ -138,7 +138,8 @@ def sent_and_inspected(stack, run, tmp_path) -> tuple[list, list]:
     from ldclient import Context
     from otlp_file import write_otlp_json
 
-    from ldai_otel._inspect import RecordingClient, build_runs, emit, read_file
+    from ldai_otel.inspect.reading import read_file
+    from ldai_otel.inspect.runs import RecordingClient, build_runs, emit
 
     sent = [(e["key"], e["metricValue"], e["data"]) for e in stack.events(run)]
     path = write_otlp_json(stack.spans(run), tmp_path / "spans.jsonl")

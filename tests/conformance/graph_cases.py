@@ -136,8 +136,9 @@ def sent_and_inspected(stack: Any, run: Any, tmp_path: Any) -> tuple[list[Any], 
     from otlp_file import write_otlp_json
     from stack import USER_KEY
 
-    from ldai_otel._graphs import describe
-    from ldai_otel._inspect import RecordingClient, build_runs, emit, read_file
+    from ldai_otel.inspect.reading import read_file
+    from ldai_otel.inspect.runs import RecordingClient, build_runs, emit
+    from ldai_otel.rules.graphs import describe
 
     graph, nodes = collect(stack, run)
     sent = [(e["key"], e["metricValue"], e["data"]) for events in (*graph.values(), *nodes.values()) for e in events]

@@ -1,0 +1,1 @@
+"""Span reading: each instrumentation's attributes to one :class:`~ldai_otel.model.observation.Observation`."""

@@ -1,0 +1,1 @@
+"""The run model: span facts, run identity and roles, segments, graph specs (docs/design.md)."""

@@ -1,0 +1,260 @@
+"""Trace assembly: runs found through parent chains in ended spans (docs/design.md, "Membership").
+
+Readers that see only ended spans (``ldai-otel inspect``, ``ldai-otel serve``)
+cannot use the OTel context that tells the processor which run a span is in.
+They find membership through parent span ids instead: a run's root is a span
+carrying the ``ld.ai_config.*`` identity (a :class:`RunMark`), and a span
+belongs to the run of its nearest marked ancestor-or-self, across services;
+inner runs win, as in process. Spans under a root written by LaunchDarkly's
+own AI SDKs (:data:`LD_TRACKED`) belong to no run of ours: those SDKs send
+their own events.
+
+This module holds what both readers share: the facts kept of a span
+(:class:`SpanFacts`, never the span), the resolution of a span's run
+(:func:`resolve`), and the making of a :class:`~ldai_otel.model.segment.Segment` that
+``rules.emission.emit_segment`` emits through the rule book. Inspect groups the
+result per service (what each process's processor sends); serve buffers
+traces as they arrive (``serve.traces.TraceBuffer``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ldai_otel.model.observation import Observation
+from ldai_otel.model.run import Binding, RunInfo
+from ldai_otel.model.segment import Segment
+
+AI_RUN_SCOPE = "ldai_otel"
+"""Instrumentation scope of the ``ai_run`` span."""
+MAX_DEPTH = 512
+"""Longest parent chain followed: a corrupt or cyclic chain cannot loop."""
+
+
+class _Sentinel:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+LD_TRACKED: Any = _Sentinel("LD_TRACKED")
+"""Mark of a span written by LaunchDarkly's own AI SDKs (``launchdarkly.run.id``)."""
+PENDING: Any = _Sentinel("PENDING")
+"""A span's run is not known yet: an ancestor in its chain has not arrived."""
+
+
+@dataclass(slots=True, frozen=True)
+class RunMark:
+    """The run identity a root span carries (``ld.ai_config.*`` attributes)."""
+
+    run_id: str
+    config_key: str
+    variation_key: str = ""
+    version: int = 0
+    model_name: str = ""
+    provider_name: str = ""
+    context_kinds: tuple[str, ...] = ()
+    context_keys: tuple[str, ...] = ()
+    """The LaunchDarkly context's kinds and keys (several for a multi-context), when recorded."""
+    emitted_in_process: bool = False
+    """An ``LDAISpanProcessor`` stamped it: that process emitted its share of the run."""
+    service: str = ""
+    """``service.name`` of the span that carries it."""
+    graph: str = ""
+    """An agent graph's nodes and edges (``ld.ai_config.graph`` JSON) when the run is a graph run."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The run's identity: (runId, config key)."""
+        return (self.run_id, self.config_key)
+
+
+class SpanFacts:
+    """What the run model needs of one ended span: ids, timing, status, mark, observation."""
+
+    __slots__ = (
+        "trace_id",
+        "span_id",
+        "parent_id",
+        "name",
+        "scope",
+        "service",
+        "start_ns",
+        "end_ns",
+        "error",
+        "mark",
+        "observation",
+    )
+
+    def __init__(self, trace_id: int, span_id: int, parent_id: int):
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.parent_id = parent_id
+        self.name = ""
+        self.scope = ""
+        self.service = ""
+        self.start_ns = 0
+        self.end_ns = 0
+        self.error = False
+        self.mark: Any = None
+        """A :class:`RunMark`, :data:`LD_TRACKED`, or None."""
+        self.observation: Observation | None = None
+
+
+def resolve(
+    span_id: int,
+    parents: Mapping[int, int],
+    marks: Mapping[int, Any],
+    memo: dict[int, Any],
+) -> Any:
+    """The mark of a span's nearest marked ancestor-or-self.
+
+    Args:
+        span_id: A span in ``parents``.
+        parents: span id -> parent span id (0 for a trace root) of every span known in the trace.
+        marks: span id -> mark, for the marked spans among them.
+        memo: Results of this pass, shared between calls (cleared when spans arrive).
+
+    Returns:
+        A :class:`RunMark`, :data:`LD_TRACKED`, None (the chain reaches the
+        trace's root unmarked), or :data:`PENDING` (an ancestor is not known).
+    """
+    path = []
+    current = span_id
+    result: Any = None
+    for _ in range(MAX_DEPTH):
+        if current in memo:
+            result = memo[current]
+            break
+        mark = marks.get(current)
+        if mark is not None:
+            result = mark
+            break
+        parent = parents.get(current)
+        if parent is None:
+            result = PENDING
+            break
+        path.append(current)
+        if not parent:
+            result = None
+            break
+        current = parent
+    for visited in path:
+        memo[visited] = result
+    return result
+
+
+def parent_run(facts: SpanFacts, parents: Mapping[int, int], marks: Mapping[int, Any], memo: dict[int, Any]) -> Any:
+    """The run a span's parent is in (:func:`resolve` of the parent; None for a trace root)."""
+    if not facts.parent_id:
+        return None
+    return resolve(facts.parent_id, parents, marks, memo)
+
+
+def is_run_root(facts: SpanFacts, parents: Mapping[int, int], marks: Mapping[int, Any], memo: dict[int, Any]) -> bool:
+    """Whether a marked span opens its run: its parent is not in the same run.
+
+    A span stamped with the identity of the run it is already in (the
+    processor stamps GenAI spans too) is a member, not a second root.
+    """
+    mark = facts.mark
+    if not isinstance(mark, RunMark):
+        return False
+    above = parent_run(facts, parents, marks, memo)
+    return not (isinstance(above, RunMark) and above.key == mark.key)
+
+
+def run_info(mark: RunMark, context: Any, members: Sequence[SpanFacts] = ()) -> RunInfo:
+    """The run's AI Config as its marks say (model and provider from any member's mark)."""
+    model = mark.model_name
+    provider = mark.provider_name
+    graph_json = mark.graph  # on the ai_run span only, not on the GenAI spans the processor stamps
+    for facts in members:
+        other = facts.mark
+        if isinstance(other, RunMark):
+            model = model or other.model_name
+            provider = provider or other.provider_name
+            graph_json = graph_json or other.graph
+    graph = None
+    if graph_json:
+        from ldai_otel.model.graph_spec import spec_from_json
+
+        graph = spec_from_json(graph_json, mark.config_key, mark.variation_key, mark.version, context)
+    return RunInfo(
+        config_key=mark.config_key,
+        variation_key=mark.variation_key,
+        version=mark.version,
+        context=context,
+        model_name=model,
+        provider_name=provider,
+        graph=graph,
+    )
+
+
+def make_segment(
+    info: RunInfo, run_id: str, role: str, members: Sequence[SpanFacts], root: SpanFacts | None
+) -> Segment:
+    """A closed segment of ``members`` for the rule book; ``root`` gives duration and outcome."""
+    segment = Segment(Binding.create(run_id, info, role), role, root.span_id if root is not None else 0)
+    segment.parents = {f.span_id: f.parent_id for f in members}
+    segment.observations = [f.observation for f in members if f.observation is not None]
+    if root is not None:
+        segment.root_ended = True
+        segment.root_error = root.error
+        segment.root_start_ns = root.start_ns
+        segment.root_end_ns = root.end_ns
+    segment.closed = True
+    return segment
+
+
+def pick_root(members: Sequence[SpanFacts]) -> SpanFacts | None:
+    """The span that opened a per-service segment: its parent is not a member; ``ai_run``'s first."""
+    ids = {f.span_id for f in members}
+    roots = sorted(
+        (f for f in members if f.parent_id not in ids),
+        key=lambda f: (f.scope != AI_RUN_SCOPE, f.start_ns),
+    )
+    return roots[0] if roots else None
+
+
+class ServiceContexts:
+    """One anonymous ``service`` context per ``service.name``, bounded (the processor's fallback)."""
+
+    MAX = 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._contexts: dict[str, Any] = {}
+
+    def get(self, service: str) -> Any:
+        """The context events of ``service`` are attributed to when the run carries none."""
+        with self._lock:
+            context = self._contexts.get(service)
+        if context is None:
+            from ldclient import Context
+
+            context = Context.builder(service or "unknown_service").kind("service").anonymous(True).build()
+            with self._lock:
+                if len(self._contexts) < self.MAX:
+                    self._contexts[service] = context
+        return context
+
+
+def run_context(mark: RunMark, service: str, fallback: ServiceContexts) -> Any:
+    """The root's own context (``ld.ai_config.context.kind``/``.key``) when valid, else the service's."""
+    if mark.context_keys:
+        from ldclient import Context
+
+        pairs = zip(mark.context_kinds, mark.context_keys, strict=True)
+        parts = [Context.builder(key).kind(kind).build() for kind, key in pairs]
+        context = parts[0] if len(parts) == 1 else Context.create_multi(*parts)
+        if context.valid:
+            return context
+    return fallback.get(service)
