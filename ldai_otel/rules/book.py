@@ -20,6 +20,7 @@ from typing import Any
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel.model.attributes import HANDOFF_TOOL_PREFIX
 from ldai_otel.model.observation import AGENT, MODEL, TOOL, Observation
+from ldai_otel.model.parents import chain
 from ldai_otel.model.run import RESUMED_PLAIN
 from ldai_otel.model.segment import Segment
 from ldai_otel.model.values import MAX_COUNT, MAX_TIME_MS
@@ -28,9 +29,6 @@ from ldai_otel.rules.calls import model_calls
 _logger = logging.getLogger(__name__)
 _errors = RateLimitedLogger(_logger)
 _bad_input = RateLimitedLogger(_logger)
-
-_MAX_ANCESTORS = 64
-"""Parent links followed per span: a corrupt parent map cannot loop."""
 
 
 @dataclass
@@ -60,14 +58,11 @@ class _View:
 
     def ancestor_of_kind(self, obs: Observation, kinds: frozenset[str]) -> Observation | None:
         """Nearest ancestor within the segment whose observation is of ``kinds``."""
-        seen = 0
-        parent_id = obs.parent_id
-        while parent_id and seen < _MAX_ANCESTORS:
-            parent = self.by_span.get(parent_id)
+        by_span = self.by_span
+        for parent_id in chain(obs.parent_id, self.parents):
+            parent = by_span.get(parent_id)
             if parent is not None and parent.kind in kinds:
                 return parent
-            parent_id = self.parents.get(parent_id, 0)
-            seen += 1
         return None
 
 
