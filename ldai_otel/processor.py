@@ -93,13 +93,14 @@ class LDAISpanProcessor(SpanProcessor):
             services resume it (see :mod:`ldai_otel.baggage`).
         signing_key: HMAC key for baggage entries; by default derived from
             the LaunchDarkly SDK key, so services of one environment agree.
-        trust_unsigned_tokens: Also resume runs from plain (unsigned)
-            LaunchDarkly resumption tokens, for services fed by another
-            LaunchDarkly SDK. Anyone who can reach the service can then
-            attribute metrics to any run: enable only behind a trusted boundary.
-        propagate_context: ``ai_run`` also puts the LaunchDarkly context's
-            kind and key (often personal data) into baggage, signed, so
-            downstream events carry the same context.
+        trust_unsigned_tokens: Security: anyone who can reach the service can
+            then attribute metrics to any run and AI Config: enable only behind a
+            trusted boundary. Also resumes runs from plain (unsigned) LaunchDarkly
+            resumption tokens, for services fed by another LaunchDarkly SDK.
+        propagate_context: Security: the LaunchDarkly context's kind and key
+            (often personal data) then leave the service in baggage, on every
+            outbound call, model providers included (signed, not encrypted).
+            ``ai_run`` puts them there so downstream events carry the same context.
         context_provider: ``fn(parent_context) -> ldclient.Context | None``,
             called when a span resumes a run from baggage, to choose the
             context downstream events are attributed to. Errors are logged.

@@ -1,9 +1,12 @@
 """Emission: a closed segment through LaunchDarkly's own tracker, by the rule book.
 
-Shared by the three sources (the processor's emitter thread, ``serve``,
-``inspect``): the segment's pending spans are read, the rule book summarizes
-it, and every metric goes through ``ldai.tracker.LDAIConfigTracker`` (runId,
-at-most-once guards, event keys and payloads stay LaunchDarkly's).
+Shared by the three sources (docs/design.md, "Three sources, one rule book"):
+the processor (live spans in the app's process, on its emitter thread),
+``ldai-otel serve`` (OTLP over the network, on the same emitter) and
+``ldai-otel inspect`` (OTLP JSON files, into a client that records the events).
+The segment's pending spans are read, the rule book summarizes it, and every
+metric goes through ``ldai.tracker.LDAIConfigTracker`` (runId, at-most-once
+guards, event keys and payloads stay LaunchDarkly's).
 """
 
 from __future__ import annotations

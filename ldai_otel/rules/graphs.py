@@ -1,5 +1,8 @@
 """The graph rules: what a closed run of an agent graph emits (docs/graphs.md).
 
+Shared by the three sources as the rule book is (the processor, ``inspect``,
+``serve``: :func:`~ldai_otel.rules.emission.emit_segment` hands a graph run here).
+
 From a graph run's observations this module derives which agent spans are
 runs of which node, the path, the handoffs, and the spans of each node.
 :func:`emit_graph` sends the graph's events through the graph's own
@@ -59,7 +62,26 @@ class GraphRun:
 
 
 def derive(segment: Segment, spec: GraphSpec) -> GraphRun:
-    """Which spans ran which node, the path and the handoffs of a closed graph segment."""
+    """Which spans ran which node, the path and the handoffs of a closed graph segment.
+
+    Rules, read from the graph run's spans (every source alike):
+
+    - **Node runs.** An agent span whose name maps to a node of the graph (its key,
+      or ``ai_run(..., agent_names=...)``) is a run of that node, unless it is inside
+      a run of the same node (a LangGraph node and its subgraph are one run). A named
+      agent span inside another node's run is a step of that node; one outside any
+      node run names an agent the graph does not know (its tokens count toward the
+      graph's only), unless it is around node runs (the graph itself).
+    - **A node's spans** are every span whose nearest node run (itself or an
+      ancestor) is that node's.
+    - **Path**: the nodes in the order their runs started, a node repeated only when
+      another ran in between.
+    - **Handoffs**: one per handoff span (``END`` excluded): its source is the named
+      agent's node, else the node it ran in; its target the named node, else the next
+      node to start, else the source's only outgoing edge. It succeeded when its target
+      ran after it and the span did not fail. A move along the path no handoff span
+      explains (LangGraph's static edges) is a successful handoff.
+    """
     run = GraphRun()
     observations = sorted(segment.observations, key=lambda o: (o.start_ns, o.end_ns))
     parents = segment.parents
@@ -190,6 +212,13 @@ def emit_graph(
     ld_client: Any, segment: Segment, emit_node: Callable[[Any, Segment], Summary]
 ) -> tuple[Summary, GraphRun | None]:
     """Emits a closed graph segment: the graph's events, then one node run per node that ran.
+
+    Rule: the graph's own events (:func:`_graph_events`) go through its
+    ``AIGraphTracker``, only from the segment that owns the run's outcome. Each node
+    that ran (:func:`derive`) sends one node run through the node's own
+    ``LDAIConfigTracker``, by the rule book over that node's spans: its agent runs
+    give the duration and outcome, and the node's role is the segment's, so a resumed
+    segment sends each node's tokens, time to first token and tool calls only.
 
     Args:
         ld_client: The ``ldclient.LDClient`` events go through.
