@@ -83,14 +83,11 @@ def install_from_environment(env: Mapping[str, str]) -> object | None:
             return None
         _installed = True
 
-    from ldclient import Config, LDClient
-
+    from ldai_otel.live.events_client import events_client, events_config
     from ldai_otel.processor import LDAISpanProcessor
 
-    events_uri = env.get("LAUNCHDARKLY_EVENTS_URI")
-    # Daemon mode: the processor's client only sends events, no flag connection.
-    config = Config(sdk_key, use_ldd=True, events_uri=events_uri) if events_uri else Config(sdk_key, use_ldd=True)
-    ld_client = LDClient(config=config, start_wait=0)
+    # The processor's own client only sends events: no flag connection (live.events_client).
+    ld_client = events_client(events_config(sdk_key, env.get("LAUNCHDARKLY_EVENTS_URI", ""), diagnostics=True))
     processor = LDAISpanProcessor(
         ld_client,
         signing_key=env.get("LDAI_OTEL_SIGNING_KEY") or None,
@@ -102,7 +99,7 @@ def install_from_environment(env: Mapping[str, str]) -> object | None:
     def close() -> None:
         # Emit every open segment before the client's final flush.
         processor.shutdown()
-        ld_client.close()  # type: ignore[no-untyped-call]  # ldclient leaves close() unannotated
+        ld_client.close()
 
     atexit.register(close)
     _logger.info("ldai-otel: LDAISpanProcessor added to the global TracerProvider")

@@ -1,5 +1,16 @@
 """Runs that cross services: signed LaunchDarkly resumption tokens in W3C baggage.
 
+Security:
+    Baggage is untrusted input from the network, and it leaks to every
+    outbound call the service makes, model providers included. Hence: the
+    token holds no personal data (the LaunchDarkly context stays out unless
+    you opt in), it is signed with HMAC-SHA256 under a key derived from the
+    LaunchDarkly SDK key (or one you give), unsigned or badly signed entries
+    are ignored unless you opt in to plain LaunchDarkly tokens, entries are
+    size-capped before any decoding, a signed token is only honoured in the
+    trace whose id is its runId, and warnings are rate-limited and never
+    print a token or a context key.
+
 ``ai_run`` writes the run into baggage; the OTel propagators the service
 already uses (``tracecontext,baggage``) carry it on every outbound call; a
 downstream :class:`~ldai_otel.LDAISpanProcessor` resumes the run from it.
@@ -13,17 +24,6 @@ Baggage entries (W3C baggage, keys under ``ld.ai_config.``):
 * ``ld.ai_config.context`` (only with ``propagate_context=True``): the
   LaunchDarkly context's kind and key, URL-safe base64 JSON, signed and bound
   to the runId.
-
-Security:
-    Baggage is untrusted input from the network, and it leaks to every
-    outbound call the service makes, model providers included. Hence: the
-    token holds no personal data (the LaunchDarkly context stays out unless
-    you opt in), it is signed with HMAC-SHA256 under a key derived from the
-    LaunchDarkly SDK key (or one you give), unsigned or badly signed entries
-    are ignored unless you opt in to plain LaunchDarkly tokens, entries are
-    size-capped before any decoding, a signed token is only honoured in the
-    trace whose id is its runId, and warnings are rate-limited and never
-    print a token or a context key.
 """
 
 from __future__ import annotations
@@ -102,15 +102,25 @@ class _Invalid(Exception):
 class RunTokenCodec:
     """Signs and verifies the run entries ldai-otel puts in baggage.
 
+    Security:
+        Everything this codec writes into baggage is sent on every outbound
+        call of the service, model providers included, and what it reads is
+        untrusted input from the network. It signs, it does not encrypt: put
+        nothing secret in what it carries (the LaunchDarkly context only with
+        ``propagate_context``). A token it honours lets the caller add metrics
+        to the run it names: unsigned ones only with ``trust_unsigned_tokens``.
+
     Args:
         signing_key: HMAC key; see :func:`derive_signing_key`.
-        trust_unsigned_tokens: Honour plain LaunchDarkly resumption tokens
-            (no signature), for services fed by another LaunchDarkly SDK.
-            Anyone who can reach the service can then attribute metrics to
-            any run and config; only enable it behind a trusted boundary.
+        trust_unsigned_tokens: Security: anyone who can reach the service can
+            then attribute metrics to any run and config; only enable it behind a
+            trusted boundary. Honours plain LaunchDarkly resumption tokens (no
+            signature), for services fed by another LaunchDarkly SDK.
         propagate: Whether ``ai_run`` writes the token into baggage.
-        propagate_context: Whether ``ai_run`` also writes the LaunchDarkly
-            context's kind and key (often personal data) into baggage.
+        propagate_context: Security: the LaunchDarkly context's kind and key
+            (often personal data) then travel in baggage, readable by every
+            service and provider the calls reach. Whether ``ai_run`` also
+            writes them into baggage.
     """
 
     def __init__(

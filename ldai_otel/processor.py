@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -17,14 +16,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from ldai_otel._ratelimit import RateLimitedLogger
-from ldai_otel.baggage import (
-    CONTEXT_BAGGAGE_KEY,
-    TOKEN_BAGGAGE_KEY,
-    RunTokenCodec,
-    clear_active_codec,
-    derive_signing_key,
-    set_active_codec,
-)
+from ldai_otel.baggage import TOKEN_BAGGAGE_KEY, clear_active_codec, set_active_codec
 from ldai_otel.dialects.reader import MARKER_KEYS, Dialects
 from ldai_otel.evaluations.judges import (
     DEFAULT_MAX_CHARS,
@@ -35,11 +27,13 @@ from ldai_otel.evaluations.judges import (
     RunJudges,
 )
 from ldai_otel.evaluations.mapped_events import EvaluationEvents
+from ldai_otel.live.downstream import BAGGAGE_CONTEXT_KEY as _BAGGAGE_CONTEXT_KEY
+from ldai_otel.live.downstream import Downstream, make_codec
 from ldai_otel.live.emitter import SegmentEmitter
 from ldai_otel.live.exit_hooks import ExitHooks, deliver_held_runs
 from ldai_otel.live.run_table import RunTable
 from ldai_otel.model.observation import Extractor
-from ldai_otel.model.run import IDENTITY_KEYS, ORIGIN, RESUMED, RESUMED_PLAIN, Binding, RunInfo, run_id_for_trace
+from ldai_otel.model.run import IDENTITY_KEYS, ORIGIN, Binding, run_id_for_trace
 from ldai_otel.model.segment import Segment
 from ldai_otel.rules.book import Summary
 from ldai_otel.scope import SCOPE_CONTEXT_KEY, RunScope
@@ -53,27 +47,6 @@ def _reset_table(weak_table: weakref.ReferenceType[RunTable]) -> None:
     if table is not None:
         table.reset()
 
-
-def _find_baggage_context_key() -> str | None:
-    """The OTel context key baggage lives under, found through the public API.
-
-    ``opentelemetry.baggage`` keeps all entries in one dict under one context
-    key; reading that dict directly saves building a mapping proxy on every
-    span. None when the layout is not the expected one (then the public
-    ``get_all`` is used).
-    """
-    try:
-        probe = otel_baggage.set_baggage("ldai-otel.probe", "1", Context())
-        keys = list(probe)
-        entries = probe[keys[0]] if len(keys) == 1 else None
-        if isinstance(entries, dict) and entries == {"ldai-otel.probe": "1"}:
-            return keys[0]
-    except Exception:
-        _logger.debug("ldai-otel: baggage layout probe failed; using get_all", exc_info=True)
-    return None
-
-
-_BAGGAGE_CONTEXT_KEY = _find_baggage_context_key()
 
 # Bound once: on_start runs for every span the app starts, and each lookup of
 # a module attribute there is a measurable share of its cost.
@@ -120,13 +93,14 @@ class LDAISpanProcessor(SpanProcessor):
             services resume it (see :mod:`ldai_otel.baggage`).
         signing_key: HMAC key for baggage entries; by default derived from
             the LaunchDarkly SDK key, so services of one environment agree.
-        trust_unsigned_tokens: Also resume runs from plain (unsigned)
-            LaunchDarkly resumption tokens, for services fed by another
-            LaunchDarkly SDK. Anyone who can reach the service can then
-            attribute metrics to any run: enable only behind a trusted boundary.
-        propagate_context: ``ai_run`` also puts the LaunchDarkly context's
-            kind and key (often personal data) into baggage, signed, so
-            downstream events carry the same context.
+        trust_unsigned_tokens: Security: anyone who can reach the service can
+            then attribute metrics to any run and AI Config: enable only behind a
+            trusted boundary. Also resumes runs from plain (unsigned) LaunchDarkly
+            resumption tokens, for services fed by another LaunchDarkly SDK.
+        propagate_context: Security: the LaunchDarkly context's kind and key
+            (often personal data) then leave the service in baggage, on every
+            outbound call, model providers included (signed, not encrypted).
+            ``ai_run`` puts them there so downstream events carry the same context.
         context_provider: ``fn(parent_context) -> ldclient.Context | None``,
             called when a span resumes a run from baggage, to choose the
             context downstream events are attributed to. Errors are logged.
@@ -221,21 +195,8 @@ class LDAISpanProcessor(SpanProcessor):
             # Weak: fork hooks cannot be unregistered and must not pin the table.
             weak_table = weakref.ref(self._table)
             os.register_at_fork(after_in_child=lambda: _reset_table(weak_table))
-        if signing_key is None:
-            key = derive_signing_key(ld_client.get_sdk_key() or "")
-        else:
-            key = signing_key.encode("utf-8") if isinstance(signing_key, str) else bytes(signing_key)
-        self._codec = RunTokenCodec(
-            key,
-            trust_unsigned_tokens=trust_unsigned_tokens,
-            propagate=propagate,
-            propagate_context=propagate_context,
-        )
-        self._context_provider = context_provider
-        self._fallback_context = fallback_context
-        # Fallback contexts by service name; a lock of its own, taken only on resume.
-        self._service_lock = threading.Lock()
-        self._service_contexts: dict[str, Any] = {}
+        self._codec = make_codec(ld_client, signing_key, trust_unsigned_tokens, propagate, propagate_context)
+        self._downstream = Downstream(self._codec, context_provider, fallback_context)
         self._stamp_all = stamp_all_spans
         self._shut_down = False
         set_active_codec(self._codec)
@@ -309,7 +270,7 @@ class LDAISpanProcessor(SpanProcessor):
             value = otel_baggage.get_baggage(TOKEN_BAGGAGE_KEY, parent_context)
             if value is None:
                 return
-            resumed = self._resume(span, value, parent_context)
+            resumed = self._downstream.resume(span, value, parent_context)
             if resumed is None:
                 return
             binding = resumed
@@ -327,52 +288,6 @@ class LDAISpanProcessor(SpanProcessor):
             span.set_attributes(used.span_attributes)
         if evicted:
             self._emitter.submit(evicted)
-
-    def _resume(self, span: Span, value: Any, parent_context: Context | None) -> Binding | None:
-        """The run a span resumes from baggage written upstream, if honoured."""
-        resumed = self._codec.verify_token(value, span.context.trace_id)
-        if resumed is None:
-            return None
-        info = RunInfo(
-            config_key=resumed.config_key,
-            variation_key=resumed.variation_key,
-            version=resumed.version,
-            context=self._downstream_context(span, resumed.run_id, parent_context),
-            graph_key=resumed.graph_key,
-        )
-        return Binding.create(resumed.run_id, info, RESUMED if resumed.signed else RESUMED_PLAIN)
-
-    def _downstream_context(self, span: Span, run_id: str, parent_context: Context | None) -> Any:
-        if self._context_provider is not None:
-            try:
-                context = self._context_provider(parent_context)
-            except Exception:
-                _errors.exception("ldai-otel: context_provider failed; using the fallback context")
-                context = None
-            if context is not None:
-                return context
-        if self._codec.propagate_context or self._codec.trust_unsigned_tokens:
-            entry = otel_baggage.get_baggage(CONTEXT_BAGGAGE_KEY, parent_context)
-            if entry is not None:
-                context = self._codec.verify_context(entry, run_id)
-                if context is not None:
-                    return context
-        if self._fallback_context is not None:
-            return self._fallback_context
-        resource = getattr(span, "resource", None)
-        service = resource.attributes.get("service.name") if resource is not None else None
-        return self._service_context(service if isinstance(service, str) and service else "unknown_service")
-
-    def _service_context(self, service: str) -> Any:
-        context = self._service_contexts.get(service)  # one atomic lookup: the lock is for the writes
-        if context is None:
-            from ldclient import Context as LDContext
-
-            context = LDContext.builder(service).kind("service").anonymous(True).build()
-            with self._service_lock:
-                if len(self._service_contexts) < 64:  # service names are few; stay bounded anyway
-                    self._service_contexts[service] = context
-        return context
 
     def on_end(self, span: ReadableSpan) -> None:
         try:

@@ -452,11 +452,11 @@ def ai_run(
         tracer_provider: Start the span on this provider instead of the global one.
         name: The span's name; ``"ai_run <config key>"`` by default.
         attributes: Extra attributes for the run's span.
-        record_context: Also write the LaunchDarkly context's kind and key on
+        record_context: Security: context keys are often personal data, and
+            they then reach your tracing backend and everything that reads it
+            (off by default). Writes the LaunchDarkly context's kind and key on
             the run's span (``ld.ai_config.context.kind`` / ``.key``), for
-            ``ldai-otel serve``, which reads exported spans only. Context keys
-            are often personal data, and they then reach your tracing
-            backend: off by default.
+            ``ldai-otel serve``, which reads exported spans only.
         agent_names: For an agent graph: framework agent names (as the
             agent spans write them) -> node keys, for agents not named after
             their node's AI Config key.

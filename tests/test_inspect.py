@@ -314,6 +314,65 @@ def test_unreadable_input_is_reported_not_raised(tmp_path):
     assert "empty.jsonl holds no OTLP traces: it has nothing (the file is empty)" in result.stderr
 
 
+def test_token_attributes_the_rule_rejects_are_named_cache_and_reasoning_keys_included(
+    make_provider, chat_config, user, ld_client, sink, tmp_path
+):
+    """inspect names exactly the token attributes the dialects ignore (``model.values``'s rule, every token key)."""
+    from ldai_otel.testing import flush_events
+
+    provider, processor = make_provider()
+    stream = io.StringIO()
+    provider.add_span_processor(SimpleSpanProcessor(FileSpanExporter(stream=stream)))
+    tracer = provider.get_tracer("app")
+    with ai_run(chat_config, user, tracer_provider=provider):
+        # Not whole; beyond int64 (as OTLP carries it: a double); beyond int64 by a little.
+        chat(tracer, 3.5, 2.0**64, extra={"gen_ai.usage.total_tokens": 9.3e18})
+        # Valid counts with a junk cache read, a junk reasoning count, and 9.2e18 (within int64: a count).
+        subsets = {
+            "gen_ai.usage.cache_read.input_tokens": -1,
+            "llm.token_count.completion_details.reasoning": "7",
+            "gen_ai.usage.cache_creation.input_tokens": 9.2e18,
+        }
+        chat(tracer, 4, 2, extra=subsets)
+    events = flush_events(ld_client, sink, processor)
+    path = tmp_path / "junk.jsonl"
+    path.write_text(stream.getvalue())
+
+    result = inspect_cli(str(path))
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert same(printed_events(out), sent_events(events))  # the processor ignored the same values
+    junk = "note: chat gpt-test: ignored token attribute(s) that are not counts: "
+    assert [line.strip() for line in out.splitlines() if "not counts" in line] == [
+        junk + "gen_ai.usage.input_tokens=3.5, gen_ai.usage.output_tokens=1.8446744073709552e+19, "
+        "gen_ai.usage.total_tokens=9.3e+18",
+        junk + "gen_ai.usage.cache_read.input_tokens=-1, llm.token_count.completion_details.reasoning='7'",
+    ]
+    tokens = {key: value for key, value, _ in next(iter(printed_events(out).values())) if "tokens" in key}
+    assert tokens == {"$ld:ai:tokens:input": 4, "$ld:ai:tokens:output": 2, "$ld:ai:tokens:total": 6}
+
+
+def test_junk_token_keys_follow_the_count_rule():
+    """The int forms a decoder may hand over too: beyond int64, a bool; a valid count is never named."""
+    from ldai_otel.inspect.reading import _junk_token_keys
+
+    attrs = {
+        "gen_ai.usage.input_tokens": 2**64,
+        "gen_ai.usage.output_tokens": True,
+        "gen_ai.usage.total_tokens": 2**63 - 1,
+        "gen_ai.usage.cache_creation.input_tokens": float("nan"),
+        "gen_ai.usage.reasoning.output_tokens": 9.2e18,
+        "gen_ai.aggregated_usage.input_tokens": -2,
+    }
+    assert _junk_token_keys(attrs) == (
+        "gen_ai.usage.input_tokens=18446744073709551616",
+        "gen_ai.usage.output_tokens=True",
+        "gen_ai.usage.cache_creation.input_tokens=nan",
+        "gen_ai.aggregated_usage.input_tokens=-2",
+    )
+
+
 def test_a_user_extractor_is_loaded_for_inspect(make_provider, chat_config, user, tmp_path):
     provider, _ = make_provider()
     stream = io.StringIO()

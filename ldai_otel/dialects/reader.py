@@ -139,64 +139,21 @@ MARKER_KEYS = frozenset(key for key, _, _ in _MARKERS)
 
 
 def _input_tokens(attrs: Mapping[str, Any]) -> int | None:
-    return first_count(
-        attrs,
-        A.GEN_AI_USAGE_INPUT_TOKENS,
-        A.GEN_AI_USAGE_PROMPT_TOKENS,
-        A.LLM_TOKEN_COUNT_PROMPT,
-        A.AI_USAGE_INPUT_TOKENS,
-        A.AI_USAGE_PROMPT_TOKENS,
-        A.AI_USAGE_TOKENS,
-    )
+    return first_count(attrs, *A.INPUT_TOKEN_KEYS)
 
 
 def _output_tokens(attrs: Mapping[str, Any]) -> int | None:
-    return first_count(
-        attrs,
-        A.GEN_AI_USAGE_OUTPUT_TOKENS,
-        A.GEN_AI_USAGE_COMPLETION_TOKENS,
-        A.LLM_TOKEN_COUNT_COMPLETION,
-        A.AI_USAGE_OUTPUT_TOKENS,
-        A.AI_USAGE_COMPLETION_TOKENS,
-    )
+    return first_count(attrs, *A.OUTPUT_TOKEN_KEYS)
 
 
 def _total_tokens(attrs: Mapping[str, Any]) -> int | None:
-    return first_count(
-        attrs,
-        A.GEN_AI_USAGE_TOTAL_TOKENS,
-        A.LLM_USAGE_TOTAL_TOKENS,
-        A.LLM_TOKEN_COUNT_TOTAL,
-        A.AI_USAGE_TOTAL_TOKENS,
-    )
+    return first_count(attrs, *A.TOTAL_TOKEN_KEYS)
 
 
 def _read_subsets(observation: Observation, attrs: Mapping[str, Any]) -> None:
-    observation.cache_read_tokens = first_count(
-        attrs,
-        A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-        A.GEN_AI_USAGE_INPUT_TOKENS_CACHED,
-        A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS_LEGACY,
-        A.LLM_TOKEN_COUNT_PROMPT_CACHE_READ,
-        A.AI_USAGE_CACHED_INPUT_TOKENS,
-    )
-    observation.cache_write_tokens = first_count(
-        attrs,
-        A.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-        A.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
-        A.GEN_AI_USAGE_INPUT_TOKENS_CACHE_WRITE,
-        A.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS_LEGACY,
-        A.LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE,
-    )
-    observation.reasoning_tokens = first_count(
-        attrs,
-        A.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-        A.GEN_AI_USAGE_OUTPUT_TOKENS_REASONING,
-        A.GEN_AI_USAGE_REASONING_TOKENS,
-        A.LLM_USAGE_REASONING_TOKENS,
-        A.LLM_TOKEN_COUNT_COMPLETION_REASONING,
-        A.AI_USAGE_REASONING_TOKENS,
-    )
+    observation.cache_read_tokens = first_count(attrs, *A.CACHE_READ_TOKEN_KEYS)
+    observation.cache_write_tokens = first_count(attrs, *A.CACHE_WRITE_TOKEN_KEYS)
+    observation.reasoning_tokens = first_count(attrs, *A.REASONING_TOKEN_KEYS)
 
 
 _FIRST_CHUNK_EVENTS = frozenset(

@@ -28,16 +28,16 @@ like GenAI but no dialect recognizes.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from typing import Any, TextIO
 
+from ldai_otel.dialects.extractors import load_extractor
 from ldai_otel.evaluations.mapped_events import parse_metric_map
 from ldai_otel.inspect.reading import InspectError, UsageError, read_file
 from ldai_otel.inspect.report import print_trace
 from ldai_otel.inspect.runs import RecordingClient, RunReport, build_runs, emit
-from ldai_otel.model.observation import Extractor
+from ldai_otel.live.events_client import events_client, events_config
 
 SDK_KEY_ENV = "LAUNCHDARKLY_SDK_KEY"
 """Environment variable ``--send`` reads the LaunchDarkly SDK key from."""
@@ -46,29 +46,11 @@ DEFAULT_CONTEXT_KEY = "ldai-otel-inspect"
 # --- Command ---------------------------------------------------------------------------
 
 
-def _load_extractor(spec: str) -> Extractor:
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise UsageError("--extractor wants module:function, got %r" % spec)
-    try:
-        module = importlib.import_module(module_name)
-        extractor: Extractor = getattr(module, attribute)
-        return extractor
-    except (ImportError, AttributeError) as exc:
-        raise UsageError("cannot load extractor %s: %s" % (spec, exc)) from exc
-
-
 def _send_client(args: argparse.Namespace) -> Any:
-    from ldclient import Config, LDClient
-
     sdk_key = args.sdk_key or os.environ.get(SDK_KEY_ENV, "")
     if not sdk_key:
         raise UsageError("--send needs a LaunchDarkly SDK key: --sdk-key or $" + SDK_KEY_ENV)
-    options: dict[str, Any] = {"send_events": True, "diagnostic_opt_out": True, "use_ldd": True}
-    if args.events_uri:
-        options["events_uri"] = args.events_uri
-    # use_ldd: no flag data is needed to send events, so no streaming connection.
-    return LDClient(config=Config(sdk_key, **options), start_wait=0)
+    return events_client(events_config(sdk_key, args.events_uri))
 
 
 def run_inspect(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
@@ -81,8 +63,8 @@ def run_inspect(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO 
     from ldclient import Context
 
     try:
-        extractors = [_load_extractor(spec) for spec in args.extractor or ()]
         try:
+            extractors = [load_extractor(spec) for spec in args.extractor or ()]
             evaluation_metrics = parse_metric_map(args.evaluation_metric or ())
         except ValueError as exc:
             raise UsageError(str(exc)) from exc

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,6 +22,7 @@ from ldai_otel.dialects.content import content_lengths
 from ldai_otel.dialects.reader import Dialects
 from ldai_otel.model import attributes as A
 from ldai_otel.model.observation import MODEL, Extractor
+from ldai_otel.model.values import count_problem
 from ldai_otel.otlp.assembly import (
     LD_TRACKED,
     SpanFacts,
@@ -33,25 +33,6 @@ PROGRESS_INTERVAL_S = 0.5
 MAX_JUDGES = 16
 
 _GENAI_PREFIXES = ("gen_ai.", "llm.", "ai.", "openinference.", "traceloop.", "embedding.")
-_TOKEN_KEYS = (
-    A.GEN_AI_USAGE_INPUT_TOKENS,
-    A.GEN_AI_USAGE_OUTPUT_TOKENS,
-    A.GEN_AI_USAGE_PROMPT_TOKENS,
-    A.GEN_AI_USAGE_COMPLETION_TOKENS,
-    A.GEN_AI_USAGE_TOTAL_TOKENS,
-    A.LLM_USAGE_TOTAL_TOKENS,
-    A.LLM_TOKEN_COUNT_PROMPT,
-    A.LLM_TOKEN_COUNT_COMPLETION,
-    A.LLM_TOKEN_COUNT_TOTAL,
-    A.GEN_AI_AGGREGATED_USAGE_INPUT_TOKENS,
-    A.GEN_AI_AGGREGATED_USAGE_OUTPUT_TOKENS,
-    A.AI_USAGE_INPUT_TOKENS,
-    A.AI_USAGE_OUTPUT_TOKENS,
-    A.AI_USAGE_PROMPT_TOKENS,
-    A.AI_USAGE_COMPLETION_TOKENS,
-    A.AI_USAGE_TOTAL_TOKENS,
-    A.AI_USAGE_TOKENS,
-)
 _STREAMING_FLAGS = (A.GEN_AI_IS_STREAMING, A.LLM_IS_STREAMING, A.GEN_AI_REQUEST_STREAM)
 
 INSTALL_HINT = "ldai-otel inspect needs opentelemetry-proto: pip install 'ldai-otel[inspect]'"
@@ -207,18 +188,16 @@ def _documents(stream: IO[bytes]) -> Iterator[tuple[dict[str, Any] | None, str]]
 
 
 def _junk_token_keys(attrs: dict[str, Any]) -> tuple[str, ...]:
-    """Token attributes that are present but hold no valid count."""
+    """Token attributes that are present but hold no valid count, by the rule the dialects read them with.
+
+    Every key a token count is read from (``model.attributes.TOKEN_KEYS``: input, output,
+    total, cache read and write, reasoning, aggregated), each judged by
+    :func:`~ldai_otel.model.values.count_problem`: what the processor ignores, inspect names.
+    """
     junk = []
-    for key in _TOKEN_KEYS:
+    for key in A.TOKEN_KEYS:
         value = attrs.get(key)
-        if value is None:
-            continue
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or (isinstance(value, float) and not math.isfinite(value))
-            or value < 0
-        ):
+        if value is not None and count_problem(value) is not None:
             junk.append(key + "=" + repr(value)[:40])
     return tuple(junk)
 

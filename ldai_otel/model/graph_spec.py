@@ -19,8 +19,6 @@ from ldai_otel.model.run import RunInfo
 _logger = logging.getLogger(__name__)
 _errors = RateLimitedLogger(_logger)
 
-_MAX_ANCESTORS = 64
-"""Parent links followed per span: a corrupt parent map cannot loop."""
 _MAX_NODES = 256
 """Most nodes read from a graph definition (LaunchDarkly's graphs have a handful)."""
 

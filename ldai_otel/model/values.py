@@ -40,20 +40,28 @@ MAX_NAME_CHARS = 1024
 """Longest model, provider or tool name read: a longer one is no name."""
 
 
-def valid_count(value: Any, key: str) -> int | None:
-    """``value`` as a count under the rule above, or None (with a warning naming ``key``)."""
+def count_problem(value: Any) -> str | None:
+    """Why ``value`` is not a count under the rule above ("negative value"), or None when it is one.
+
+    The rule itself, without a warning: ``ldai-otel inspect`` reports the attributes it finds.
+    """
     # bool is an int subclass; True tokens is junk, not 1.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _bad_input.warning("ldai-otel: ignoring attribute %s: expected a number, got %s", key, type(value).__name__)
-        return None
+        return "expected a number, got " + type(value).__name__
     if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
-        _bad_input.warning("ldai-otel: ignoring attribute %s: not a whole finite number", key)
-        return None
+        return "not a whole finite number"
     if value < 0:
-        _bad_input.warning("ldai-otel: ignoring attribute %s: negative value", key)
-        return None
+        return "negative value"
     if value > MAX_COUNT:
-        _bad_input.warning("ldai-otel: ignoring attribute %s: beyond the int64 range", key)
+        return "beyond the int64 range"
+    return None
+
+
+def valid_count(value: Any, key: str) -> int | None:
+    """``value`` as a count under the rule above, or None (with a warning naming ``key``)."""
+    problem = count_problem(value)
+    if problem is not None:
+        _bad_input.warning("ldai-otel: ignoring attribute %s: %s", key, problem)
         return None
     return int(value)
 

@@ -19,19 +19,18 @@ traces as they arrive (``serve.traces.TraceBuffer``).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ldai_otel.model.contexts import ServiceContexts as ServiceContexts  # run_context's fallback, re-exported
 from ldai_otel.model.observation import Observation
+from ldai_otel.model.parents import MAX_DEPTH
 from ldai_otel.model.run import Binding, RunInfo
 from ldai_otel.model.segment import Segment
 
 AI_RUN_SCOPE = "ldai_otel"
 """Instrumentation scope of the ``ai_run`` span."""
-MAX_DEPTH = 512
-"""Longest parent chain followed: a corrupt or cyclic chain cannot loop."""
 
 
 class _Sentinel:
@@ -115,6 +114,11 @@ def resolve(
     memo: dict[int, Any],
 ) -> Any:
     """The mark of a span's nearest marked ancestor-or-self.
+
+    The walk of :func:`ldai_otel.model.parents.chain`, with its bound
+    (:data:`~ldai_otel.model.parents.MAX_DEPTH`), plus what a reader of ended
+    spans needs: a parent not known yet is :data:`PENDING`, and every span
+    passed on the way shares the result through ``memo``.
 
     Args:
         span_id: A span in ``parents``.
@@ -222,29 +226,6 @@ def pick_root(members: Sequence[SpanFacts]) -> SpanFacts | None:
         key=lambda f: (f.scope != AI_RUN_SCOPE, f.start_ns),
     )
     return roots[0] if roots else None
-
-
-class ServiceContexts:
-    """One anonymous ``service`` context per ``service.name``, bounded (the processor's fallback)."""
-
-    MAX = 256
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._contexts: dict[str, Any] = {}
-
-    def get(self, service: str) -> Any:
-        """The context events of ``service`` are attributed to when the run carries none."""
-        with self._lock:
-            context = self._contexts.get(service)
-        if context is None:
-            from ldclient import Context
-
-            context = Context.builder(service or "unknown_service").kind("service").anonymous(True).build()
-            with self._lock:
-                if len(self._contexts) < self.MAX:
-                    self._contexts[service] = context
-        return context
 
 
 def run_context(mark: RunMark, service: str, fallback: ServiceContexts) -> Any:

@@ -1,13 +1,17 @@
-"""The rule book: what a closed segment emits (docs/design.md, "The rule book"; docs/rules.md).
+"""The rule book: what a closed segment emits (docs/design.md, "Three sources, one rule book"; docs/rules.md).
 
-The only place the metric rules are written. Every source of spans (the
-processor, ``ldai-otel inspect``) turns what it receives into a
-:class:`~ldai_otel.model.segment.Segment` of :class:`~ldai_otel.model.observation.Observation`
-and calls :func:`summarize`.
+The only place the metric rules are written. Each of the three sources of spans
+(the processor: live spans in the app's process; ``ldai-otel inspect``: OTLP JSON
+files; ``ldai-otel serve``: OTLP over the network) turns what it receives into a
+closed :class:`~ldai_otel.model.segment.Segment` of
+:class:`~ldai_otel.model.observation.Observation` and hands it to
+:func:`~ldai_otel.rules.emission.emit_segment`, which calls :func:`summarize`.
 
-Each fact (tokens, time to first token, tool calls, duration, outcome,
-names) is computed on its own behind a guard: a fact that fails is left out
-with one rate-limited log line, and the segment still emits every other one.
+Each rule below states itself in its docstring: which event it sends, when,
+and from which spans. Each fact (tokens, time to first token, tool calls,
+duration, outcome, names) is computed on its own behind a guard: a fact that
+fails is left out with one rate-limited log line, and the segment still emits
+every other one.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel.model.attributes import HANDOFF_TOOL_PREFIX
 from ldai_otel.model.observation import AGENT, MODEL, TOOL, Observation
+from ldai_otel.model.parents import chain
 from ldai_otel.model.run import RESUMED_PLAIN
 from ldai_otel.model.segment import Segment
 from ldai_otel.model.values import MAX_COUNT, MAX_TIME_MS
@@ -28,9 +33,6 @@ from ldai_otel.rules.calls import model_calls
 _logger = logging.getLogger(__name__)
 _errors = RateLimitedLogger(_logger)
 _bad_input = RateLimitedLogger(_logger)
-
-_MAX_ANCESTORS = 64
-"""Parent links followed per span: a corrupt parent map cannot loop."""
 
 
 @dataclass
@@ -60,14 +62,11 @@ class _View:
 
     def ancestor_of_kind(self, obs: Observation, kinds: frozenset[str]) -> Observation | None:
         """Nearest ancestor within the segment whose observation is of ``kinds``."""
-        seen = 0
-        parent_id = obs.parent_id
-        while parent_id and seen < _MAX_ANCESTORS:
-            parent = self.by_span.get(parent_id)
+        by_span = self.by_span
+        for parent_id in chain(obs.parent_id, self.parents):
+            parent = by_span.get(parent_id)
             if parent is not None and parent.kind in kinds:
                 return parent
-            parent_id = self.parents.get(parent_id, 0)
-            seen += 1
         return None
 
 
@@ -112,7 +111,11 @@ def summarize(segment: Segment) -> Summary:
 
 
 def _model_calls(view: _View) -> list[list[Observation]]:
-    """The segment's model calls, each the spans that saw it, innermost first, in call order."""
+    """The segment's model calls, each the spans that saw it, innermost first, in call order.
+
+    One model call counts once, however many instrumentations wrote a span for it
+    (the rule: :mod:`ldai_otel.rules.calls`); every rule below reads calls, not spans.
+    """
     return model_calls(view.observations, view.parents)
 
 
@@ -125,6 +128,17 @@ def _first(call: list[Observation], has: Callable[[Observation], bool]) -> Obser
 
 
 def _tokens(summary: Summary, view: _View, calls: list[list[Observation]]) -> None:
+    """Tokens: ``$ld:ai:tokens:input``, ``output`` and ``total``, once per segment.
+
+    Sent when any span of the segment carries usage, by every role. Summed over
+    the segment's model calls, each call counted once (:func:`_model_calls`) from
+    its innermost span that carries usage: input is every prompt token (cached
+    reads and writes included), output every output token (reasoning included),
+    total the span's own total or else input plus output. Only when no model-call
+    span carries usage, the outermost agent spans' usage is used instead (agent
+    spans repeat their children's: pydantic-ai's ``gen_ai.aggregated_usage.*``,
+    Vercel's outer spans). A sum beyond the int64 range is left out with a warning.
+    """
     usage = [u for u in (_first(call, _has_usage) for call in calls) if u is not None]
     if not usage:
         # Agent spans repeat their children's usage: only without any model
@@ -155,6 +169,13 @@ def _has_usage(obs: Observation) -> bool:
 
 
 def _time_to_first_token(summary: Summary, calls: list[list[Observation]]) -> None:
+    """Time to first token: ``$ld:ai:tokens:ttf``, in milliseconds, once per segment.
+
+    Sent when a model call of the segment streamed, by every role: the first call
+    (in call order) with a time to first token, read from its innermost span that
+    has one (an attribute in seconds or milliseconds, or the first chunk event; see
+    docs/dialects.md), rounded to a whole millisecond.
+    """
     for call in calls:
         with_ttft = _first(call, lambda o: o.time_to_first_token_ms is not None)
         if with_ttft is not None:
@@ -163,6 +184,16 @@ def _time_to_first_token(summary: Summary, calls: list[list[Observation]]) -> No
 
 
 def _tool_calls(summary: Summary, view: _View, calls: list[list[Observation]]) -> None:
+    """Tool calls: one ``$ld:ai:tool_call`` per tool call, ``toolKey`` the tool's name.
+
+    Sent by every role. One event per executed tool span of the segment (the call
+    happened, so it always counts: a span whose tool name is missing, empty or not a
+    string counts as the tool ``unknown``, and a name longer than 1,024 characters is
+    cut to that bound; see :func:`~ldai_otel.model.values.tool_key`). Only when the
+    segment has no tool span, the tool calls the model responses asked for, per call
+    from its innermost span that captured them. A handoff between agents (a
+    ``transfer_to_<agent>`` tool) is an agent-graph edge, never a tool call.
+    """
     tools = [o.tool_name for o in view.observations if o.kind == TOOL and o.tool_name and not _is_handoff(o.tool_name)]
     if tools:
         summary.tool_calls = tools
@@ -181,8 +212,16 @@ def _is_handoff(tool_name: str) -> bool:
 
 
 def _duration(summary: Summary, view: _View) -> None:
-    # The ai_run span, extended by GenAI spans that outlive it (a stream
-    # consumed after the scope exits); else top-level GenAI spans.
+    """Duration: ``$ld:ai:duration:total``, in milliseconds, once per run.
+
+    Sent only by the segment that owns the run's outcome (``origin``, or
+    ``resumed-plain``: :func:`~ldai_otel.rules.trackers.owns_outcome` decides).
+    When the run's root span (the ``ai_run`` span) ended in this segment: the union
+    of its interval with every GenAI span's, so a stream consumed after the block
+    still counts. Otherwise (a run resumed from a plain token, or no root here): the
+    union of the top-level GenAI spans' intervals (those with no GenAI ancestor in
+    the segment), else the root's own. A duration longer than a day is left out.
+    """
     segment = view.segment
     if segment.root_ended and segment.role != RESUMED_PLAIN:
         intervals = [(segment.root_start_ns, segment.root_end_ns)]
@@ -202,15 +241,27 @@ def _duration(summary: Summary, view: _View) -> None:
 
 
 def _outcome(summary: Summary, segment: Segment, calls: list[list[Observation]]) -> None:
-    # The scope failed, or the last model call failed (a failure retried by a
-    # later successful call is not an error). A call's own status is its
-    # innermost span's.
+    """Outcome: ``$ld:ai:generation:success`` or ``$ld:ai:generation:error``, once per run.
+
+    Sent only by the segment that owns the run's outcome (as for the duration), and
+    only when its root span ended here or it saw a model call. Error when the root
+    span ended in error (the ``ai_run`` block raised, or its span's status is ERROR)
+    or the segment's last model call failed (its innermost span's status is ERROR or
+    it carries ``error.type``); a failure retried by a later successful call is a
+    success.
+    """
     last_call_failed = bool(calls) and calls[-1][0].error
     if segment.root_ended or calls:
         summary.success = not (segment.root_error or last_call_failed)
 
 
 def _names(summary: Summary, segment: Segment, calls: list[list[Observation]]) -> None:
+    """Model and provider: ``modelName`` and ``providerName`` on every event of the segment.
+
+    The AI Config's model and provider when it names them; else the first model
+    call's (in call order) request model and provider, each from the innermost span
+    of that call that has one; else empty.
+    """
     info = segment.binding.info
     with_model = next((o for call in calls for o in call if o.model), None)
     with_provider = next((o for call in calls for o in call if o.provider), None)

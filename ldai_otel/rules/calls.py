@@ -38,12 +38,12 @@ from collections.abc import Iterable, Sequence
 from functools import cmp_to_key
 
 from ldai_otel.model.observation import MODEL, Observation
+from ldai_otel.model.parents import chain
 
 MAX_COMPONENT = 64
 """Largest set of mutually overlapping candidates matched; past it, none is merged."""
 SLACK_NS = 2_000_000
 """Containment slack: spans of one call may end this far apart (or a tenth of the shorter one)."""
-_MAX_ANCESTORS = 64
 
 
 class _Calls:
@@ -141,15 +141,7 @@ def _model_ancestors(spans: Sequence[Observation], parents: dict[int, int]) -> l
     model_ids = {o.span_id for o in spans}
     found = []
     for obs in spans:
-        ids = set()
-        parent_id = obs.parent_id
-        for _ in range(_MAX_ANCESTORS):
-            if not parent_id:
-                break
-            if parent_id in model_ids:
-                ids.add(parent_id)
-            parent_id = parents.get(parent_id, 0)
-        found.append(frozenset(ids))
+        found.append(frozenset(p for p in chain(obs.parent_id, parents) if p in model_ids))
     return found
 
 

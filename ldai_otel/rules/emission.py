@@ -1,9 +1,12 @@
 """Emission: a closed segment through LaunchDarkly's own tracker, by the rule book.
 
-Shared by the three sources (the processor's emitter thread, ``serve``,
-``inspect``): the segment's pending spans are read, the rule book summarizes
-it, and every metric goes through ``ldai.tracker.LDAIConfigTracker`` (runId,
-at-most-once guards, event keys and payloads stay LaunchDarkly's).
+Shared by the three sources (docs/design.md, "Three sources, one rule book"):
+the processor (live spans in the app's process, on its emitter thread),
+``ldai-otel serve`` (OTLP over the network, on the same emitter) and
+``ldai-otel inspect`` (OTLP JSON files, into a client that records the events).
+The segment's pending spans are read, the rule book summarizes it, and every
+metric goes through ``ldai.tracker.LDAIConfigTracker`` (runId, at-most-once
+guards, event keys and payloads stay LaunchDarkly's).
 """
 
 from __future__ import annotations
@@ -16,10 +19,9 @@ from ldai.tracker import TokenUsage
 
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel.model.observation import Observation
-from ldai_otel.model.run import ROLES_WITH_OUTCOME
 from ldai_otel.model.segment import Segment
 from ldai_otel.rules.book import Summary, summarize
-from ldai_otel.rules.trackers import run_tracker
+from ldai_otel.rules.trackers import owns_outcome, run_tracker, send
 
 _logger = logging.getLogger(__name__)
 _errors = RateLimitedLogger(_logger)
@@ -71,23 +73,16 @@ def emit_segment(ld_client: Any, segment: Segment, observe: Observe | None = Non
     binding = segment.binding
     info = binding.info
     tracker = run_tracker(ld_client, binding.run_id, info, summary.model_name, summary.provider_name)
-    owns_outcome = segment.role in ROLES_WITH_OUTCOME and not segment.outcome_deferred
-    if owns_outcome and summary.duration_ms is not None:
-        _send("duration", tracker.track_duration, summary.duration_ms)
+    outcome = owns_outcome(segment)
+    if outcome and summary.duration_ms is not None:
+        send("duration", tracker.track_duration, summary.duration_ms)
     if summary.has_tokens:
         usage = TokenUsage(total=summary.total_tokens, input=summary.input_tokens, output=summary.output_tokens)
-        _send("tokens", tracker.track_tokens, usage)
+        send("tokens", tracker.track_tokens, usage)
     if summary.time_to_first_token_ms is not None:
-        _send("time to first token", tracker.track_time_to_first_token, summary.time_to_first_token_ms)
+        send("time to first token", tracker.track_time_to_first_token, summary.time_to_first_token_ms)
     if summary.tool_calls:
-        _send("tool calls", tracker.track_tool_calls, summary.tool_calls)
-    if owns_outcome and summary.success is not None:
-        _send("the outcome", tracker.track_success if summary.success else tracker.track_error)
+        send("tool calls", tracker.track_tool_calls, summary.tool_calls)
+    if outcome and summary.success is not None:
+        send("the outcome", tracker.track_success if summary.success else tracker.track_error)
     return summary
-
-
-def _send(what: str, track: Callable[..., None], *args: Any) -> None:
-    try:
-        track(*args)
-    except Exception:
-        _errors.exception("ldai-otel: sending %s of a run failed; its other metrics are sent", what)

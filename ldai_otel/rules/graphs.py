@@ -1,5 +1,8 @@
 """The graph rules: what a closed run of an agent graph emits (docs/graphs.md).
 
+Shared by the three sources as the rule book is (the processor, ``inspect``,
+``serve``: :func:`~ldai_otel.rules.emission.emit_segment` hands a graph run here).
+
 From a graph run's observations this module derives which agent spans are
 runs of which node, the path, the handoffs, and the spans of each node.
 :func:`emit_graph` sends the graph's events through the graph's own
@@ -22,15 +25,15 @@ from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel.model.attributes import LANGGRAPH_END
 from ldai_otel.model.graph_spec import GraphSpec
 from ldai_otel.model.observation import AGENT, HANDOFF, Observation
-from ldai_otel.model.run import ROLES_WITH_OUTCOME, Binding, RunInfo
+from ldai_otel.model.parents import ancestors, chain
+from ldai_otel.model.run import Binding, RunInfo
 from ldai_otel.model.segment import Segment
 from ldai_otel.rules.book import Summary, summarize
+from ldai_otel.rules.trackers import owns_outcome, send
 
 _logger = logging.getLogger(__name__)
 _errors = RateLimitedLogger(_logger)
 
-_MAX_ANCESTORS = 64
-"""Parent links followed per span: a corrupt parent map cannot loop."""
 _MAX_NODES = 256
 # --- Deriving the graph run from its spans -----------------------------------
 
@@ -59,7 +62,26 @@ class GraphRun:
 
 
 def derive(segment: Segment, spec: GraphSpec) -> GraphRun:
-    """Which spans ran which node, the path and the handoffs of a closed graph segment."""
+    """Which spans ran which node, the path and the handoffs of a closed graph segment.
+
+    Rules, read from the graph run's spans (every source alike):
+
+    - **Node runs.** An agent span whose name maps to a node of the graph (its key,
+      or ``ai_run(..., agent_names=...)``) is a run of that node, unless it is inside
+      a run of the same node (a LangGraph node and its subgraph are one run). A named
+      agent span inside another node's run is a step of that node; one outside any
+      node run names an agent the graph does not know (its tokens count toward the
+      graph's only), unless it is around node runs (the graph itself).
+    - **A node's spans** are every span whose nearest node run (itself or an
+      ancestor) is that node's.
+    - **Path**: the nodes in the order their runs started, a node repeated only when
+      another ran in between.
+    - **Handoffs**: one per handoff span (``END`` excluded): its source is the named
+      agent's node, else the node it ran in; its target the named node, else the next
+      node to start, else the source's only outgoing edge. It succeeded when its target
+      ran after it and the span did not fail. A move along the path no handoff span
+      explains (LangGraph's static edges) is a successful handoff.
+    """
     run = GraphRun()
     observations = sorted(segment.observations, key=lambda o: (o.start_ns, o.end_ns))
     parents = segment.parents
@@ -123,24 +145,19 @@ def _ancestors(span_ids: Mapping[int, str], parents: Mapping[int, int]) -> set[i
     """Every ancestor of the given spans."""
     found: set[int] = set()
     for span_id in span_ids:
-        parent_id = parents.get(span_id, 0)
-        seen = 0
-        while parent_id and parent_id not in found and seen < _MAX_ANCESTORS:
+        for parent_id in ancestors(span_id, parents):
+            if parent_id in found:
+                break  # the rest of this chain is in already
             found.add(parent_id)
-            parent_id = parents.get(parent_id, 0)
-            seen += 1
     return found
 
 
 def _nearest(span_id: int, run_node: Mapping[int, str], parents: Mapping[int, int]) -> str | None:
     """The node of the nearest agent run at or above ``span_id``."""
-    seen = 0
-    while span_id and seen < _MAX_ANCESTORS:
-        key = run_node.get(span_id)
+    for candidate in chain(span_id, parents):
+        key = run_node.get(candidate)
         if key is not None:
             return key
-        span_id = parents.get(span_id, 0)
-        seen += 1
     return None
 
 
@@ -196,6 +213,13 @@ def emit_graph(
 ) -> tuple[Summary, GraphRun | None]:
     """Emits a closed graph segment: the graph's events, then one node run per node that ran.
 
+    Rule: the graph's own events (:func:`_graph_events`) go through its
+    ``AIGraphTracker``, only from the segment that owns the run's outcome. Each node
+    that ran (:func:`derive`) sends one node run through the node's own
+    ``LDAIConfigTracker``, by the rule book over that node's spans: its agent runs
+    give the duration and outcome, and the node's role is the segment's, so a resumed
+    segment sends each node's tokens, time to first token and tool calls only.
+
     Args:
         ld_client: The ``ldclient.LDClient`` events go through.
         segment: A closed segment whose binding carries a :class:`GraphSpec`.
@@ -213,8 +237,7 @@ def emit_graph(
     except Exception:
         _errors.exception("ldai-otel: reading the agents of graph %s failed; it emits its totals only", spec.key)
         graph_run = None
-    owns_outcome = segment.role in ROLES_WITH_OUTCOME and not segment.outcome_deferred
-    if owns_outcome:
+    if owns_outcome(segment):
         tracker = spec.tracker
         if tracker is None:
             tracker = AIGraphTracker(ld_client, spec.variation_key, spec.key, spec.version, info.context)
@@ -232,24 +255,29 @@ def emit_graph(
 
 
 def _graph_events(tracker: Any, summary: Summary, graph_run: GraphRun | None) -> None:
+    """The graph's own events, through its ``AIGraphTracker``.
+
+    Rule: sent only by the segment that owns the run's outcome
+    (:func:`~ldai_otel.rules.trackers.owns_outcome`): the graph run's duration,
+    success or failure and total tokens, as the rule book computes them over
+    every span of the run; the path (the nodes in the order their agent runs
+    started, a node repeated only when another ran in between); and each
+    handoff, a success when its target node ran after it and the handoff span
+    did not fail. A move along the path that no handoff span explains is a
+    successful handoff.
+    """
     if summary.duration_ms is not None:
-        _send("duration", tracker.track_duration, summary.duration_ms)
+        send("duration", tracker.track_duration, summary.duration_ms, run="graph run")
     if summary.success is not None:
-        _send("the outcome", tracker.track_invocation_success if summary.success else tracker.track_invocation_failure)
+        track = tracker.track_invocation_success if summary.success else tracker.track_invocation_failure
+        send("the outcome", track, run="graph run")
     if summary.has_tokens:
         usage = TokenUsage(total=summary.total_tokens, input=summary.input_tokens, output=summary.output_tokens)
-        _send("total tokens", tracker.track_total_tokens, usage)
+        send("total tokens", tracker.track_total_tokens, usage, run="graph run")
     if graph_run is None:
         return
     if graph_run.path:
-        _send("the path", tracker.track_path, list(graph_run.path))
+        send("the path", tracker.track_path, list(graph_run.path), run="graph run")
     for handoff in graph_run.handoffs:
         track = tracker.track_handoff_success if handoff.success else tracker.track_handoff_failure
-        _send("a handoff", track, handoff.source, handoff.target)
-
-
-def _send(what: str, track: Callable[..., None], *args: Any) -> None:
-    try:
-        track(*args)
-    except Exception:
-        _errors.exception("ldai-otel: sending %s of a graph run failed; its other metrics are sent", what)
+        send("a handoff", track, handoff.source, handoff.target, run="graph run")

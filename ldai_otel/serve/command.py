@@ -29,6 +29,9 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
+from ldai_otel.dialects.extractors import load_extractor
+from ldai_otel.live.events_client import events_client, events_config
+
 SDK_KEY_ENV = "LAUNCHDARKLY_SDK_KEY"
 EVENTS_URI_ENV = "LAUNCHDARKLY_EVENTS_URI"
 TOKEN_ENV = "LDAI_OTEL_SERVE_TOKEN"
@@ -191,25 +194,16 @@ def exposure_warnings(addresses: list[tuple[str, tuple[str, int] | None]], token
 
 
 def _ld_config(env: Mapping[str, str], flush_interval: float, capacity: int) -> Any:
-    """The configuration of serve's events-only LaunchDarkly client (daemon mode: no flag connection).
+    """The configuration of serve's events-only LaunchDarkly client (``live.events_client``).
 
-    Like the zero-code hook's. Diagnostics are opted out: serve sends its runs' events, nothing else.
+    Diagnostics are off: serve sends its runs' events, nothing else.
     """
-    from ldclient import Config
-
     sdk_key = env.get(SDK_KEY_ENV, "").strip()
     if not sdk_key:
         raise ServeError("$%s is required" % SDK_KEY_ENV)
-    options: dict[str, Any] = {
-        "use_ldd": True,
-        "send_events": True,
-        "flush_interval": flush_interval,
-        "events_max_pending": capacity,
-        "diagnostic_opt_out": True,
-    }
-    if env.get(EVENTS_URI_ENV):
-        options["events_uri"] = env[EVENTS_URI_ENV]
-    return Config(sdk_key, **options)
+    return events_config(
+        sdk_key, env.get(EVENTS_URI_ENV, ""), flush_interval=flush_interval, events_max_pending=capacity
+    )
 
 
 def run_serve(
@@ -227,7 +221,6 @@ def run_serve(
     try:
         from ldai_otel.dialects.reader import Dialects
         from ldai_otel.evaluations.mapped_events import EvaluationEvents, parse_metric_map
-        from ldai_otel.inspect.command import _load_extractor
         from ldai_otel.live.emitter import SegmentEmitter
         from ldai_otel.otlp.decode import SpanDecoder, load_proto
         from ldai_otel.serve.durability import CLIENT_FLUSH_S, Spool
@@ -253,7 +246,7 @@ def run_serve(
             ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
         specs = args.extractor or [s.strip() for s in env.get(EXTRACTOR_ENV, "").split(",") if s.strip()]
-        extractors = [_load_extractor(spec) for spec in specs]
+        extractors = [load_extractor(spec) for spec in specs]
         evaluation_metrics = parse_metric_map(args.evaluation_metric or ())
         spool = None
         if args.state_dir:
@@ -324,9 +317,7 @@ def run_serve(
             spool.release()  # no client, no delivery: what it holds waits for the next start
         return 2
 
-    from ldclient import LDClient
-
-    ld_client: Any = LDClient(config=ld_config, start_wait=0)  # partly annotated: treated as Any
+    ld_client = events_client(ld_config)
     dropped_handler = metrics.watch_ldclient()
     evaluation_events = EvaluationEvents(CountingClient(ld_client, metrics), evaluation_metrics)
     emitter = SegmentEmitter(

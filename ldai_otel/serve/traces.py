@@ -44,8 +44,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ldai_otel.model.contexts import ServiceContexts
 from ldai_otel.model.segment import Segment
-from ldai_otel.otlp.assembly import RunMark, ServiceContexts, SpanFacts
+from ldai_otel.otlp.assembly import RunMark, SpanFacts
 from ldai_otel.otlp.decide import decide_pending
 from ldai_otel.serve.ledger import Settled
 from ldai_otel.serve.spill import Reload, SpoolState, decide_spilled, spill_add, spill_start
