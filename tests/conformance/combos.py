@@ -114,6 +114,15 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
         "opentelemetry-instrumentation-openai-v2==2.4b0",
         "opentelemetry-util-genai==1.1b0",
     ),
+    # LaunchDarkly's observability plugin: it pins its own OpenTelemetry (1.34.1) and
+    # Traceloop instrumentations (0.40.14), and installs the global tracer provider.
+    "observability": (
+        "openai==3.54.0",
+        "httpx==0.28.1",
+        "launchdarkly-observability==1.3.4",
+        "opentelemetry-instrumentation-openai==0.40.14",  # the plugin's own pin, recorded
+        "launchdarkly-server-sdk-ai-openai==0.7.0",
+    ),
     # Google Gen AI: contrib google-genai 1.3b0 instruments google-genai < 3 only.
     "gemini": COMMON_PINS
     + (
@@ -213,6 +222,23 @@ COMBOS: dict[str, Combo] = {
         "test_traceloop_judges.py",
         ("traceloop",),
         ("openai", "opentelemetry-instrumentation-openai", "launchdarkly-server-sdk-ai-openai"),
+    ),
+    "managed-model": Combo(
+        "current",
+        "test_managed_model.py",
+        ("openinference",),
+        ("openai", "openinference-instrumentation-openai", "launchdarkly-server-sdk-ai-openai"),
+    ),
+    "launchdarkly-observability": Combo(
+        "observability",
+        "test_launchdarkly_observability.py",
+        (),  # the plugin turns the instrumentations on itself
+        (
+            "openai",
+            "launchdarkly-observability",
+            "opentelemetry-instrumentation-openai",
+            "launchdarkly-server-sdk-ai-openai",
+        ),
     ),
     "openai-v2+openinference": Combo(
         "current",

@@ -56,23 +56,27 @@ class Judged:
         self.trace_id = 0
         """The trace id of the last run :meth:`call` made."""
 
-    def call(self) -> Any:
-        """One ``ai_run`` of the judged config: one chat call; returns the run."""
+    def direct_call(self) -> None:
+        """One chat call with the real ``openai`` client, as an app makes it."""
         import openai
-
-        from ldai_otel import ai_run
 
         client = openai.OpenAI(base_url=self.stub.base_url, api_key="sk-test", max_retries=0)
         try:
-            with ai_run(self.config, self.stack.user) as run:
-                self.trace_id = run.span.get_span_context().trace_id
-                answer = client.chat.completions.create(
-                    model=APP_MODEL,
-                    messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": QUESTION}],
-                )
-                assert answer.choices[0].message.content == self.stub.answer
+            answer = client.chat.completions.create(
+                model=APP_MODEL,
+                messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": QUESTION}],
+            )
+            assert answer.choices[0].message.content == self.stub.answer
         finally:
             client.close()
+
+    def call(self) -> Any:
+        """One ``ai_run`` of the judged config around one :meth:`direct_call`; returns the run."""
+        from ldai_otel import ai_run
+
+        with ai_run(self.config, self.stack.user) as run:
+            self.trace_id = run.span.get_span_context().trace_id
+            self.direct_call()
         return run
 
     def events(self) -> list[dict]:
