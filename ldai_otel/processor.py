@@ -31,6 +31,8 @@ from ldai_otel.live.downstream import BAGGAGE_CONTEXT_KEY as _BAGGAGE_CONTEXT_KE
 from ldai_otel.live.downstream import Downstream, make_codec
 from ldai_otel.live.emitter import SegmentEmitter
 from ldai_otel.live.exit_hooks import ExitHooks, deliver_held_runs
+from ldai_otel.live.ld_managed import LD_MANAGED_KEY
+from ldai_otel.live.ld_managed import install as install_ld_managed
 from ldai_otel.live.run_table import RunTable
 from ldai_otel.model.observation import Extractor
 from ldai_otel.model.run import IDENTITY_KEYS, ORIGIN, Binding, run_id_for_trace
@@ -163,6 +165,7 @@ class LDAISpanProcessor(SpanProcessor):
             raise ValueError("delivery_timeout_s must not be negative")
         self._ld_client = ld_client
         self._delivery_timeout_s = delivery_timeout_s
+        install_ld_managed()
         self._dialects = Dialects(extractors)
         self._table = RunTable(max_open_runs=max_open_runs, max_segment_age_s=max_segment_age_s)
         self._members = self._table.members  # lock-free membership reads on the hot paths
@@ -241,6 +244,8 @@ class LDAISpanProcessor(SpanProcessor):
             _errors.exception("ldai-otel: on_start failed; span left untouched")
 
     def _on_start(self, span: Span, parent_context: Context) -> None:
+        if LD_MANAGED_KEY in parent_context:
+            return  # LaunchDarkly's ManagedModel / ManagedAgent tracks this work itself
         # What ai_run put in the context (no cast: this runs for every run span).
         scope: RunScope | None = parent_context.get(SCOPE_CONTEXT_KEY)  # type: ignore[assignment]
         parent = span.parent

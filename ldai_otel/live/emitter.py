@@ -19,6 +19,7 @@ from typing import Any
 
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel.live.delivery import client_closed
+from ldai_otel.live.ld_managed import skip_segment
 from ldai_otel.model.segment import Segment
 from ldai_otel.rules.book import Summary
 from ldai_otel.rules.emission import Observe, emit_segment
@@ -196,6 +197,8 @@ class SegmentEmitter:
                 _errors.exception("ldai-otel: periodic expiry failed")
 
     def _emit(self, segment: Segment) -> None:
+        if skip_segment(segment):
+            return  # all it held was a managed call LaunchDarkly's SDK already tracked
         if client_closed(self._ld_client):
             # The client would take the events and never send them: say so once in a while.
             _warnings.warning(

@@ -43,6 +43,8 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
         "opentelemetry-semantic-conventions-ai==0.5.1",
         "pydantic-ai-slim[openai]==2.68.0",
         "logfire==5.2.0",
+        # Online evaluations: ldai runs the judges (and ManagedModel its model) through it.
+        "launchdarkly-server-sdk-ai-openai==0.7.0",
     ),
     # Older releases that write the legacy dialects.
     "legacy": COMMON_PINS
@@ -51,6 +53,7 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
         "opentelemetry-util-genai==0.4b0",
         "opentelemetry-instrumentation-openai==0.52.6",
         "opentelemetry-semantic-conventions-ai==0.4.16",
+        "launchdarkly-server-sdk-ai-openai==0.7.0",
     ),
     # The anthropic SDK (its own GenAI spans), OpenInference and Traceloop anthropic.
     "anthropic": COMMON_PINS
@@ -110,6 +113,15 @@ ENVIRONMENTS: dict[str, tuple[str, ...]] = {
         "opentelemetry-semantic-conventions-ai==0.5.1",
         "opentelemetry-instrumentation-openai-v2==2.4b0",
         "opentelemetry-util-genai==1.1b0",
+    ),
+    # LaunchDarkly's observability plugin: it pins its own OpenTelemetry (1.34.1) and
+    # Traceloop instrumentations (0.40.14), and installs the global tracer provider.
+    "observability": (
+        "openai==3.54.0",
+        "httpx==0.28.1",
+        "launchdarkly-observability==1.3.4",
+        "opentelemetry-instrumentation-openai==0.40.14",  # the plugin's own pin, recorded
+        "launchdarkly-server-sdk-ai-openai==0.7.0",
     ),
     # Google Gen AI: contrib google-genai 1.3b0 instruments google-genai < 3 only.
     "gemini": COMMON_PINS
@@ -191,6 +203,42 @@ COMBOS: dict[str, Combo] = {
         "test_traceloop_legacy.py",
         ("traceloop",),
         ("openai", "opentelemetry-instrumentation-openai"),
+    ),
+    # Online evaluations: judged runs, the judge's text read from each instrumentation's spans.
+    "openinference-judges": Combo(
+        "current",
+        "test_openinference_judges.py",
+        ("openinference",),
+        ("openai", "openinference-instrumentation-openai", "launchdarkly-server-sdk-ai-openai"),
+    ),
+    "traceloop-judges": Combo(
+        "current",
+        "test_traceloop_judges.py",
+        ("traceloop",),
+        ("openai", "opentelemetry-instrumentation-openai", "launchdarkly-server-sdk-ai-openai"),
+    ),
+    "traceloop-legacy-judges": Combo(
+        "legacy",
+        "test_traceloop_judges.py",
+        ("traceloop",),
+        ("openai", "opentelemetry-instrumentation-openai", "launchdarkly-server-sdk-ai-openai"),
+    ),
+    "managed-model": Combo(
+        "current",
+        "test_managed_model.py",
+        ("openinference",),
+        ("openai", "openinference-instrumentation-openai", "launchdarkly-server-sdk-ai-openai"),
+    ),
+    "launchdarkly-observability": Combo(
+        "observability",
+        "test_launchdarkly_observability.py",
+        (),  # the plugin turns the instrumentations on itself
+        (
+            "openai",
+            "launchdarkly-observability",
+            "opentelemetry-instrumentation-openai",
+            "launchdarkly-server-sdk-ai-openai",
+        ),
     ),
     "openai-v2+openinference": Combo(
         "current",
