@@ -318,12 +318,15 @@ class LDAISpanProcessor(SpanProcessor):
         if local_root and scope is not None and scope.trace_id is None:
             scope.binding = used  # ai_run reads the runId from it
             if used is not binding:  # an open segment's binding won: its identity on the span
-                span.set_attributes(used.span_attributes)
-            elif len(used.span_attributes) > len(IDENTITY_KEYS) - (not used.info.variation_key):
-                # ai_run wrote the identity; add what only the processor stamps.
-                span.set_attributes({k: v for k, v in used.span_attributes.items() if k not in IDENTITY_KEYS})
-        elif local_root or self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes or ()):
-            # The span that resumed a run, and GenAI spans (marked at start).
+                span.set_attributes(used.root_attributes(ORIGIN))
+            else:
+                # ai_run wrote the identity; add what only the processor stamps (emitter, entry).
+                span.set_attributes(used.root_attributes(ORIGIN, IDENTITY_KEYS))
+        elif local_root:
+            # The span that resumed a run: its identity and how it entered (the role's one fact).
+            span.set_attributes(used.root_attributes(binding.role))
+        elif self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes or ()):
+            # GenAI spans (marked at start).
             span.set_attributes(used.span_attributes)
         if evicted:
             self._emitter.submit(evicted)

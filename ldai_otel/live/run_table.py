@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel.model.observation import Observation
-from ldai_otel.model.run import CONTINUATION, ORIGIN, Binding
+from ldai_otel.model.roles import CONTINUATION, ORIGIN, decide_role, entry_for
+from ldai_otel.model.run import Binding
 from ldai_otel.model.segment import Segment
 
 if TYPE_CHECKING:
@@ -142,9 +143,9 @@ class RunTable:
         with self._lock:
             segment = self._segments.get(binding.key)
             if segment is None:
-                role = binding.role
-                if binding.key in self._emitted_runs:
-                    role = CONTINUATION
+                emitted_before = binding.key in self._emitted_runs
+                role = decide_role(entry_for(binding.role), emitted_before=emitted_before)
+                if emitted_before:
                     if local_root and binding.role == ORIGIN:
                         _warn.warning(
                             "ldai-otel: a second ai_run scope of config %s in one trace joined the run "

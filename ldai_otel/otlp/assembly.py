@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ldai_otel.model.observation import Observation
+from ldai_otel.model.roles import AI_RUN_SCOPE, CONTINUATION, entry_of
 from ldai_otel.model.run import Binding, RunInfo
-from ldai_otel.model.segment import Segment
+from ldai_otel.model.segment import Segment, closed_segment, split_at_close
 
-AI_RUN_SCOPE = "ldai_otel"
-"""Instrumentation scope of the ``ai_run`` span."""
 MAX_DEPTH = 512
 """Longest parent chain followed: a corrupt or cyclic chain cannot loop."""
 
@@ -69,6 +68,8 @@ class RunMark:
     """``service.name`` of the span that carries it."""
     graph: str = ""
     """An agent graph's nodes and edges (``ld.ai_config.graph`` JSON) when the run is a graph run."""
+    entry: str = ""
+    """How the span entered the run (``ld.ai_config.entry``: ``ai_run``, ``resumed``, ``resumed_plain``), if written."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -198,20 +199,64 @@ def run_info(mark: RunMark, context: Any, members: Sequence[SpanFacts] = ()) -> 
     )
 
 
-def make_segment(
-    info: RunInfo, run_id: str, role: str, members: Sequence[SpanFacts], root: SpanFacts | None
-) -> Segment:
-    """A closed segment of ``members`` for the rule book; ``root`` gives duration and outcome."""
-    segment = Segment(Binding.create(run_id, info, role), role, root.span_id if root is not None else 0)
-    segment.parents = {f.span_id: f.parent_id for f in members}
-    segment.observations = [f.observation for f in members if f.observation is not None]
-    if root is not None:
-        segment.root_ended = True
-        segment.root_error = root.error
-        segment.root_start_ns = root.start_ns
-        segment.root_end_ns = root.end_ns
-    segment.closed = True
-    return segment
+def root_entry(root: SpanFacts) -> str:
+    """How a run's root span entered the run (``model.roles.entry_of`` of its mark and scope)."""
+    mark = root.mark
+    return entry_of(mark.entry if isinstance(mark, RunMark) else "", root.scope)
+
+
+def form_segments(
+    info: RunInfo,
+    run_id: str,
+    role: str,
+    members: Sequence[SpanFacts],
+    root: SpanFacts | None,
+    parents: Mapping[int, int] | None = None,
+    timing: Sequence[SpanFacts] = (),
+) -> list[tuple[Segment, list[SpanFacts]]]:
+    """The closed segments a run's ended members form, each with its members; the one assembler.
+
+    With a root, the members of the root's service are cut by the processor's
+    closing rule (``model.segment.split_at_close``): the first segment has
+    ``role`` and the root's duration and outcome; members that started after it
+    closed form continuation segments (what they observed only). Members of
+    other services are in the first segment (no start times are compared across
+    machines' clocks). Without a root, the members are one segment.
+
+    Args:
+        info: The run's AI Config.
+        run_id: The runId.
+        role: The first segment's role (``model.roles.decide_role``).
+        members: The run's spans here (GenAI and marked ones, or every one).
+        root: The span that opened the run here, or None.
+        parents: Span id -> parent id for the rule book's chains; default: the members'.
+        timing: Further spans of the run that only keep a segment open (plain spans
+            ``inspect`` does not keep whole); they are in no returned member list.
+    """
+    binding = Binding.create(run_id, info, role)
+    if root is None:
+        groups = [list(members)]
+    else:
+        local = [f for f in members if f.service == root.service]
+        others = [f for f in members if f.service != root.service]
+        extra = [f for f in timing if f.service == root.service]
+        member_ids = {id(f) for f in local}
+        cut = split_at_close(local + extra)
+        # Spans that started before the root (another clock's, or its own parent) are the root's segment's.
+        first = next((i for i, group in enumerate(cut) if root in group), 0)
+        head = others + [f for group in cut[: first + 1] for f in group if id(f) in member_ids]
+        tail = [[f for f in group if id(f) in member_ids] for group in cut[first + 1 :]]
+        groups = [head] + [group for group in tail if group]  # a group of plain spans only emits nothing
+    formed = []
+    for i, group in enumerate(groups):
+        links = parents if parents is not None else {f.span_id: f.parent_id for f in group}
+        observations = [f.observation for f in group if f.observation is not None]
+        if i == 0:
+            segment = closed_segment(binding, role, observations, links, root)
+        else:
+            segment = closed_segment(binding, CONTINUATION, observations, links)
+        formed.append((segment, group))
+    return formed
 
 
 def pick_root(members: Sequence[SpanFacts]) -> SpanFacts | None:
