@@ -18,6 +18,7 @@ beside processors). ``inspect --as serve`` reads what serve received.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,7 +114,14 @@ def write_otlp_json(path: Path, spans: Sequence[ReadableSpan]) -> Path:
 def inspect_events(sink, path: Path, as_: str, sdk_key: str) -> list[dict[str, Any]]:
     """What ``ldai-otel inspect FILE --as AS --send`` delivers to the sink (its client is closed: all posted)."""
     sink.clear()
-    code = cli_main(["inspect", str(path), "--as", as_, "--send", "--events-uri", sink.uri, "--sdk-key", sdk_key])
+    # The CLI sets up logging for a process of its own: the test process gets its loggers back.
+    ldclient_logger = logging.getLogger("ldclient")
+    level, handlers = ldclient_logger.level, list(logging.getLogger().handlers)
+    try:
+        code = cli_main(["inspect", str(path), "--as", as_, "--send", "--events-uri", sink.uri, "--sdk-key", sdk_key])
+    finally:
+        ldclient_logger.setLevel(level)
+        logging.getLogger().handlers[:] = handlers
     assert code == 0
     return ai_events(sink)
 

@@ -9,6 +9,9 @@ a role. The role follows from two facts every source has:
   that span (``ld.ai_config.entry``), so readers of ended spans (``inspect``,
   ``serve``) read the same fact back;
 * whether this source already emitted a segment of the run (a continuation).
+  The processor writes that too (``ld.ai_config.entry`` = ``continuation``) on a
+  span that entered a later segment of an emitted run, so the cut between
+  segments needs no clock.
 
 ``serve`` has one more fact: the root's share was already emitted by an
 in-process processor (``ld.ai_config.emitter``), so what serve adds is a
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ldai_otel.model.attributes import ENTRY_AI_RUN, ENTRY_RESUMED, ENTRY_RESUMED_PLAIN
+from ldai_otel.model.attributes import ENTRY_AI_RUN, ENTRY_CONTINUATION, ENTRY_RESUMED, ENTRY_RESUMED_PLAIN
 
 ORIGIN = "origin"
 """The process where ``ai_run`` opened the run: emits every metric."""
@@ -38,7 +41,12 @@ ROLES_WITH_OUTCOME = frozenset({ORIGIN, RESUMED_PLAIN})
 AI_RUN_SCOPE = "ldai_otel"
 """Instrumentation scope of the ``ai_run`` span: how an ``ai_run`` span without an entry is known."""
 
-_ROLE_OF_ENTRY = {ENTRY_AI_RUN: ORIGIN, ENTRY_RESUMED: RESUMED, ENTRY_RESUMED_PLAIN: RESUMED_PLAIN}
+_ROLE_OF_ENTRY = {
+    ENTRY_AI_RUN: ORIGIN,
+    ENTRY_RESUMED: RESUMED,
+    ENTRY_RESUMED_PLAIN: RESUMED_PLAIN,
+    ENTRY_CONTINUATION: CONTINUATION,
+}
 _ENTRY_OF_ROLE = {role: entry for entry, role in _ROLE_OF_ENTRY.items()}
 
 
@@ -74,7 +82,8 @@ def decide_role(
        (``serve`` only): ``resumed`` (the processor owns duration and outcome).
     3. Entered by ``ai_run``: ``origin``; resumed from signed baggage:
        ``resumed``; resumed from a plain LaunchDarkly token: ``resumed_plain``
-       (no ldai-otel origin will send duration or outcome).
+       (no ldai-otel origin will send duration or outcome); entered after the
+       run emitted: ``continuation``.
     4. Entry unknown: ``unknown``. ``serve`` treats a root marked by hand
        (docs/serve.md, "Marking a run") as an origin; ``inspect`` predicting
        processors treats a root that is not an ``ai_run`` span as resumed (a

@@ -115,20 +115,18 @@ T = TypeVar("T", bound=_Timed)
 
 
 def split_at_close(spans: Sequence[T]) -> list[list[T]]:
-    """The segments a run's ended spans in one process form, by the processor's closing rule.
+    """The segments ended spans form by the processor's closing rule.
 
-    The processor closes a segment when its local root has ended and no span of
-    it is open; a span of the run that starts after that opens the next segment
-    (a continuation). From ended spans: in start order, a span that starts
-    while the current segment is still open (at or before the latest end seen
-    so far, the root's included) is in it; one that starts later opens the next.
-    Segments closed early (by age, a full table, ``force_flush``) are not
-    visible in spans and are not predicted.
+    The processor closes a segment when no span of it is open (and its local
+    root, if any, has ended); a span of the run that starts after that opens the
+    next segment. From ended spans: in start order, a span that starts while the
+    current segment is still open (at or before the latest end seen so far) is
+    in it; one that starts later opens the next. Readers apply it to a run's
+    late spans (``otlp.assembly.form_segments``), which the processor marks.
 
     Args:
-        spans: The run's spans in one process (every span, not only GenAI ones:
-            an open HTTP span keeps a segment open too), the local root first
-            when it started first.
+        spans: The spans (every span, not only GenAI ones: an open HTTP span
+            keeps a segment open too).
 
     Returns:
         The spans of each segment, in order; the first holds the earliest span.

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ldai_otel.model.attributes import ENTRY_CONTINUATION
 from ldai_otel.model.observation import Observation
 from ldai_otel.model.roles import AI_RUN_SCOPE, CONTINUATION, entry_of
 from ldai_otel.model.run import Binding, RunInfo
@@ -216,12 +217,11 @@ def form_segments(
 ) -> list[tuple[Segment, list[SpanFacts]]]:
     """The closed segments a run's ended members form, each with its members; the one assembler.
 
-    With a root, the members of the root's service are cut by the processor's
-    closing rule (``model.segment.split_at_close``): the first segment has
-    ``role`` and the root's duration and outcome; members that started after it
-    closed form continuation segments (what they observed only). Members of
-    other services are in the first segment (no start times are compared across
-    machines' clocks). Without a root, the members are one segment.
+    The first segment has ``role`` and the root's duration and outcome. A member
+    the processor wrote as having entered a later segment of the run
+    (``ld.ai_config.entry`` = ``continuation``), and the spans under it, are
+    continuations (what they observed only); those late spans are cut among
+    themselves by the processor's closing rule (``model.segment.split_at_close``).
 
     Args:
         info: The run's AI Config.
@@ -234,21 +234,13 @@ def form_segments(
             ``inspect`` does not keep whole); they are in no returned member list.
     """
     binding = Binding.create(run_id, info, role)
-    if root is None:
-        groups = [list(members)]
-    else:
-        local = [f for f in members if f.service == root.service]
-        others = [f for f in members if f.service != root.service]
-        extra = [f for f in timing if f.service == root.service]
-        member_ids = {id(f) for f in local}
-        cut = split_at_close(local + extra)
-        # Spans that started before the root (another clock's, or its own parent) are the root's segment's.
-        first = next((i for i, group in enumerate(cut) if root in group), 0)
-        head = others + [f for group in cut[: first + 1] for f in group if id(f) in member_ids]
-        tail = [[f for f in group if id(f) in member_ids] for group in cut[first + 1 :]]
-        groups = [head] + [group for group in tail if group]  # a group of plain spans only emits nothing
+    early, late = _late_members(members, root, timing)
+    timing_ids = {id(f) for f in timing}
+    groups = [early] + [[f for f in group if id(f) not in timing_ids] for group in split_at_close(late)]
     formed = []
     for i, group in enumerate(groups):
+        if not group and (i or len(groups) > 1):
+            continue  # plain spans only (or no span before the late ones): it would emit nothing
         links = parents if parents is not None else {f.span_id: f.parent_id for f in group}
         observations = [f.observation for f in group if f.observation is not None]
         if i == 0:
@@ -257,6 +249,45 @@ def form_segments(
             segment = closed_segment(binding, CONTINUATION, observations, links)
         formed.append((segment, group))
     return formed
+
+
+def _late_members(
+    members: Sequence[SpanFacts], root: SpanFacts | None, timing: Sequence[SpanFacts]
+) -> tuple[list[SpanFacts], list[SpanFacts]]:
+    """The members of the first segment, and the late spans (timing spans among them) under a continuation entry."""
+    openers = {
+        f.span_id
+        for f in members
+        if f is not root and isinstance(f.mark, RunMark) and f.mark.entry == ENTRY_CONTINUATION
+    }
+    if not openers:
+        return list(members), []
+    links = {f.span_id: f.parent_id for f in members}
+    links.update((f.span_id, f.parent_id) for f in timing)
+    memo: dict[int, bool] = {}
+
+    def is_late(span_id: int) -> bool:
+        path = []
+        late = False
+        for _ in range(MAX_DEPTH):
+            if span_id in memo:
+                late = memo[span_id]
+                break
+            if span_id in openers:
+                late = True
+                break
+            path.append(span_id)
+            parent = links.get(span_id, 0)
+            if not parent:
+                break
+            span_id = parent
+        for visited in path:
+            memo[visited] = late
+        return late
+
+    early = [f for f in members if not is_late(f.span_id)]
+    late = [f for f in members if is_late(f.span_id)] + [f for f in timing if is_late(f.span_id)]
+    return early, late
 
 
 def pick_root(members: Sequence[SpanFacts]) -> SpanFacts | None:
