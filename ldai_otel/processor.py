@@ -35,7 +35,13 @@ from ldai_otel.live.ld_managed import LD_MANAGED_KEY
 from ldai_otel.live.ld_managed import install as install_ld_managed
 from ldai_otel.live.run_table import RunTable
 from ldai_otel.model.observation import Extractor
-from ldai_otel.model.run import IDENTITY_KEYS, ORIGIN, Binding, run_id_for_trace
+from ldai_otel.model.run import (
+    CONTINUATION,
+    IDENTITY_KEYS,
+    ORIGIN,
+    Binding,
+    run_id_for_trace,
+)
 from ldai_otel.model.segment import Segment
 from ldai_otel.rules.book import Summary
 from ldai_otel.scope import SCOPE_CONTEXT_KEY, RunScope
@@ -280,16 +286,23 @@ class LDAISpanProcessor(SpanProcessor):
                 return
             binding = resumed
             local_root = True
-        used, evicted = self._table.start(span_id, parent.span_id if parent is not None else 0, binding, local_root)
+        used, evicted, role = self._table.start(
+            span_id, parent.span_id if parent is not None else 0, binding, local_root
+        )
         if local_root and scope is not None and scope.trace_id is None:
             scope.binding = used  # ai_run reads the runId from it
+            entered = CONTINUATION if role == CONTINUATION else ORIGIN
             if used is not binding:  # an open segment's binding won: its identity on the span
-                span.set_attributes(used.span_attributes)
-            elif len(used.span_attributes) > len(IDENTITY_KEYS) - (not used.info.variation_key):
-                # ai_run wrote the identity; add what only the processor stamps.
-                span.set_attributes({k: v for k, v in used.span_attributes.items() if k not in IDENTITY_KEYS})
-        elif local_root or self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes or ()):
-            # The span that resumed a run, and GenAI spans (marked at start).
+                span.set_attributes(used.root_attributes(entered))
+            else:
+                # ai_run wrote the identity; add what only the processor stamps (emitter, entry).
+                span.set_attributes(used.root_attributes(entered, IDENTITY_KEYS))
+        elif local_root or role == CONTINUATION:
+            # The span that resumed a run, or entered a later segment of an emitted run: its
+            # identity and how it entered, so readers of ended spans rebuild the role (model/roles.py).
+            span.set_attributes(used.root_attributes(CONTINUATION if role == CONTINUATION else binding.role))
+        elif self._stamp_all or not MARKER_KEYS.isdisjoint(span.attributes or ()):
+            # GenAI spans (marked at start).
             span.set_attributes(used.span_attributes)
         if evicted:
             self._emitter.submit(evicted)

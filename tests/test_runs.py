@@ -68,6 +68,8 @@ def _stamped_with(span, run_id: str) -> bool:
         "ld.ai_config.version": 3,
         "ld.ai_config.run_id": run_id,
         "ld.ai_config.emitter": "ldai-otel",  # the processor's: serve does not count the run again
+        # How the run was entered: on the run's local root only (readers of ended spans rebuild the role).
+        **({"ld.ai_config.entry": "ai_run"} if span.name == "ai_run " + CHAT else {}),
     }
     return True
 

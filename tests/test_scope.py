@@ -113,8 +113,8 @@ def test_with_the_processor_the_span_has_the_same_identity(make_provider, chat_c
     with ai_run(chat_config, user, tracer_provider=provider, new_trace=True) as second:
         pass
     first_span, second_span = (s for s in exporter.get_finished_spans() if s.name == "ai_run " + CHAT)
-    # The processor adds its stamp: this process emitted the run (serve skips it).
-    emitted = {"ld.ai_config.emitter": "ldai-otel"}
+    # The processor adds its stamp: this process emitted the run (serve skips it), entered by ai_run.
+    emitted = {"ld.ai_config.emitter": "ldai-otel", "ld.ai_config.entry": "ai_run"}
     assert dict(first_span.attributes) == {**IDENTITY, **emitted, "ld.ai_config.run_id": run.run_id}
     assert dict(second_span.attributes) == {**IDENTITY, **emitted, "ld.ai_config.run_id": second.run_id}
     assert run.run_id != second.run_id

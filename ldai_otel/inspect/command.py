@@ -13,7 +13,8 @@ Spans are decoded by ``otlp.decode.SpanDecoder`` (shared with ``serve``) through
 same :class:`~ldai_otel.dialects.reader.Dialects` as in the processor. Runs are found
 by the trace assembler's rule (``otlp.assembly.resolve``): a span is in the run of
 its nearest ancestor-or-self carrying the ``ld.ai_config.*`` identity, and one
-segment is made per (run, service), as each service's processor sees it; each
+segment is made per (run, service), as each service's processor sees it
+(``--as serve``: as ``ldai-otel serve`` decides the trace); each
 segment is summarized and emitted by the processor's own code
 (:func:`~ldai_otel.rules.emission.emit_segment`, which drives
 ``ldai``'s ``LDAIConfigTracker``) into a client that records the events,
@@ -36,7 +37,7 @@ from ldai_otel.dialects.extractors import load_extractor
 from ldai_otel.evaluations.mapped_events import parse_metric_map
 from ldai_otel.inspect.reading import InspectError, UsageError, read_file
 from ldai_otel.inspect.report import print_trace
-from ldai_otel.inspect.runs import RecordingClient, RunReport, build_runs, emit
+from ldai_otel.inspect.runs import AS_PROCESSOR, AS_SERVE, RecordingClient, RunReport, build_runs, emit
 from ldai_otel.live.events_client import events_client, events_config
 
 SDK_KEY_ENV = "LAUNCHDARKLY_SDK_KEY"
@@ -96,7 +97,7 @@ def run_inspect(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO 
         for trace in reading.traces.values():
             if args.trace and not ("%032x" % trace.trace_id).startswith(args.trace.lower()):
                 continue
-            reports, outside = build_runs(trace, context)
+            reports, outside = build_runs(trace, context, args.as_)
             if not reports and not outside:
                 quiet_traces += 1
                 continue
@@ -167,6 +168,15 @@ def add_parser(verbs: Any) -> None:
         metavar="NAME=METRIC_KEY",
         help="map gen_ai.evaluation.result span events named NAME to the metric METRIC_KEY, as the "
         "processor's evaluation_metrics does (repeatable)",
+    )
+    parser.add_argument(
+        "--as",
+        dest="as_",
+        choices=(AS_PROCESSOR, AS_SERVE),
+        default=AS_PROCESSOR,
+        help="predict what in-process processors send (default: one segment per run and service, "
+        "roles from the spans) or what ldai-otel serve sends for the same spans (one segment per run "
+        "across services; spans a processor already emitted are skipped)",
     )
     parser.add_argument("--trace", default="", help="only traces whose hex id starts with this")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on a terminal")

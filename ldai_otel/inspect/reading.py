@@ -86,7 +86,7 @@ class SpanRecord(SpanFacts):
 class TraceRecord:
     """One trace: every span's parent (for the chains), and the spans that matter (marked or GenAI)."""
 
-    __slots__ = ("trace_id", "spans", "parents", "marks", "other_spans", "services")
+    __slots__ = ("trace_id", "spans", "parents", "marks", "other_spans", "services", "plain")
 
     def __init__(self, trace_id: int) -> None:
         self.trace_id = trace_id
@@ -95,6 +95,17 @@ class TraceRecord:
         self.marks: dict[int, Any] = {}
         self.other_spans = 0
         self.services: set[str] = set()
+        self.plain: list[tuple[int, int, int, int, str]] = []
+        """The other spans' (span id, parent id, start, end, service): they keep a segment open too."""
+
+    def plain_facts(self) -> list[SpanFacts]:
+        """The other spans as span facts (timing and service only), made when asked."""
+        made = []
+        for span_id, parent_id, start_ns, end_ns, service in self.plain:
+            facts = SpanFacts(self.trace_id, span_id, parent_id)
+            facts.start_ns, facts.end_ns, facts.service = start_ns, end_ns, service
+            made.append(facts)
+        return made
 
 
 class Reading:
@@ -241,6 +252,7 @@ def _add(reading: Reading, record: SpanRecord) -> None:
         trace.marks[record.span_id] = record.mark
     if record.mark is None and record.observation is None and not record.genai_keys:
         trace.other_spans += 1
+        trace.plain.append((record.span_id, record.parent_id, record.start_ns, record.end_ns, record.service))
         return
     trace.spans.append(record)
 

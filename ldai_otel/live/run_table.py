@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel.model.observation import Observation
-from ldai_otel.model.run import CONTINUATION, ORIGIN, Binding
+from ldai_otel.model.roles import CONTINUATION, ORIGIN, decide_role, entry_for
+from ldai_otel.model.run import Binding
 from ldai_otel.model.segment import Segment
 
 if TYPE_CHECKING:
@@ -124,7 +125,9 @@ class RunTable:
         """How many closed runs are remembered (bounded by ``max_remembered_runs``)."""
         return len(self._emitted_runs)
 
-    def start(self, span_id: int, parent_id: int, binding: Binding, local_root: bool) -> tuple[Binding, list[Segment]]:
+    def start(
+        self, span_id: int, parent_id: int, binding: Binding, local_root: bool
+    ) -> tuple[Binding, list[Segment], str]:
         """Adds an opening span to its run's open segment, opening one if needed.
 
         Args:
@@ -136,15 +139,17 @@ class RunTable:
 
         Returns:
             The binding actually used (an already open segment's, so that its
-            role wins) and the segments evicted to make room, to emit.
+            role wins), the segments evicted to make room, to emit, and the
+            role of the segment the span is in (``continuation``: the processor
+            writes so on the span, ``model.roles``).
         """
         evicted: list[Segment] = []
         with self._lock:
             segment = self._segments.get(binding.key)
             if segment is None:
-                role = binding.role
-                if binding.key in self._emitted_runs:
-                    role = CONTINUATION
+                emitted_before = binding.key in self._emitted_runs
+                role = decide_role(entry_for(binding.role), emitted_before=emitted_before)
+                if emitted_before:
                     if local_root and binding.role == ORIGIN:
                         _warn.warning(
                             "ldai-otel: a second ai_run scope of config %s in one trace joined the run "
@@ -159,7 +164,7 @@ class RunTable:
             elif local_root and segment.root_span_id == 0:
                 segment.root_span_id = span_id
             self._track_locked(segment, span_id, parent_id)
-        return segment.binding, evicted
+        return segment.binding, evicted, segment.role
 
     def join(self, span_id: int, parent_id: int, segment: Segment) -> Binding | None:
         """Adds a span to the open segment its parent span belongs to.

@@ -32,6 +32,21 @@ LD_AI_CONFIG_CONTEXT_KEY = "ld.ai_config.context.key"
 # spans were emitted in process, so `ldai-otel serve` does not count them again.
 LD_AI_CONFIG_EMITTER = "ld.ai_config.emitter"
 LD_AI_CONFIG_EMITTER_VALUE = "ldai-otel"
+# Written on a run's local root only (the ai_run span, or the span that resumed the
+# run from baggage), and on a span that entered a later segment of an emitted run:
+# how the run was entered in that process. Readers of ended spans
+# (`inspect`, `serve`) rebuild the segment's role from it (model/roles.py); a
+# member span never carries it. An ai_run span without it (no processor) is known
+# by its instrumentation scope.
+LD_AI_CONFIG_ENTRY = "ld.ai_config.entry"
+ENTRY_AI_RUN = "ai_run"
+ENTRY_RESUMED = "resumed"
+"""Resumed from ldai-otel's signed baggage."""
+ENTRY_RESUMED_PLAIN = "resumed_plain"
+"""Resumed from a plain LaunchDarkly resumption token (``trust_unsigned_tokens``)."""
+ENTRY_CONTINUATION = "continuation"
+"""A span that entered a later segment of a run already emitted in its process (not by a parent span
+of that segment): it and the spans under it are a continuation."""
 # Written on the ai_run span of an agent graph (ai_run(graph, ...)): the graph's
 # nodes (key, variation, version, model, provider), edges and agent-name map as
 # one JSON object, so readers of exported spans (`inspect`, `serve`) rebuild the

@@ -12,6 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel.model import attributes as A
+from ldai_otel.model.roles import (  # re-exported: the roles' long-standing home
+    CONTINUATION,
+    ORIGIN,
+    RESUMED,
+    RESUMED_PLAIN,
+    ROLES_WITH_OUTCOME,
+    entry_for,
+)
 
 if TYPE_CHECKING:
     from ldai_otel.evaluations.judges import RunEvaluation
@@ -19,17 +27,6 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger(__name__)
 _warn = RateLimitedLogger(_logger)
-
-ORIGIN = "origin"
-"""The process where ``ai_run`` opened the run: emits every metric."""
-RESUMED = "resumed"
-"""Resumed from ldai-otel baggage: leaves duration and outcome to the origin."""
-RESUMED_PLAIN = "resumed_plain"
-"""Resumed from a plain LaunchDarkly token (another SDK wrote it): emits every metric."""
-CONTINUATION = "continuation"
-"""A later segment of a run whose first segment here already emitted."""
-
-ROLES_WITH_OUTCOME = frozenset({ORIGIN, RESUMED_PLAIN})
 
 
 def run_id_for_trace(trace_id: int) -> str:
@@ -77,10 +74,13 @@ class Binding:
         self.run_id = run_id
         self.info = info
         self.role = role
+        """How the run was entered here (``origin``, ``resumed``, ``resumed_plain``); a segment may differ."""
         self.key: tuple[str, str] = (run_id, info.config_key)
         """The run's identity in this process: (runId, config key)."""
         self.span_attributes: dict[str, Any] = span_attributes if span_attributes is not None else {}
-        """The ``ld.ai_config.*`` attributes the processor stamps on the run's spans."""
+        """The ``ld.ai_config.*`` attributes the processor stamps on the run's spans.
+
+        The run's local root also gets ``ld.ai_config.entry`` (:meth:`root_attributes`)."""
 
     def __repr__(self) -> str:
         return "Binding(run_id=%r, config_key=%r, role=%r)" % (self.run_id, self.info.config_key, self.role)
@@ -92,6 +92,15 @@ class Binding:
         # This process emits the run: `ldai-otel serve` must not count it again.
         attrs[A.LD_AI_CONFIG_EMITTER] = A.LD_AI_CONFIG_EMITTER_VALUE
         return cls(run_id, info, role, attrs)
+
+    def root_attributes(self, role: str, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """What the processor stamps on a local root that entered the run as ``role``: the span
+        attributes but ``skip``, and how it entered (``ld.ai_config.entry``), from which readers of
+        ended spans rebuild the segment's role (``model.roles``). Member spans never carry the entry.
+        """
+        attrs = {k: v for k, v in self.span_attributes.items() if k not in skip}
+        attrs[A.LD_AI_CONFIG_ENTRY] = entry_for(role)
+        return attrs
 
 
 IDENTITY_KEYS = frozenset(
@@ -110,3 +119,17 @@ def identity_attributes(run_id: str, info: RunInfo) -> dict[str, Any]:
     if info.variation_key:
         attrs[A.LD_AI_CONFIG_VARIATION_KEY] = info.variation_key
     return attrs
+
+
+__all__ = [
+    "CONTINUATION",
+    "IDENTITY_KEYS",
+    "ORIGIN",
+    "RESUMED",
+    "RESUMED_PLAIN",
+    "ROLES_WITH_OUTCOME",
+    "Binding",
+    "RunInfo",
+    "identity_attributes",
+    "run_id_for_trace",
+]

@@ -23,14 +23,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ldai_otel.model.attributes import ENTRY_CONTINUATION
 from ldai_otel.model.contexts import ServiceContexts as ServiceContexts  # run_context's fallback, re-exported
 from ldai_otel.model.observation import Observation
 from ldai_otel.model.parents import MAX_DEPTH
+from ldai_otel.model.roles import AI_RUN_SCOPE, CONTINUATION, entry_of
 from ldai_otel.model.run import Binding, RunInfo
-from ldai_otel.model.segment import Segment
-
-AI_RUN_SCOPE = "ldai_otel"
-"""Instrumentation scope of the ``ai_run`` span."""
+from ldai_otel.model.segment import Segment, closed_segment, split_at_close
 
 
 class _Sentinel:
@@ -68,6 +67,8 @@ class RunMark:
     """``service.name`` of the span that carries it."""
     graph: str = ""
     """An agent graph's nodes and edges (``ld.ai_config.graph`` JSON) when the run is a graph run."""
+    entry: str = ""
+    """How the span entered the run (``ld.ai_config.entry``: ``ai_run``, ``resumed``, ``resumed_plain``), if written."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -202,20 +203,94 @@ def run_info(mark: RunMark, context: Any, members: Sequence[SpanFacts] = ()) -> 
     )
 
 
-def make_segment(
-    info: RunInfo, run_id: str, role: str, members: Sequence[SpanFacts], root: SpanFacts | None
-) -> Segment:
-    """A closed segment of ``members`` for the rule book; ``root`` gives duration and outcome."""
-    segment = Segment(Binding.create(run_id, info, role), role, root.span_id if root is not None else 0)
-    segment.parents = {f.span_id: f.parent_id for f in members}
-    segment.observations = [f.observation for f in members if f.observation is not None]
-    if root is not None:
-        segment.root_ended = True
-        segment.root_error = root.error
-        segment.root_start_ns = root.start_ns
-        segment.root_end_ns = root.end_ns
-    segment.closed = True
-    return segment
+def root_entry(root: SpanFacts) -> str:
+    """How a run's root span entered the run (``model.roles.entry_of`` of its mark and scope)."""
+    mark = root.mark
+    return entry_of(mark.entry if isinstance(mark, RunMark) else "", root.scope)
+
+
+def form_segments(
+    info: RunInfo,
+    run_id: str,
+    role: str,
+    members: Sequence[SpanFacts],
+    root: SpanFacts | None,
+    parents: Mapping[int, int] | None = None,
+    timing: Sequence[SpanFacts] = (),
+) -> list[tuple[Segment, list[SpanFacts]]]:
+    """The closed segments a run's ended members form, each with its members; the one assembler.
+
+    The first segment has ``role`` and the root's duration and outcome. A member
+    the processor wrote as having entered a later segment of the run
+    (``ld.ai_config.entry`` = ``continuation``), and the spans under it, are
+    continuations (what they observed only); those late spans are cut among
+    themselves by the processor's closing rule (``model.segment.split_at_close``).
+
+    Args:
+        info: The run's AI Config.
+        run_id: The runId.
+        role: The first segment's role (``model.roles.decide_role``).
+        members: The run's spans here (GenAI and marked ones, or every one).
+        root: The span that opened the run here, or None.
+        parents: Span id -> parent id for the rule book's chains; default: the members'.
+        timing: Further spans of the run that only keep a segment open (plain spans
+            ``inspect`` does not keep whole); they are in no returned member list.
+    """
+    binding = Binding.create(run_id, info, role)
+    early, late = _late_members(members, root, timing)
+    timing_ids = {id(f) for f in timing}
+    groups = [early] + [[f for f in group if id(f) not in timing_ids] for group in split_at_close(late)]
+    formed = []
+    for i, group in enumerate(groups):
+        if not group and (i or len(groups) > 1):
+            continue  # plain spans only (or no span before the late ones): it would emit nothing
+        links = parents if parents is not None else {f.span_id: f.parent_id for f in group}
+        observations = [f.observation for f in group if f.observation is not None]
+        if i == 0:
+            segment = closed_segment(binding, role, observations, links, root)
+        else:
+            segment = closed_segment(binding, CONTINUATION, observations, links)
+        formed.append((segment, group))
+    return formed
+
+
+def _late_members(
+    members: Sequence[SpanFacts], root: SpanFacts | None, timing: Sequence[SpanFacts]
+) -> tuple[list[SpanFacts], list[SpanFacts]]:
+    """The members of the first segment, and the late spans (timing spans among them) under a continuation entry."""
+    openers = {
+        f.span_id
+        for f in members
+        if f is not root and isinstance(f.mark, RunMark) and f.mark.entry == ENTRY_CONTINUATION
+    }
+    if not openers:
+        return list(members), []
+    links = {f.span_id: f.parent_id for f in members}
+    links.update((f.span_id, f.parent_id) for f in timing)
+    memo: dict[int, bool] = {}
+
+    def is_late(span_id: int) -> bool:
+        path = []
+        late = False
+        for _ in range(MAX_DEPTH):
+            if span_id in memo:
+                late = memo[span_id]
+                break
+            if span_id in openers:
+                late = True
+                break
+            path.append(span_id)
+            parent = links.get(span_id, 0)
+            if not parent:
+                break
+            span_id = parent
+        for visited in path:
+            memo[visited] = late
+        return late
+
+    early = [f for f in members if not is_late(f.span_id)]
+    late = [f for f in members if is_late(f.span_id)] + [f for f in timing if is_late(f.span_id)]
+    return early, late
 
 
 def pick_root(members: Sequence[SpanFacts]) -> SpanFacts | None:

@@ -119,7 +119,7 @@ def run_mark(attrs: dict[str, Any], trace_id: int, service: str) -> RunMark | ob
     The attribute contract (docs/serve.md, "Marking a run, in any language"): ``ld.ai_config.key`` marks a
     run's root; ``variation_key``, ``version``, ``run_id`` (default: the trace
     id as UUID text), ``model_name``, ``provider_name``, ``context.kind`` /
-    ``context.key`` and ``emitter`` are optional. A span carrying
+    ``context.key``, ``emitter`` and ``entry`` are optional. A span carrying
     ``launchdarkly.run.id`` was written by one of LaunchDarkly's own AI SDKs,
     which send their own events.
     """
@@ -139,6 +139,7 @@ def run_mark(attrs: dict[str, Any], trace_id: int, service: str) -> RunMark | ob
     model = attrs.get(A.LD_AI_CONFIG_MODEL_NAME)
     provider = attrs.get(A.LD_AI_CONFIG_PROVIDER_NAME)
     graph = attrs.get(A.LD_AI_CONFIG_GRAPH)
+    entry = attrs.get(A.LD_AI_CONFIG_ENTRY)
     context_kinds = _strings(attrs.get(A.LD_AI_CONFIG_CONTEXT_KIND))
     context_keys = _strings(attrs.get(A.LD_AI_CONFIG_CONTEXT_KEY))
     if len(context_kinds) != len(context_keys):
@@ -155,6 +156,7 @@ def run_mark(attrs: dict[str, Any], trace_id: int, service: str) -> RunMark | ob
         emitted_in_process=attrs.get(A.LD_AI_CONFIG_EMITTER) == A.LD_AI_CONFIG_EMITTER_VALUE,
         service=service,
         graph=graph if isinstance(graph, str) and len(graph) <= _MAX_GRAPH_CHARS else "",
+        entry=entry if isinstance(entry, str) and len(entry) <= 32 else "",
     )
 
 

@@ -27,7 +27,7 @@ from ldai_otel.model.graph_spec import GraphSpec
 from ldai_otel.model.observation import AGENT, HANDOFF, Observation
 from ldai_otel.model.parents import ancestors, chain
 from ldai_otel.model.run import Binding, RunInfo
-from ldai_otel.model.segment import Segment
+from ldai_otel.model.segment import Segment, closed_segment
 from ldai_otel.rules.book import Summary, summarize
 from ldai_otel.rules.trackers import owns_outcome, send
 
@@ -162,17 +162,19 @@ def _nearest(span_id: int, run_node: Mapping[int, str], parents: Mapping[int, in
 
 
 def node_segment(segment: Segment, info: RunInfo, runs: list[Observation], spans: list[Observation]) -> Segment:
-    """A closed segment of one node's spans, for the rule book: its agent runs give duration and outcome."""
-    node = Segment(Binding(segment.binding.run_id, info, segment.role), segment.role, runs[0].span_id)
-    node.parents = segment.parents
-    node.observations = list(spans)
-    node.root_ended = True
-    node.root_error = any(o.error for o in runs)
-    node.root_start_ns = runs[0].start_ns
-    node.root_end_ns = runs[0].end_ns
-    node.outcome_deferred = segment.outcome_deferred
-    node.closed = True
-    return node
+    """A closed segment of one node's spans, for the rule book: its agent runs give duration and outcome.
+
+    The node run has its graph segment's role (``model.roles``): a node owns its outcome where the graph does.
+    """
+    return closed_segment(
+        Binding(segment.binding.run_id, info, segment.role),
+        segment.role,
+        spans,
+        segment.parents,
+        runs[0],
+        root_error=any(o.error for o in runs),
+        outcome_deferred=segment.outcome_deferred,
+    )
 
 
 def describe(segment: Segment, spec: GraphSpec) -> list[str]:
