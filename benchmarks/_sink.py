@@ -19,7 +19,9 @@ import gzip
 import json
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from ldai_otel.testing import LoopbackServer
 
 MARKER_KEY = "ldai-otel-bench:marker"
 _WAIT_TIMEOUT_S = 30.0
@@ -88,15 +90,9 @@ def serve() -> None:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    print("http://%s:%d" % (host, port), flush=True)
-    sys.stdin.read()  # serve until the parent closes our stdin
-    server.shutdown()
-    server.server_close()
+    with LoopbackServer(Handler, "bench-sink") as server:
+        print("http://127.0.0.1:%d" % server.port, flush=True)
+        sys.stdin.read()  # serve until the parent closes our stdin
 
 
 if __name__ == "__main__":

@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def orchestrate(args: argparse.Namespace) -> int:
     sys.path.insert(0, HERE)
-    from bench import SinkProcess  # the benchmark's out-of-process events sink
+    from bench_common import SinkProcess  # the benchmark's out-of-process events sink
 
     stub = subprocess.Popen(
         [sys.executable, __file__, "--role", "stub", "--latency-ms", str(args.latency_ms)],

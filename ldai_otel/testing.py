@@ -22,13 +22,54 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 AI_EVENT_PREFIX = "$ld:ai:"
 _STUB_CONTENT = "Hello from the stub."  # every OpenAIStub answer
 
+_Server = TypeVar("_Server", bound="LoopbackServer")
 
-class LDEventSink:
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1, at a port the OS picks, serving from a daemon thread.
+
+    The base of the loopback stubs here (:class:`LDEventSink`, :class:`OpenAIStub`) and of the
+    test suite's provider stubs: it starts serving when made, and :meth:`close` stops it and frees
+    its port (safe to call twice; ``with`` closes it too). Handlers reach the stub that owns the
+    server as ``self.server.stub``.
+
+    Args:
+        handler: The request handler class.
+        name: The serving thread's name.
+    """
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], name: str):
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._server.stub = self  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return int(self._server.server_port)
+
+    def close(self) -> None:
+        """Stops the server and frees its port."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.server_close()
+
+    def __enter__(self: _Server) -> _Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LDEventSink(LoopbackServer):
     """A loopback HTTP server that records LaunchDarkly event payloads.
 
     Point ``ldclient.Config(events_uri=sink.uri)`` at it. Payloads posted to
@@ -75,15 +116,12 @@ class LDEventSink:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="ld-event-sink", daemon=True)
-        self._thread.start()
+        super().__init__(_Handler, "ld-event-sink")
 
     @property
     def uri(self) -> str:
         """The base URI to give ``ldclient.Config(events_uri=...)``."""
-        return "http://127.0.0.1:%d" % self._server.server_port
+        return "http://127.0.0.1:%d" % self.port
 
     @property
     def post_count(self) -> int:
@@ -134,18 +172,6 @@ class LDEventSink:
         with self._condition:
             self._payloads.clear()
             self._paths.clear()
-
-    def close(self) -> None:
-        """Stops the server and frees its port."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> LDEventSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def add_ai_config(
@@ -284,7 +310,7 @@ def flush_events(
     return sink.ai_events()
 
 
-class OpenAIStub:
+class OpenAIStub(LoopbackServer):
     """A loopback OpenAI-compatible server: ``POST /v1/chat/completions``.
 
     Enough of the API for the real ``openai`` client and the GenAI
@@ -364,10 +390,7 @@ class OpenAIStub:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="openai-stub", daemon=True)
-        self._thread.start()
+        super().__init__(_Handler, "openai-stub")
 
     def _answer(self, model: str) -> dict[str, Any]:
         return {
@@ -388,22 +411,10 @@ class OpenAIStub:
     @property
     def base_url(self) -> str:
         """The ``base_url`` to give ``openai.OpenAI(base_url=...)``."""
-        return "http://127.0.0.1:%d/v1" % self._server.server_port
+        return "http://127.0.0.1:%d/v1" % self.port
 
     @property
     def requests(self) -> list[dict[str, Any]]:
         """The JSON bodies of the chat requests received so far, in order."""
         with self._lock:
             return list(self._requests)
-
-    def close(self) -> None:
-        """Stops the server and frees its port."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> OpenAIStub:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -11,14 +11,16 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from ldai_otel.testing import LoopbackServer
 
 APP_USAGE = {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
 JUDGE_USAGE = {"prompt_tokens": 57, "completion_tokens": 19, "total_tokens": 76}
 
 
-class OpenAIStub:
+class OpenAIStub(LoopbackServer):
     """Loopback chat completions; ``base_url`` is what ``OPENAI_BASE_URL`` takes.
 
     Attributes:
@@ -97,27 +99,16 @@ class OpenAIStub:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="openai-stub", daemon=True)
-        self._thread.start()
+        super().__init__(_Handler, "openai-stub")
 
     @property
     def base_url(self) -> str:
-        return "http://127.0.0.1:%d/v1" % self._server.server_port
+        return "http://127.0.0.1:%d/v1" % self.port
 
     def judge_requests(self) -> list[dict[str, Any]]:
         with self._lock:
             return [r for r in self.requests if isinstance(r.get("response_format"), dict)]
 
     def close(self) -> None:
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> OpenAIStub:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._release.set()  # hanging judge requests are let go, not left waiting on a closed stub
+        super().close()

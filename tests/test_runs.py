@@ -392,8 +392,8 @@ def test_alternating_configs_each_keep_their_variation_and_version(
 
 
 def test_token_facts_decode_any_layout_and_cache_only_the_launchdarkly_layout():
+    from ldai_otel.model.config_facts import _token_facts, _token_facts_cache, resumption_token_for
     from ldai_otel.model.run import RunInfo
-    from ldai_otel.scope import _token_facts, _token_facts_cache, resumption_token_for
 
     # ldai_otel's own tokens are compact JSON: decoded, never cached by their tail.
     ours = resumption_token_for(str(uuid.uuid4()), RunInfo("cfg", "v1", 5, None))

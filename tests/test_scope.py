@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ldai_otel import ai_run
-from ldai_otel.scope import _factory_facts, run_info_from_config
+from ldai_otel.model.config_facts import _factory_facts, run_info_from_config
 from ldai_otel.testing import flush_events
 
 IDENTITY = {

@@ -13,7 +13,9 @@ known by, so a span that mixes dialects (pydantic-ai writes both
 ``gen_ai.provider.name`` and ``gen_ai.system``; OpenLLMetry writes
 ``gen_ai.usage.input_tokens`` next to ``llm.usage.total_tokens``) is read
 whole. Extractors never raise into the processor: values of the wrong type
-are dropped with a rate-limited warning.
+are dropped with a rate-limited warning. Token usage is read in
+``dialects.usage``, time to first token and a stream's length in
+``dialects.timing``; this module classifies the span and reads the rest.
 
 The processor calls :meth:`Dialects.observe` for every run span at
 ``on_end``, so the common path is a few dictionary lookups; JSON is parsed
@@ -33,6 +35,15 @@ from opentelemetry.trace import StatusCode
 
 from ldai_otel._ratelimit import RateLimitedLogger
 from ldai_otel.dialects.responses import openinference_model, openinference_response_id, response_tool_calls
+from ldai_otel.dialects.timing import reported_duration_ms, time_to_first_token_ms
+from ldai_otel.dialects.usage import (
+    agent_usage,
+    cache_inclusive_input,
+    input_tokens,
+    output_tokens,
+    read_subsets,
+    total_tokens,
+)
 from ldai_otel.model import attributes as A
 from ldai_otel.model.observation import (
     AGENT,
@@ -48,28 +59,18 @@ from ldai_otel.model.observation import (
     Observation,
 )
 from ldai_otel.model.values import (
-    MAX_COUNT,
     MAX_JSON_CHARS,
     MAX_NAME_CHARS,
-    count,
-    first_count,
-    first_milliseconds,
-    first_seconds_as_ms,
     first_text,
-    seconds_as_ms,
     text,
     tool_key,
-    valid_ms,
 )
 
 _logger = logging.getLogger(__name__)
-_bad_input = RateLimitedLogger(_logger)
 _errors = RateLimitedLogger(_logger)
 
-_MAX_EVENTS_SCANNED = 256
 # Where each dialect names an executed tool, in order of preference.
 _TOOL_NAME_KEYS = (A.GEN_AI_TOOL_NAME, A.TOOL_NAME, A.AI_TOOL_CALL_NAME, A.TRACELOOP_ENTITY_NAME)
-"""Span events looked at for a first-chunk event; they come first when present."""
 
 
 # --- Classification. ---------------------------------------------------------
@@ -138,66 +139,6 @@ MARKER_KEYS = frozenset(key for key, _, _ in _MARKERS)
 # --- Facts, each read from every spelling it is known by. -----------------
 
 
-def _input_tokens(attrs: Mapping[str, Any]) -> int | None:
-    return first_count(attrs, *A.INPUT_TOKEN_KEYS)
-
-
-def _output_tokens(attrs: Mapping[str, Any]) -> int | None:
-    return first_count(attrs, *A.OUTPUT_TOKEN_KEYS)
-
-
-def _total_tokens(attrs: Mapping[str, Any]) -> int | None:
-    return first_count(attrs, *A.TOTAL_TOKEN_KEYS)
-
-
-def _read_subsets(observation: Observation, attrs: Mapping[str, Any]) -> None:
-    observation.cache_read_tokens = first_count(attrs, *A.CACHE_READ_TOKEN_KEYS)
-    observation.cache_write_tokens = first_count(attrs, *A.CACHE_WRITE_TOKEN_KEYS)
-    observation.reasoning_tokens = first_count(attrs, *A.REASONING_TOKEN_KEYS)
-
-
-_FIRST_CHUNK_EVENTS = frozenset(
-    {
-        A.FIRST_TOKEN_STREAM_EVENT,
-        A.GEN_AI_CONTENT_COMPLETION_CHUNK_EVENT,
-        A.LLM_CONTENT_COMPLETION_CHUNK_EVENT,
-    }
-)
-
-
-def _time_to_first_token_ms(span: ReadableSpan, attrs: Mapping[str, Any]) -> float | None:
-    """From an attribute (seconds or ms, per dialect), else a first-chunk event."""
-    ms = first_seconds_as_ms(
-        attrs,
-        A.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-        A.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
-    )
-    if ms is not None:
-        return ms
-    ms = first_milliseconds(
-        attrs, A.AI_RESPONSE_MS_TO_FIRST_CHUNK, A.AI_STREAM_MS_TO_FIRST_CHUNK, A.GEN_AI_SERVER_TIME_TO_FIRST_TOKEN
-    )
-    if ms is not None:
-        return ms
-    events = span.events
-    if not events:
-        return None
-    start = span.start_time
-    if not isinstance(start, int) or isinstance(start, bool):
-        return None
-    scanned = 0
-    for event in events:
-        if event.name in _FIRST_CHUNK_EVENTS:
-            timestamp = event.timestamp
-            if isinstance(timestamp, int) and not isinstance(timestamp, bool) and timestamp >= start:
-                return valid_ms(timestamp - start, event.name, 1e-6)
-            return None
-        scanned += 1
-        if scanned >= _MAX_EVENTS_SCANNED:
-            break
-    return None
-
-
 def _fact(read: Callable[..., Any], what: str, *args: Any) -> Any:
     """``read(*args)``, or None when it raises: one fact lost, never the span's others."""
     try:
@@ -225,75 +166,25 @@ def _provider(attrs: Mapping[str, Any]) -> str | None:
     return first_text(attrs, A.GEN_AI_PROVIDER_NAME, A.GEN_AI_SYSTEM, A.LLM_PROVIDER, A.LLM_SYSTEM, A.AI_MODEL_PROVIDER)
 
 
-def _reported_duration_ms(attrs: Mapping[str, Any]) -> float | None:
-    if attrs.get(A.LOGFIRE_SPAN_TYPE) != A.LOGFIRE_SPAN_TYPE_LOG:
-        return None
-    # logfire ends a streamed call's span at once and logs the stream's
-    # usage and length later on a zero-length span: stretch it back.
-    return seconds_as_ms(attrs, A.LOGFIRE_DURATION)
-
-
-def _cache_inclusive_input(observation: Observation, span: ReadableSpan) -> None:
-    """Adds the prompt cache back into input where the instrumentation left it out.
-
-    Decided by instrumentation scope and provider, never from the numbers
-    (see ``A.CACHE_EXCLUSIVE_INPUT_SCOPES``): LaunchDarkly's input is every
-    prompt token, cached reads and writes included.
-    """
-    if observation.input_tokens is None or observation.provider not in A.CACHE_EXCLUSIVE_INPUT_PROVIDERS:
-        return
-    scope = span.instrumentation_scope
-    name = scope.name if scope is not None else ""
-    if not any(name == s or (s.endswith(".") and name.startswith(s)) for s in A.CACHE_EXCLUSIVE_INPUT_SCOPES):
-        return
-    cached = (observation.cache_read_tokens or 0) + (observation.cache_write_tokens or 0)
-    if observation.input_tokens + cached > MAX_COUNT:
-        return
-    observation.input_tokens += cached
-    # Traceloop's total is its cache-exclusive input plus output: recompute it.
-    observation.total_tokens = None
-
-
 def _model_call(span: ReadableSpan, attrs: Mapping[str, Any], dialect: str) -> Observation:
     observation = Observation(
         kind=MODEL,
         dialect=dialect,
-        input_tokens=_fact(_input_tokens, "input tokens", attrs),
-        output_tokens=_fact(_output_tokens, "output tokens", attrs),
-        total_tokens=_fact(_total_tokens, "total tokens", attrs),
-        time_to_first_token_ms=_fact(_time_to_first_token_ms, "time to first token", span, attrs),
+        input_tokens=_fact(input_tokens, "input tokens", attrs),
+        output_tokens=_fact(output_tokens, "output tokens", attrs),
+        total_tokens=_fact(total_tokens, "total tokens", attrs),
+        time_to_first_token_ms=_fact(time_to_first_token_ms, "time to first token", span, attrs),
         model=_fact(_model, "the model", attrs, dialect),
         provider=_fact(_provider, "the provider", attrs),
     )
-    _fact(_read_subsets, "cache and reasoning tokens", observation, attrs)
+    _fact(read_subsets, "cache and reasoning tokens", observation, attrs)
     observation.response_id = _fact(text, "the response id", attrs, A.GEN_AI_RESPONSE_ID)
     if observation.response_id is None and dialect == OPENINFERENCE:
         observation.response_id = _fact(openinference_response_id, "the response id", attrs)
-    _fact(_cache_inclusive_input, "cache-exclusive input", observation, span)
+    _fact(cache_inclusive_input, "cache-exclusive input", observation, span)
     observation.response_tool_calls = _fact(response_tool_calls, "response tool calls", attrs, dialect) or ()
-    observation.reported_duration_ms = _fact(_reported_duration_ms, "the stream's duration", attrs)
+    observation.reported_duration_ms = _fact(reported_duration_ms, "the stream's duration", attrs)
     return observation
-
-
-def _agent(attrs: Mapping[str, Any], dialect: str) -> Observation:
-    # pydantic-ai writes its children's sum under gen_ai.aggregated_usage.*;
-    # others (Vercel's outer spans, OpenInference agents) under the usual keys.
-    # Either way it is an aggregate, used only when no model call had usage.
-    input_tokens = count(attrs, A.GEN_AI_AGGREGATED_USAGE_INPUT_TOKENS)
-    output_tokens = count(attrs, A.GEN_AI_AGGREGATED_USAGE_OUTPUT_TOKENS)
-    if input_tokens is None and output_tokens is None:
-        input_tokens = _input_tokens(attrs)
-        output_tokens = _output_tokens(attrs)
-        total_tokens = _total_tokens(attrs)
-    else:
-        total_tokens = None
-    return Observation(
-        kind=AGENT,
-        dialect=dialect,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        total_tokens=total_tokens,
-    )
 
 
 def genai_span(span: ReadableSpan, attrs: Mapping[str, Any]) -> Observation | None:
@@ -333,7 +224,7 @@ def genai_span(span: ReadableSpan, attrs: Mapping[str, Any]) -> Observation | No
             handoff_from=first_text(attrs, A.GEN_AI_HANDOFF_FROM_AGENT, A.LANGGRAPH_COMMAND_SOURCE_NODE),
             handoff_to=first_text(attrs, A.GEN_AI_HANDOFF_TO_AGENT, A.LANGGRAPH_COMMAND_GOTO_NODE),
         )
-    observation = _agent(attrs, dialect)
+    observation = agent_usage(attrs, dialect)
     if attrs.get(A.GEN_AI_OPERATION_NAME) == A.CREATE_AGENT_OPERATION:
         return observation  # names an agent it defines, not one that ran
     observation.agent_name = first_text(attrs, A.GEN_AI_AGENT_NAME, A.AGENT_NAME, A.GRAPH_NODE_ID) or _fact(

@@ -113,7 +113,7 @@ def graph_run_info(
         graph: An ``AgentGraphDefinition``.
         context: The context it was evaluated for.
         agent_names: Framework agent names -> node keys.
-        read_node: Reads a node's agent config facts (``scope.run_info_from_config``).
+        read_node: Reads a node's agent config facts (``model.config_facts.run_info_from_config``).
     """
     tracker = graph.create_tracker()
     key = str(getattr(tracker, "graph_key", "") or "")

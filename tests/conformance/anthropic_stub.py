@@ -47,8 +47,10 @@ import itertools
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from ldai_otel.testing import LoopbackServer
 
 PLAIN_USAGE = {"input_tokens": 11, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
 CACHED_USAGE = {"input_tokens": 5, "cache_creation_input_tokens": 20, "cache_read_input_tokens": 100}
@@ -226,7 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client dropped the stream early; that is allowed
 
 
-class AnthropicStub:
+class AnthropicStub(LoopbackServer):
     """An Anthropic Messages API server on a loopback port, in a background thread.
 
     Attributes:
@@ -248,13 +250,8 @@ class AnthropicStub:
         self.request_headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.stub = self  # type: ignore[attr-defined]
-        host, port = self._server.server_address[:2]
-        self.base_url = "http://%s:%d" % (host, port)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="anthropic-stub", daemon=True)
-        self._thread.start()
+        super().__init__(_Handler, "anthropic-stub")
+        self.base_url = "http://127.0.0.1:%d" % self.port
 
     def _next_number(self) -> int:
         with self._lock:
@@ -264,16 +261,3 @@ class AnthropicStub:
         with self._lock:
             self.requests.append((path, body))
             self.request_headers.append({k.lower(): v for k, v in headers.items()})
-
-    def close(self) -> None:
-        """Stops the server and waits for its thread. Safe to call twice."""
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.server_close()
-
-    def __enter__(self) -> AnthropicStub:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

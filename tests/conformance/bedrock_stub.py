@@ -45,9 +45,11 @@ import threading
 import time
 import uuid
 from binascii import crc32
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
+
+from ldai_otel.testing import LoopbackServer
 
 INPUT_TOKENS = 11
 OUTPUT_TOKENS = 7
@@ -248,7 +250,7 @@ def _tool_use_id() -> str:
     return "tooluse_" + uuid.uuid4().hex[:22]
 
 
-class BedrockStub:
+class BedrockStub(LoopbackServer):
     """A Bedrock Runtime server on a loopback port, in a background thread.
 
     Attributes:
@@ -268,13 +270,8 @@ class BedrockStub:
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self.request_ids: list[str] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.stub = self  # type: ignore[attr-defined]
-        host, port = self._server.server_address[:2]
-        self.endpoint_url = "http://%s:%d" % (host, port)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="bedrock-stub", daemon=True)
-        self._thread.start()
+        super().__init__(_Handler, "bedrock-stub")
+        self.endpoint_url = "http://127.0.0.1:%d" % self.port
 
     def _record(self, model_id: str, operation: str, body: dict[str, Any]) -> None:
         with self._lock:
@@ -302,16 +299,3 @@ class BedrockStub:
             # (max_attempts=1 sends a failing call twice); one attempt makes an error one call.
             config=Config(retries={"total_max_attempts": 1}),
         )
-
-    def close(self) -> None:
-        """Stops the server and waits for its thread. Safe to call twice."""
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.server_close()
-
-    def __enter__(self) -> BedrockStub:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

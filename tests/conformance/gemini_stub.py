@@ -46,8 +46,10 @@ import base64
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from ldai_otel.testing import LoopbackServer
 
 PROMPT_TOKENS = 11
 CANDIDATES_TOKENS = 7
@@ -212,7 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client dropped the stream early; that is allowed
 
 
-class GeminiStub:
+class GeminiStub(LoopbackServer):
     """A Gemini API server on a loopback port, in a background thread.
 
     Attributes:
@@ -226,13 +228,8 @@ class GeminiStub:
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.response_ids: list[str] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.stub = self  # type: ignore[attr-defined]
-        host, port = self._server.server_address[:2]
-        self.base_url = "http://%s:%d" % (host, port)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gemini-stub", daemon=True)
-        self._thread.start()
+        super().__init__(_Handler, "gemini-stub")
+        self.base_url = "http://127.0.0.1:%d" % self.port
 
     def _record(self, path: str, body: dict[str, Any]) -> None:
         with self._lock:
@@ -245,16 +242,3 @@ class GeminiStub:
             response_id = base64.urlsafe_b64encode(b"gemini-stub-%08d" % number).decode().rstrip("=")
             self.response_ids.append(response_id)
         return response_id
-
-    def close(self) -> None:
-        """Stops the server and waits for its thread. Safe to call twice."""
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.server_close()
-
-    def __enter__(self) -> GeminiStub:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

@@ -61,12 +61,14 @@ import struct
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from ldai_otel.testing import LoopbackServer
 
 try:
     import responses_stub
-except ImportError:  # imported as ``conformance.openai_stub`` by the main suite (tests/test_serve_node.py)
+except ImportError:  # imported as ``conformance.openai_stub`` by the main suite (tests/serve/test_serve_node.py)
     from conformance import responses_stub
 HANDOFF_PREFIX = responses_stub.HANDOFF_PREFIX
 
@@ -367,7 +369,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-class OpenAIStub:
+class OpenAIStub(LoopbackServer):
     """An OpenAI-compatible server on a loopback port, in a background thread.
 
     The server starts when the object is created. Use it as a context manager,
@@ -389,27 +391,9 @@ class OpenAIStub:
         self.first_chunk_delay_s = first_chunk_delay_s
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.stub = self  # type: ignore[attr-defined]
-        host, port = self._server.server_address[:2]
-        self.base_url = f"http://{host}:{port}/v1"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="openai-stub", daemon=True)
-        self._thread.start()
+        super().__init__(_Handler, "openai-stub")
+        self.base_url = "http://127.0.0.1:%d/v1" % self.port
 
     def _record(self, path: str, body: dict[str, Any]) -> None:
         with self._lock:
             self.requests.append((path, body))
-
-    def close(self) -> None:
-        """Stops the server and waits for its thread. Safe to call twice."""
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.server_close()
-
-    def __enter__(self) -> OpenAIStub:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

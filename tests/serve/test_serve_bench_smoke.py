@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "serve_bench.py"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "serve_bench.py"
 
 
 def test_a_tiny_serve_benchmark_run_completes_every_part():

@@ -28,7 +28,7 @@ from test_cross_service import call_b, start_service
 
 from ldai_otel import ai_run
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 FLASK_B = HERE.parent / "examples" / "two_services" / "service_b_zero_code.py"
 EVENTS_DUMP = os.environ.get("LDAI_OTEL_SERVE_EVENTS_DUMP", "")
 """A file to append the events each two-service run sent (for reports); unset: none."""

@@ -26,7 +26,7 @@ from test_cross_service import call_b, start_service
 
 from ldai_otel import ai_run
 
-NODE_DIR = Path(__file__).resolve().parent / "node"
+NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 
 
 @pytest.fixture(scope="module")
