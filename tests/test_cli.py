@@ -28,13 +28,23 @@ def test_demo_runs_offline_and_reports_every_run():
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "OK: every run's events arrived at the sink." in out
-    assert out.count("run: ") == 5  # four AI Config runs and one agent-graph run
+    assert out.count("run: ") == 6  # five AI Config runs (one judged) and one agent-graph run
     assert "  path         triage-agent -> billing-specialist\n" in out
     assert "  node billing-specialist  tokens 490, tool calls lookup_invoice, success\n" in out
     assert "tool calls   get_weather" in out
     assert re.search(r"first token  \d+ ms", out)
     assert "outcome      error" in out
     assert "tokens       input 120, output 48, total 168" in out
+    # The judged run: its judge's score on its own runId, its tokens without the judge's call.
+    judged = out.split("run: judged chat (its judge scores what the run said)\n", 1)[1].split("\n\n", 1)[0]
+    assert "  config       support-chat-judged  (variation concise-judged)\n" in judged
+    assert "  tokens       input 120, output 48, total 168\n" in judged
+    assert "  outcome      success\n" in judged
+    assert "  judge        $ld:ai:judge:relevance 0.9  (judgeConfigKey relevance-judge, this run's runId)\n" in judged
+    assert judged.endswith(
+        "  judge's own  tokens 119, tracked by ldai under relevance-judge (a runId of its own), not in this run"
+    )
+    assert out.count("$ld:ai:judge:") == 1
     run_ids = re.findall(r"runId        ([0-9a-f-]{36})", out)
     trace_ids = re.findall(r"trace id     ([0-9a-f]{32})", out)
     assert [r.replace("-", "") for r in run_ids] == trace_ids

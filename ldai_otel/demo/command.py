@@ -2,12 +2,14 @@
 
 Nothing here talks to LaunchDarkly or a model provider: a TestData source
 stands in for the AI Configs, :class:`SimulatedChatModel` writes the spans a
-GenAI instrumentation would, and the events go to a loopback sink. The report
-is read back from the events that arrived, not from what we meant to send.
+GenAI instrumentation would, a simulated model answers the judge of the judged
+run (``demo/judged.py``), and the events go to a loopback sink. The report is
+read back from the events that arrived, not from what we meant to send.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Status, StatusCode, Tracer
 
 from ldai_otel.demo import graph as _demo_graph
+from ldai_otel.demo import judged as _demo_judged
+from ldai_otel.dialects.content import GEN_AI_INPUT_MESSAGES, GEN_AI_OUTPUT_MESSAGES
 from ldai_otel.model import attributes as A
 from ldai_otel.processor import LDAISpanProcessor
 from ldai_otel.scope import ai_run
@@ -24,6 +28,7 @@ from ldai_otel.testing import LDEventSink, add_ai_config, flush_events, sink_cli
 
 CHAT_CONFIG = "support-chat"
 AGENT_CONFIG = "weather-agent"
+JUDGED = "judged chat (its judge scores what the run said)"
 
 
 class ModelError(Exception):
@@ -51,8 +56,23 @@ class SimulatedChatModel:
             A.GEN_AI_REQUEST_MODEL: self._model,
         }
 
-    def chat(self, prompt: str, *, fail: bool = False, input_tokens: int = 0, output_tokens: int = 0) -> str:
-        """One chat completion; raises :class:`ModelError` when ``fail``."""
+    def chat(
+        self,
+        prompt: str,
+        *,
+        fail: bool = False,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        answer: str = "",
+        capture_content: bool = False,
+    ) -> str:
+        """One chat completion; raises :class:`ModelError` when ``fail``.
+
+        With ``capture_content``, the span carries the messages as an
+        instrumentation with content capture on writes them
+        (``gen_ai.input.messages`` / ``gen_ai.output.messages``).
+        """
+        answer = answer or "simulated answer to: " + prompt
         with self._tracer.start_as_current_span(
             "chat " + self._model,
             attributes=self._attributes(),
@@ -67,7 +87,10 @@ class SimulatedChatModel:
             span.set_attribute(A.GEN_AI_RESPONSE_MODEL, self._model)
             span.set_attribute(A.GEN_AI_USAGE_INPUT_TOKENS, input_tokens or len(prompt.split()) * 3)
             span.set_attribute(A.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens or 42)
-            return "simulated answer to: " + prompt
+            if capture_content:
+                span.set_attribute(GEN_AI_INPUT_MESSAGES, _messages("user", prompt))
+                span.set_attribute(GEN_AI_OUTPUT_MESSAGES, _messages("assistant", answer, finish_reason="stop"))
+            return answer
 
     def stream(self, prompt: str, chunks: int = 5) -> Iterator[str]:
         """A streamed chat completion; the span ends when the stream is consumed.
@@ -98,6 +121,11 @@ class SimulatedChatModel:
             attributes={A.GEN_AI_OPERATION_NAME: "execute_tool", A.GEN_AI_TOOL_NAME: name},
         ):
             return fn()
+
+
+def _messages(role: str, text: str, **extra: str) -> str:
+    """One message in the GenAI semantic conventions' JSON form (a list of messages with parts)."""
+    return json.dumps([{"role": role, "parts": [{"type": "text", "content": text}], **extra}])
 
 
 @dataclass
@@ -134,6 +162,9 @@ def _run_scenarios(provider: TracerProvider, ai_client: Any, context: Any) -> li
     with ai_run(chat_config, context, new_trace=True, tracer_provider=provider) as run:
         model.chat("How do I reset my password?", input_tokens=120, output_tokens=48)
     runs.append(("plain chat", CHAT_CONFIG, run.run_id))
+
+    run_id = _demo_judged.run_judged(provider, ai_client, context, model)
+    runs.append((JUDGED, _demo_judged.JUDGED_CONFIG, run_id))
 
     with ai_run(agent_config, context, new_trace=True, tracer_provider=provider) as run:
         model.chat("What is the weather in Paris?", input_tokens=210, output_tokens=18)
@@ -173,14 +204,17 @@ def _reports(runs: list[tuple[str, str, str]], events: list[dict[str, Any]]) -> 
     return reports
 
 
-def _print_report(reports: list[RunReport], events: list[dict[str, Any]], out: TextIO) -> None:
+def _print_report(reports: list[RunReport], events: list[dict[str, Any]], out: TextIO) -> list[str]:
+    """Prints the runs; returns what is missing or wrong in the judged run's judge events."""
+    problems: list[str] = []
+
     def metric(report: RunReport, key: str, unit: str = "") -> str:
         value = report.metrics.get(key)
         return "-" if value is None else "%s%s" % (value, unit)
 
     out.write(
-        "ldai-otel demo: %d runs and one agent-graph run, %d AI events received by the local LaunchDarkly sink\n\n"
-        % (len(reports), len(events))
+        "ldai-otel demo: %d runs (one judged) and one agent-graph run, "
+        "%d AI events received by the local LaunchDarkly sink\n\n" % (len(reports), len(events))
     )
     for report in reports:
         out.write("run: %s\n" % report.title)
@@ -198,7 +232,11 @@ def _print_report(reports: list[RunReport], events: list[dict[str, Any]], out: T
         out.write("  duration     %s\n" % metric(report, "$ld:ai:duration:total", " ms"))
         out.write("  first token  %s\n" % metric(report, "$ld:ai:tokens:ttf", " ms"))
         out.write("  tool calls   %s\n" % (", ".join(report.tool_calls) or "-"))
-        out.write("  outcome      %s\n\n" % report.outcome)
+        out.write("  outcome      %s\n" % report.outcome)
+        if report.title == JUDGED:
+            problems += _demo_judged.report(report.run_id, events, out)
+        out.write("\n")
+    return problems
 
 
 def run_demo(out: TextIO) -> int:
@@ -212,6 +250,7 @@ def run_demo(out: TextIO) -> int:
         add_ai_config(td, CHAT_CONFIG, variation_key="concise", version=4, model="gpt-4o-mini", provider="openai")
         add_ai_config(td, AGENT_CONFIG, variation_key="tools-on", version=2, model="gpt-4o-mini", provider="openai")
         _demo_graph.add_flags(td)
+        _demo_judged.add_flags(td)
         ld_client = sink_client(sink, td, sdk_key="sdk-demo-offline")
         provider = TracerProvider()
         processor = LDAISpanProcessor(ld_client)
@@ -229,10 +268,11 @@ def run_demo(out: TextIO) -> int:
             ld_client.close()
 
     reports = _reports(runs, [e for e in events if e["data"].get("runId") != graph_run_id])
-    _print_report(reports, events, out)
+    judge_problems = _print_report(reports, events, out)
     graph_problems = _demo_graph.report(graph_run_id, events, graph_events, out)
     expected = {
         "plain chat": "success",
+        JUDGED: "success",
         "tool call": "success",
         "streamed": "success",
         "failing model call (caught by the app)": "error",
@@ -245,7 +285,10 @@ def run_demo(out: TextIO) -> int:
     tool = next(r for r in reports if r.title == "tool call")
     if tool.tool_calls != ["get_weather"]:
         problems.append("tool call (no tool-call event)")
-    problems += graph_problems
+    judged = next(r for r in reports if r.title == JUDGED)
+    if judged.metrics.get("$ld:ai:tokens:total") != 168:  # the run's own call only, not the judge's
+        problems.append("judged chat (its tokens)")
+    problems += judge_problems + graph_problems
     if problems:
         out.write("FAILED: events missing or wrong for: %s\n" % ", ".join(sorted(set(problems))))
         return 1

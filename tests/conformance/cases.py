@@ -59,18 +59,36 @@ def expect(
     ttft_ms: int | frozenset[int] | None = None,
     tool_calls: tuple[str, ...] = (),
     provider: str = "openai",
+    judges: dict[str, tuple[float, str]] | None = None,
+    config_key: str = CONFIG_KEY,
+    variation_key: str = VARIATION_KEY,
+    version: int = VERSION,
+    graph_key: str | None = None,
+    user_key: str = USER_KEY,
 ) -> dict[str, Any]:
     """Asserts a run's events are exactly these, with LaunchDarkly's payload shape.
 
-    ``ttft_ms`` is the time to first token, or the set it must be one of (calls that
-    started together, where which one is first is a matter of microseconds).
+    The one expectation of every conformance stack: a run of the stack's AI
+    Config (the defaults), a node run of an agent graph (``config_key`` the
+    node's, ``graph_key`` the graph's), a judged run or LaunchDarkly's own
+    managed run (``judges``).
+
+    Args:
+        events: The run's events (of its runId and config key; any order).
+        run: The run (its ``run_id``), or the runId itself (a run ``ManagedModel`` made).
+        ttft_ms: The time to first token, or the set it must be one of (calls that
+            started together, where which one is first is a matter of microseconds).
+        judges: Judge metric key -> (score, judgeConfigKey): the judge events of the run.
 
     Returns:
         The metrics, for further assertions.
     """
+    run_id = run if isinstance(run, str) else run.run_id
+    judges = judges or {}
     got = metrics(events)
     expected_keys = {DURATION, SUCCESS if success else ERROR}
     expected_keys.update(tokens or {})
+    expected_keys.update(judges)
     if ttft_ms is not None:
         expected_keys.add(TTFT)
     if tool_calls:
@@ -78,6 +96,8 @@ def expect(
     assert set(got) == expected_keys, got
     for key, value in (tokens or {}).items():
         assert got[key] == value, (key, got)
+    for key, (score, _) in judges.items():
+        assert got[key] == score, (key, got)
     assert got[SUCCESS if success else ERROR] == 1
     assert isinstance(got[DURATION], int) and got[DURATION] >= 0
     if isinstance(ttft_ms, frozenset):
@@ -88,16 +108,48 @@ def expect(
         assert got[TTFT] >= FIRST_CHUNK_DELAY_MS, got
         assert got[DURATION] >= got[TTFT] - 1, got  # the run covers its stream (ms rounding aside)
     assert tuple(got.get(TOOL_CALL, ())) == tuple(tool_calls), got
+    track_data: dict[str, Any] = {
+        "runId": run_id,
+        "configKey": config_key,
+        "variationKey": variation_key,
+        "version": version,
+        "modelName": model,
+        "providerName": provider,
+    }
+    if graph_key is not None:
+        track_data["graphKey"] = graph_key
     for event in events:
-        data = event["data"]
-        assert data["runId"] == run.run_id
-        assert data["configKey"] == CONFIG_KEY
-        assert data["variationKey"] == VARIATION_KEY
-        assert data["version"] == VERSION
-        assert data["modelName"] == model, data
-        assert data["providerName"] == provider, data
-        assert event["context"] == {"kind": "user", "key": USER_KEY}
+        # LaunchDarkly's tracker data, exactly; a tool call adds its toolKey, a judge result its judgeConfigKey.
+        extra: dict[str, Any] = {}
+        if event["key"] == TOOL_CALL:
+            extra["toolKey"] = event["data"]["toolKey"]
+        elif event["key"] in judges:
+            extra["judgeConfigKey"] = judges[event["key"]][1]
+        assert event["data"] == {**track_data, **extra}, event["data"]
+        assert event["kind"] == "custom", event
+        assert event["context"] == {"kind": "user", "key": user_key}
     return got
+
+
+def of_run(events: list[dict], run_id: str, config_key: str | None = None) -> list[dict]:
+    """The AI events of one run (and one config key, when given): what :func:`expect` takes."""
+    return [
+        e
+        for e in events
+        if isinstance(e.get("data"), dict)
+        and e["data"].get("runId") == run_id
+        and (config_key is None or e["data"].get("configKey") == config_key)
+    ]
+
+
+def run_ids(events: list[dict], config_key: str) -> list[str]:
+    """The runIds of ``config_key``'s events, each once, in arrival order."""
+    seen: dict[str, None] = {}
+    for event in events:
+        data = event.get("data")
+        if isinstance(data, dict) and data.get("configKey") == config_key and "runId" in data:
+            seen.setdefault(data["runId"], None)
+    return list(seen)
 
 
 def ttfts_from_spans(spans: list, source: tuple[str, str]) -> frozenset[int]:

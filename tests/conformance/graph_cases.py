@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cases import DURATION, ERROR, INPUT, OUTPUT, SUCCESS, TOOL_CALL, TOTAL, metrics
+from cases import INPUT, OUTPUT, TOTAL, expect
 
 GRAPH_DURATION = "$ld:ai:graph:duration:total"
 GRAPH_SUCCESS = "$ld:ai:graph:invocation_success"
@@ -103,26 +103,20 @@ def assert_node(
     success: bool,
     tool_calls: tuple[str, ...] = (),
 ) -> None:
-    """One node run's events: its own AI Config, the graph's key, the trace's runId."""
-    got = metrics(events)
-    assert isinstance(got.pop(DURATION), int)
-    expected: dict[str, Any] = {SUCCESS if success else ERROR: 1}
-    if tokens is not None:
-        expected.update(tokens)
-    if tool_calls:
-        expected[TOOL_CALL] = list(tool_calls)
-    assert got == expected, (node, got, expected)
-    for event in events:
-        assert event["data"] == {
-            "runId": run.run_id,
-            "configKey": node,
-            "variationKey": "v-" + node,
-            "version": 7,
-            "graphKey": graph_key,
-            "modelName": NODE_MODEL,
-            "providerName": NODE_PROVIDER,
-            **({"toolKey": event["data"]["toolKey"]} if event["key"] == TOOL_CALL else {}),
-        }
+    """One node run's events (:func:`cases.expect`): its own AI Config, the graph's key, the trace's runId."""
+    expect(
+        events,
+        run,
+        tokens=tokens,
+        success=success,
+        tool_calls=tool_calls,
+        model=NODE_MODEL,
+        provider=NODE_PROVIDER,
+        config_key=node,
+        variation_key="v-" + node,
+        version=7,
+        graph_key=graph_key,
+    )
 
 
 def usage(per_call: dict[str, int], calls: int) -> dict[str, int]:

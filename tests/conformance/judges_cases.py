@@ -109,13 +109,41 @@ def judged(stack, monkeypatch) -> Iterator[Judged]:
         yield Judged(stack, stub, config)
 
 
-def _data(event: dict) -> dict[str, Any]:
-    data = event.get("data")
-    return data if isinstance(data, dict) else {}
+APP_TOKENS = {
+    "$ld:ai:tokens:input": APP_USAGE["prompt_tokens"],
+    "$ld:ai:tokens:output": APP_USAGE["completion_tokens"],
+    "$ld:ai:tokens:total": APP_USAGE["total_tokens"],
+}
+"""The app's one call, as LaunchDarkly's token events carry it."""
 
 
-def _of_run(events: list[dict], run_id: str) -> dict[str, Any]:
-    return {e["key"]: e.get("metricValue") for e in events if _data(e).get("runId") == run_id}
+def expect_judged(events: list[dict], run: Any, *, score: float | None) -> None:
+    """Every event of ``run`` (a run or a runId) is the judged config's (:func:`cases.expect`): its
+    one call, and the judge's score when given."""
+    from cases import expect, of_run
+
+    expect(
+        of_run(events, run if isinstance(run, str) else run.run_id),
+        run,
+        tokens=APP_TOKENS,
+        success=True,
+        model=APP_MODEL,
+        judges=None if score is None else {RELEVANCE_METRIC: (score, RELEVANCE)},
+        config_key=JUDGED,
+        variation_key=JUDGED_VARIATION,
+        version=JUDGED_VERSION,
+    )
+
+
+def judge_totals(events: list[dict]) -> list[tuple[str, int]]:
+    """(runId, total tokens) of the judge config's own runs: ldai's tracking of the judge's calls."""
+    return [
+        (e["data"]["runId"], e["metricValue"])
+        for e in events
+        if e.get("key") == "$ld:ai:tokens:total"
+        and isinstance(e.get("data"), dict)
+        and e["data"].get("configKey") == RELEVANCE
+    ]
 
 
 class JudgedRunCases:
@@ -138,18 +166,9 @@ class JudgedRunCases:
         run = judged.call()
         events = judged.events()
 
-        [event] = [e for e in events if e.get("key") == RELEVANCE_METRIC and _data(e).get("runId") == run.run_id]
-        assert event["kind"] == "custom"
-        assert event["metricValue"] == judged.stub.score
-        assert event["data"] == {
-            "runId": run.run_id,
-            "configKey": JUDGED,
-            "variationKey": JUDGED_VARIATION,
-            "version": JUDGED_VERSION,
-            "modelName": APP_MODEL,
-            "providerName": "openai",
-            "judgeConfigKey": RELEVANCE,
-        }
+        # Exactly the run's own call and the judge's score, with LaunchDarkly's payloads
+        # (the judge event: the run's track data plus judgeConfigKey).
+        expect_judged(events, run, score=judged.stub.score)
         # The runId is the run's trace id.
         assert run.run_id.replace("-", "") == "%032x" % judged.trace_id
         # The judge saw the text this instrumentation recorded: the question and the answer.
@@ -158,17 +177,10 @@ class JudgedRunCases:
             QUESTION,
             judged.stub.answer,
         )
-        # The run's tokens are its own call's; the judge's (instrumented too) are the judge config's.
-        run_metrics = _of_run(events, run.run_id)
-        assert run_metrics["$ld:ai:tokens:input"] == APP_USAGE["prompt_tokens"]
-        assert run_metrics["$ld:ai:tokens:output"] == APP_USAGE["completion_tokens"]
-        assert run_metrics["$ld:ai:tokens:total"] == APP_USAGE["total_tokens"]
-        assert run_metrics["$ld:ai:generation:success"] == 1
-        judge_tokens = [
-            e for e in events if e.get("key") == "$ld:ai:tokens:total" and _data(e).get("configKey") == RELEVANCE
-        ]
-        assert [e["metricValue"] for e in judge_tokens] == [JUDGE_USAGE["total_tokens"]]
-        assert judge_tokens[0]["data"]["runId"] != run.run_id
+        # The judge's tokens (its call is instrumented too) are the judge config's, on a run of its own.
+        [(judge_run_id, judge_total)] = judge_totals(events)
+        assert judge_total == JUDGE_USAGE["total_tokens"]
+        assert judge_run_id != run.run_id
         stats = judged.stack.processor.evaluation_stats
         assert stats["tracked"] == stats_before["tracked"] + 1
 
@@ -177,12 +189,9 @@ class JudgedRunCases:
         with self.content_capture_off(judged.stack, monkeypatch):
             run = judged.call()
             events = judged.events()
-        assert [e for e in events if e.get("key") == RELEVANCE_METRIC and _data(e).get("runId") == run.run_id] == []
         assert judged.stub.judge_requests() == []
         stats = judged.stack.processor.evaluation_stats
         assert stats["no_content"] == stats_before["no_content"] + 1
         assert stats["tracked"] == stats_before["tracked"]
-        # The run's own events are all there.
-        run_metrics = _of_run(events, run.run_id)
-        assert run_metrics["$ld:ai:tokens:total"] == APP_USAGE["total_tokens"]
-        assert run_metrics["$ld:ai:generation:success"] == 1
+        # The run's own events are all there, and no judge event.
+        expect_judged(events, run, score=None)

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 
 import pytest
 from judges_cases import (
-    APP_USAGE,
     JUDGE_USAGE,
     JUDGED,
     JUDGED_VARIATION,
@@ -23,8 +22,11 @@ from judges_cases import (
     QUESTION,
     RELEVANCE,
     RELEVANCE_METRIC,
+    expect_judged,
     judge_stub,
+    judge_totals,
 )
+from stack import USER_KEY
 
 
 def _otlp_grpc_receiver() -> tuple[object, str]:
@@ -102,7 +104,7 @@ def observed() -> Iterator[Observed]:
         processor = LDAISpanProcessor(client)
         provider.add_span_processor(processor)  # type: ignore[attr-defined]
         try:
-            yield Observed(stub, sink, client, processor, provider, Context.create("conformance-user"))
+            yield Observed(stub, sink, client, processor, provider, Context.create(USER_KEY))
         finally:
             client.close()
             provider.shutdown()  # type: ignore[attr-defined]
@@ -153,22 +155,9 @@ class TestLaunchDarklyObservability:
         events = [e for e in observed.sink.events() if isinstance(e.get("data"), dict)]
         assert run.run_id.replace("-", "") == "%032x" % trace_id
 
-        of_run = [e for e in events if e["data"].get("runId") == run.run_id]
-        assert sorted((e["key"], e.get("metricValue")) for e in of_run if e["key"] != "$ld:ai:duration:total") == [
-            ("$ld:ai:generation:success", 1),
-            (RELEVANCE_METRIC, observed.stub.score),
-            ("$ld:ai:tokens:input", APP_USAGE["prompt_tokens"]),
-            ("$ld:ai:tokens:output", APP_USAGE["completion_tokens"]),
-            ("$ld:ai:tokens:total", APP_USAGE["total_tokens"]),
-        ]
-        [judged_event] = [e for e in of_run if e["key"] == RELEVANCE_METRIC]
-        assert judged_event["data"]["judgeConfigKey"] == RELEVANCE
+        # Exactly the run's own call (once, not also through the plugin's instrumentation) and the judge's score.
+        expect_judged(events, run, score=observed.stub.score)
         # One judge call; its tokens once, on the judge config's own run.
         assert len(observed.stub.judge_requests()) == 1
-        judge_totals = [
-            e["metricValue"]
-            for e in events
-            if e["key"] == "$ld:ai:tokens:total" and e["data"].get("configKey") == RELEVANCE
-        ]
-        assert judge_totals == [JUDGE_USAGE["total_tokens"]]
+        assert [total for _, total in judge_totals(events)] == [JUDGE_USAGE["total_tokens"]]
         assert observed.processor.evaluation_stats["tracked"] == 1

@@ -9,27 +9,16 @@ and an ``ai_run`` whose only work was the managed call sends nothing.
 
 import asyncio
 
+from cases import of_run, run_ids
 from judges_cases import (
-    APP_USAGE,
     JUDGE_USAGE,
     JUDGED,
     QUESTION,
-    RELEVANCE,
     RELEVANCE_METRIC,
+    expect_judged,
+    judge_totals,
     judged,  # noqa: F401 (the fixture)
 )
-
-TOKEN_KEYS = ("$ld:ai:tokens:input", "$ld:ai:tokens:output", "$ld:ai:tokens:total")
-
-
-def _by_run(events: list[dict], config_key: str) -> dict[str, dict[str, object]]:
-    """runId -> {event key: metricValue} of the AI events of ``config_key``."""
-    runs: dict[str, dict[str, object]] = {}
-    for event in events:
-        data = event.get("data")
-        if isinstance(data, dict) and data.get("configKey") == config_key and "runId" in data:
-            runs.setdefault(data["runId"], {})[event["key"]] = event.get("metricValue")
-    return runs
 
 
 def _managed_call(stack, judged, *, direct_call_too: bool):  # noqa: F811
@@ -66,36 +55,26 @@ class TestManagedModel:
 
     def test_a_managed_call_inside_ai_run_is_counted_once_and_judged_once(self, stack, judged):  # noqa: F811
         run, events = _managed_call(stack, judged, direct_call_too=False)
-        runs = _by_run(events, JUDGED)
         # One run: ManagedModel's own (its runId, not the ai_run's); the ai_run sent nothing.
-        assert run.run_id not in runs
-        [(managed_run_id, managed)] = runs.items()
-        assert {k: managed[k] for k in TOKEN_KEYS} == {
-            "$ld:ai:tokens:input": APP_USAGE["prompt_tokens"],
-            "$ld:ai:tokens:output": APP_USAGE["completion_tokens"],
-            "$ld:ai:tokens:total": APP_USAGE["total_tokens"],
-        }
-        assert managed["$ld:ai:generation:success"] == 1
-        assert managed[RELEVANCE_METRIC] == judged.stub.score
+        [managed_run_id] = run_ids(events, JUDGED)
+        assert managed_run_id != run.run_id
+        assert of_run(events, run.run_id) == []
+        expect_judged(events, managed_run_id, score=judged.stub.score)
         # The judge ran once (ManagedModel's), its own tokens once, under the judge config.
         assert len(judged.stub.judge_requests()) == 1
-        judge_runs = _by_run(events, RELEVANCE)
-        assert [r["$ld:ai:tokens:total"] for r in judge_runs.values()] == [JUDGE_USAGE["total_tokens"]]
+        assert [total for _, total in judge_totals(events)] == [JUDGE_USAGE["total_tokens"]]
         judge_events = [e for e in events if e.get("key") == RELEVANCE_METRIC]
         assert [e["data"]["runId"] for e in judge_events] == [managed_run_id]
 
     def test_a_direct_call_next_to_a_managed_call_each_counted_and_judged_once(self, stack, judged):  # noqa: F811
         stats_before = dict(stack.processor.evaluation_stats)
         run, events = _managed_call(stack, judged, direct_call_too=True)
-        runs = _by_run(events, JUDGED)
-        assert run.run_id in runs and len(runs) == 2
-        for metrics in runs.values():
-            # The ai_run's direct call and ManagedModel's call: each run has exactly one call's tokens.
-            assert metrics["$ld:ai:tokens:total"] == APP_USAGE["total_tokens"]
-            assert metrics["$ld:ai:generation:success"] == 1
-            assert metrics[RELEVANCE_METRIC] == judged.stub.score
+        ids = run_ids(events, JUDGED)
+        assert run.run_id in ids and len(ids) == 2
+        for run_id in ids:
+            # The ai_run's direct call and ManagedModel's call: each run has exactly one call's tokens, judged.
+            expect_judged(events, run_id, score=judged.stub.score)
         # Two judge calls: one per run (the processor's for the ai_run, ManagedModel's for its own).
         assert len(judged.stub.judge_requests()) == 2
         assert stack.processor.evaluation_stats["tracked"] == stats_before["tracked"] + 1
-        judge_runs = _by_run(events, RELEVANCE)
-        assert sorted(r["$ld:ai:tokens:total"] for r in judge_runs.values()) == [JUDGE_USAGE["total_tokens"]] * 2
+        assert sorted(total for _, total in judge_totals(events)) == [JUDGE_USAGE["total_tokens"]] * 2
