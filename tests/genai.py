@@ -73,3 +73,17 @@ def tool(tracer, name: str) -> Iterator[Any]:
         attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name},
     ) as span:
         yield span
+
+
+GRAPH = "weather-graph"
+"""The agent graph of the graph tests: a triage agent that hands off to a specialist."""
+
+
+def add_weather_graph(test_data: Any) -> Any:
+    """Adds the graph and its two agent configs to ``TestData`` flags; returns it."""
+    from ldai_otel.testing import add_agent_graph, add_ai_config
+
+    add_ai_config(test_data, "triage", variation_key="v-triage", version=4, model="gpt-4o-mini", provider="openai")
+    add_ai_config(test_data, "specialist", variation_key="v-spec", version=5, model="gpt-4o", provider="openai")
+    add_agent_graph(test_data, GRAPH, "triage", {"triage": ["specialist"]}, variation_key="v-graph", version=2)
+    return test_data

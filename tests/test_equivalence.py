@@ -26,7 +26,7 @@ from equivalence import (
     served_spans,
     write_otlp_json,
 )
-from genai import chat, tool
+from genai import GRAPH, add_weather_graph, chat, tool
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
@@ -37,18 +37,14 @@ from test_graphs import NAMES, oi_handoff_run
 
 from ldai_otel import LDAISpanProcessor, ai_run
 from ldai_otel.baggage import TOKEN_BAGGAGE_KEY
-from ldai_otel.testing import add_agent_graph, add_ai_config, sink_client
+from ldai_otel.testing import sink_client
 
 SDK_KEY = "sdk-ldai-otel-test"
-GRAPH = "weather-graph"
 
 
 @pytest.fixture
 def test_data(test_data):
-    add_ai_config(test_data, "triage", variation_key="v-triage", version=4, model="gpt-4o-mini", provider="openai")
-    add_ai_config(test_data, "specialist", variation_key="v-spec", version=5, model="gpt-4o", provider="openai")
-    add_agent_graph(test_data, GRAPH, "triage", {"triage": ["specialist"]}, variation_key="v-graph", version=2)
-    return test_data
+    return add_weather_graph(test_data)
 
 
 class World:

@@ -16,23 +16,20 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from genai import GRAPH, add_weather_graph
 from ldai import LDAIClient
 from opentelemetry.trace import Status, StatusCode
 
 from ldai_otel import ai_run
-from ldai_otel.testing import add_agent_graph, add_ai_config, flush_events
+from ldai_otel.testing import flush_events
 
-GRAPH = "weather-graph"
 OI_AGENTS = "openinference.instrumentation.openai_agents"
 TL_AGENTS = "opentelemetry.instrumentation.openai_agents"
 
 
 @pytest.fixture
 def test_data(test_data):
-    add_ai_config(test_data, "triage", variation_key="v-triage", version=4, model="gpt-4o-mini", provider="openai")
-    add_ai_config(test_data, "specialist", variation_key="v-spec", version=5, model="gpt-4o", provider="openai")
-    add_agent_graph(test_data, GRAPH, "triage", {"triage": ["specialist"]}, variation_key="v-graph", version=2)
-    return test_data
+    return add_weather_graph(test_data)
 
 
 @pytest.fixture

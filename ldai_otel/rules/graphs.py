@@ -34,7 +34,6 @@ from ldai_otel.rules.trackers import owns_outcome, send
 _logger = logging.getLogger(__name__)
 _errors = RateLimitedLogger(_logger)
 
-_MAX_NODES = 256
 # --- Deriving the graph run from its spans -----------------------------------
 
 
