@@ -242,7 +242,11 @@ def run_serve(
         % (", ".join(listening), args.decision_wait, args.max_traces, args.max_spans_per_trace)
     )
     out.flush()
-    stop.wait()
+    # Wait in short steps: Python runs a signal handler only in the main thread, and when the
+    # kernel hands SIGTERM to another thread (gRPC's, the LD client's), a main thread blocked in
+    # an untimed wait would never wake to run it.
+    while not stop.wait(0.25):
+        pass
 
     # Stop accepting first, so nothing arrives after the drain.
     ingest.accepting = False

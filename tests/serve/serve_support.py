@@ -57,8 +57,14 @@ class Serve:
         try:
             code = self.proc.wait(timeout=90)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
+            # SIGABRT makes faulthandler (PYTHONFAULTHANDLER, set at start) print every thread's
+            # stack, so a hung drain says where it hangs.
+            self.proc.send_signal(signal.SIGABRT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            raise AssertionError("serve did not stop within 90 s of signal %d:\n%s" % (signum, self.stderr)) from None
         self.output = self.proc.stdout.read()
         return code
 
@@ -84,7 +90,13 @@ def start_serve(sink, tmp_path: Path, *flags: str, env: dict | None = None) -> I
         "0.2",
         *flags,
     ]
-    environment = {**os.environ, "LAUNCHDARKLY_SDK_KEY": SDK_KEY, "LAUNCHDARKLY_EVENTS_URI": sink.uri, **(env or {})}
+    environment = {
+        **os.environ,
+        "PYTHONFAULTHANDLER": "1",  # see Serve.terminate: a hung serve prints its threads' stacks
+        "LAUNCHDARKLY_SDK_KEY": SDK_KEY,
+        "LAUNCHDARKLY_EVENTS_URI": sink.uri,
+        **(env or {}),
+    }
     with open(stderr_path, "w") as stderr:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=environment)
     try:

@@ -13,6 +13,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -32,7 +36,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 from otlp_json import FileSpanExporter
-from serve_support import export, metrics_of, start_serve
+from serve_support import LISTENING, SDK_KEY, Serve, export, metrics_of, start_serve
 
 from ldai_otel.testing import flush_events
 
@@ -314,8 +318,6 @@ def test_spans_launchdarkly_sdks_track_are_not_counted(recorder, sink, tmp_path)
 
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
 def test_sigterm_emits_every_buffered_run_before_exit(recorder, sink, tmp_path, signal_name):
-    import signal
-
     provider, memory = recorder
     with start_serve(sink, tmp_path, "--decision-wait", "600") as serve:
         run_ids = [a_run(provider) for _ in range(5)]
@@ -450,3 +452,44 @@ def test_ldclients_dropped_events_warnings_are_counted():
     text = metrics.exposition().decode()
     assert "ldai_otel_serve_launchdarkly_drop_reports_total 3.0\n" in text
     assert "ldai_otel_serve_launchdarkly_segments_queued 3.0\n" in text
+
+
+SIGNAL_ON_ANOTHER_THREAD = """
+import os, signal, sys, threading, time
+from ldai_otel.cli import main
+
+def signal_from_here(trigger):
+    while not os.path.exists(trigger):
+        time.sleep(0.05)
+    # Directed at this thread, as the kernel may direct a process's SIGTERM at any thread.
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+threading.Thread(target=signal_from_here, args=(sys.argv[1],), daemon=True).start()
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_sigterm_taken_by_another_thread_still_stops_serve(recorder, sink, tmp_path):
+    """Python runs signal handlers on the main thread only: serve's wait for the signal must wake."""
+    provider, memory = recorder
+    run_id = a_run(provider)
+    trigger = tmp_path / "signal-now"
+    argv = [sys.executable, "-c", SIGNAL_ON_ANOTHER_THREAD, str(trigger), "serve", "--grpc", "127.0.0.1:0"]
+    argv += ["--http", "127.0.0.1:0", "--flush-interval", "0.2", "--decision-wait", "600"]
+    env = {**os.environ, "LAUNCHDARKLY_SDK_KEY": SDK_KEY, "LAUNCHDARKLY_EVENTS_URI": sink.uri}
+    stderr_path = tmp_path / "serve.stderr"
+    with open(stderr_path, "w") as stderr:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
+    try:
+        ports = dict(part.split(" ") for part in LISTENING.search(proc.stdout.readline()).group(1).split(", "))
+        serve = Serve(proc, int(ports["grpc"].rsplit(":", 1)[1]), int(ports["http"].rsplit(":", 1)[1]), stderr_path)
+        export(serve.grpc_exporter(), memory.get_finished_spans())
+        trigger.touch()
+        assert proc.wait(timeout=60) == 0, serve.stderr
+        assert "1 segment(s) emitted" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        proc.stdout.close()
+    assert [k for k, _, _ in events_of(sink, run_id)] == [k for k, _, _ in full_run_events(0)]
