@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from judge_stub import OpenAIStub
 from ldai import LDAIClient
 from ldai.models import AICompletionConfigDefault
 from ldclient import Context
@@ -89,6 +90,43 @@ def make_provider(ld_client, exporter) -> Iterator[Callable[..., tuple[TracerPro
     yield make
     for provider in made:
         provider.shutdown()
+
+
+@pytest.fixture
+def stub() -> Iterator[OpenAIStub]:
+    """A loopback OpenAI chat-completions server (answers, and judges' scores)."""
+    with OpenAIStub() as s:
+        yield s
+
+
+@pytest.fixture
+def instrumented(monkeypatch, stub, make_provider):
+    """``make(capture=True, **options)``: a provider with the processor, contrib openai-v2 instrumenting it.
+
+    The ``openai`` client goes to ``stub``; ``capture`` turns message content capture on.
+    """
+    # Imported here: the floors environment has no openai-v2 instrumentation (its tests are left out there).
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+    monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+    instrumentors: list[OpenAIInstrumentor] = []
+
+    def make(capture: bool = True, **options) -> tuple[TracerProvider, LDAISpanProcessor]:
+        if capture:
+            monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_only")
+        else:
+            monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
+        provider, processor = make_provider(**options)
+        instrumentor = OpenAIInstrumentor()
+        instrumentor.instrument(tracer_provider=provider)
+        instrumentors.append(instrumentor)
+        return provider, processor
+
+    yield make
+    for instrumentor in instrumentors:
+        instrumentor.uninstrument()
 
 
 @pytest.fixture

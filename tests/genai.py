@@ -12,6 +12,16 @@ from typing import Any
 
 from opentelemetry.trace import Status, StatusCode
 
+RUN_KEYS = [
+    "$ld:ai:duration:total",
+    "$ld:ai:generation:success",
+    "$ld:ai:tokens:input",
+    "$ld:ai:tokens:output",
+    "$ld:ai:tokens:total",
+    "$ld:ai:tool_call",
+]
+"""The event keys of a successful run with a model call and a tool call, sorted."""
+
 
 def by_key(events: list[dict]) -> dict[str, list[dict]]:
     grouped: dict[str, list[dict]] = {}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CHAT
-from genai import by_key
+from genai import RUN_KEYS, by_key
 from opentelemetry import propagate, trace
 
 from ldai_otel import ai_run
@@ -143,16 +143,7 @@ def assert_one_run_across_both(events: list[dict], run_id: str, b_context: dict)
         assert event["data"]["version"] == 3
         assert event["data"]["modelName"] == "gpt-4o-mini"  # from B's spans
         assert event["data"]["providerName"] == "openai"
-    assert sorted(grouped) == sorted(
-        [
-            "$ld:ai:duration:total",
-            "$ld:ai:generation:success",
-            "$ld:ai:tokens:input",
-            "$ld:ai:tokens:output",
-            "$ld:ai:tokens:total",
-            "$ld:ai:tool_call",
-        ]
-    )
+    assert sorted(grouped) == RUN_KEYS
 
 
 def run_through_b(

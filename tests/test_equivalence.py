@@ -116,15 +116,7 @@ def origin(world, chat_config, user, **_) -> Recording:
 
 
 def resumed_signed(world, chat_config, user, **_) -> Recording:
-    provider_a = world.service("app-a")
-    provider_b = world.service("svc-b")
-    tracer = provider_a.get_tracer("app")
-    with ai_run(chat_config, user, tracer_provider=provider_a):
-        chat(tracer, 7, 3)
-        with tracer.start_as_current_span("POST /answer", kind=trace.SpanKind.CLIENT):
-            headers: dict[str, str] = {}
-            propagate.inject(headers)
-            b_answers(provider_b, headers)
+    _a_calls_b(world, chat_config, user, b_has_processor=True)
     return world.recording()
 
 
@@ -180,9 +172,10 @@ def graph_run(world, user, ai_client, **_) -> Recording:
     return world.recording()
 
 
-def _a_calls_b_without_processor(world, chat_config, user) -> None:
+def _a_calls_b(world, chat_config, user, b_has_processor: bool) -> None:
+    """app-a's run calls svc-b over HTTP, the run's baggage in the request's headers."""
     provider_a = world.service("app-a")
-    provider_b = world.service("svc-b", processor=False)
+    provider_b = world.service("svc-b", processor=b_has_processor)
     tracer = provider_a.get_tracer("app")
     with ai_run(chat_config, user, tracer_provider=provider_a):
         chat(tracer, 7, 3)
@@ -194,13 +187,13 @@ def _a_calls_b_without_processor(world, chat_config, user) -> None:
 
 def cross_service(world, chat_config, user, **_) -> Recording:
     """A runs ai_run with a processor; B has none. Serve in place of the processor sees both."""
-    _a_calls_b_without_processor(world, chat_config, user)
+    _a_calls_b(world, chat_config, user, b_has_processor=False)
     return world.recording()
 
 
 def cross_service_beside_processor(world, chat_config, user, **_) -> Recording:
     """The same, with serve beside A's processor: serve counts only what no processor emitted (B's)."""
-    _a_calls_b_without_processor(world, chat_config, user)
+    _a_calls_b(world, chat_config, user, b_has_processor=False)
     return world.recording(keep_emitter=True)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from conftest import CHAT
-from genai import by_key, chat, tool
+from genai import RUN_KEYS, by_key, chat, tool
 from ldai import LDAIClient
 from ldai.models import AICompletionConfigDefault
 from ldclient import Config, Context, LDClient
@@ -35,14 +35,6 @@ from ldai_otel import LDAISpanProcessor, ai_run
 from ldai_otel.testing import LDEventSink, sink_client
 
 APP = Path(__file__).resolve().parent / "exit_app.py"
-RUN_KEYS = [
-    "$ld:ai:duration:total",
-    "$ld:ai:generation:success",
-    "$ld:ai:tokens:input",
-    "$ld:ai:tokens:output",
-    "$ld:ai:tokens:total",
-    "$ld:ai:tool_call",
-]
 
 
 def run_app(sink: LDEventSink, mode: str) -> tuple[list[dict[str, Any]], str]:

@@ -13,11 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
 
 import openai
 import pytest
-from judge_stub import APP_USAGE, JUDGE_USAGE, OpenAIStub
+from judge_stub import APP_USAGE, JUDGE_USAGE
 from ldai import LDAIClient
 from ldai.models import AICompletionConfigDefault
 from ldclient.integrations.test_data import TestData
@@ -42,12 +41,6 @@ QUESTION = "What is the capital of France?"
 
 
 @pytest.fixture
-def stub() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as s:
-        yield s
-
-
-@pytest.fixture
 def test_data() -> TestData:
     td = TestData.data_source()
     add_ai_config(td, JUDGED, variation_key="v-judged", version=3, judges={RELEVANCE: 1.0})
@@ -57,30 +50,6 @@ def test_data() -> TestData:
     add_judge_config(td, RELEVANCE, RELEVANCE_METRIC, variation_key="v-relevance", version=2)
     add_judge_config(td, ACCURACY, ACCURACY_METRIC, model=SLOW_JUDGE_MODEL)
     return td
-
-
-@pytest.fixture
-def instrumented(monkeypatch, stub, make_provider):
-    """``make(capture=True, **options)``: a provider with the processor, openai-v2 instrumenting it."""
-    monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
-    instrumentors: list[OpenAIInstrumentor] = []
-
-    def make(capture: bool = True, **options):
-        if capture:
-            monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_only")
-        else:
-            monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
-        provider, processor = make_provider(**options)
-        instrumentor = OpenAIInstrumentor()
-        instrumentor.instrument(tracer_provider=provider)
-        instrumentors.append(instrumentor)
-        return provider, processor
-
-    yield make
-    for instrumentor in instrumentors:
-        instrumentor.uninstrument()
 
 
 def _config(ai_client, user, key):

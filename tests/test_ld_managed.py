@@ -13,15 +13,13 @@ capture on), events asserted at the loopback sink.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import openai
 import pytest
-from judge_stub import APP_USAGE, JUDGE_USAGE, OpenAIStub
+from judge_stub import APP_USAGE, JUDGE_USAGE
 from ldai.models import AICompletionConfigDefault
 from ldclient.integrations.test_data import TestData
-from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
 from ldai_otel import ai_run
 from ldai_otel.testing import add_ai_config, add_judge_config, flush_events
@@ -41,32 +39,12 @@ CALL_METRICS = {
 
 
 @pytest.fixture
-def stub() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as s:
-        yield s
-
-
-@pytest.fixture
 def test_data() -> TestData:
     td = TestData.data_source()
     add_ai_config(td, JUDGED, variation_key="v-judged", version=3, judges={RELEVANCE: 1.0})
     add_ai_config(td, PLAIN, variation_key="v-plain", version=4)
     add_judge_config(td, RELEVANCE, RELEVANCE_METRIC, variation_key="v-relevance", version=2)
     return td
-
-
-@pytest.fixture
-def instrumented(monkeypatch, stub, make_provider):
-    """A provider with the processor, contrib openai-v2 instrumenting it (content capture on)."""
-    monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
-    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_only")
-    provider, processor = make_provider()
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    yield provider, processor
-    instrumentor.uninstrument()
 
 
 def _runs(events: list[dict[str, Any]], config_key: str) -> dict[str, dict[str, Any]]:
@@ -109,7 +87,7 @@ def _run(provider, ai_client, user, stub, key: str, *, direct_call_too: bool) ->
 def test_a_managed_call_is_counted_once_under_its_own_run_and_the_ai_run_around_it_sends_nothing(
     instrumented, ld_client, ai_client, user, sink, stub, exporter, key
 ):
-    provider, processor = instrumented
+    provider, processor = instrumented()
     run_id, results = _run(provider, ai_client, user, stub, key, direct_call_too=False)
     events = flush_events(ld_client, sink, processor)
 
@@ -139,7 +117,7 @@ def test_a_managed_call_is_counted_once_under_its_own_run_and_the_ai_run_around_
 def test_a_direct_call_next_to_a_managed_call_counts_only_the_direct_call(
     instrumented, ld_client, ai_client, user, sink, stub, exporter
 ):
-    provider, processor = instrumented
+    provider, processor = instrumented()
     run_id, results = _run(provider, ai_client, user, stub, JUDGED, direct_call_too=True)
     events = flush_events(ld_client, sink, processor)
 

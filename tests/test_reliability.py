@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from conftest import CHAT
-from genai import by_key, chat, tool
+from genai import RUN_KEYS, by_key, chat, tool
 from ldai import LDAIClient
 from ldai.models import AICompletionConfigDefault
 from ldclient import Config, Context, LDClient
@@ -35,14 +35,6 @@ from ldai_otel import LDAISpanProcessor, ai_run
 from ldai_otel.testing import LDEventSink, flush_events
 
 SDK_KEY = "sdk-ldai-otel-test"
-EXPECTED_KEYS = [
-    "$ld:ai:duration:total",
-    "$ld:ai:generation:success",
-    "$ld:ai:tokens:input",
-    "$ld:ai:tokens:output",
-    "$ld:ai:tokens:total",
-    "$ld:ai:tool_call",
-]
 
 
 def make_client(events_uri: str, test_data: Any, *, timeout_s: float = 5.0) -> LDClient:
@@ -97,7 +89,7 @@ def assert_exact(runs: dict[str, dict[str, list[dict]]], expected: dict[str, tup
     assert set(runs) == set(expected)
     for run_id, (inp, out, tool_key) in expected.items():
         grouped = runs[run_id]
-        assert sorted(grouped) == EXPECTED_KEYS, run_id
+        assert sorted(grouped) == RUN_KEYS, run_id
         assert all(len(group) == 1 for group in grouped.values()), (run_id, grouped)
         assert grouped["$ld:ai:tokens:input"][0]["metricValue"] == inp
         assert grouped["$ld:ai:tokens:output"][0]["metricValue"] == out

@@ -11,7 +11,7 @@ import json
 import logging
 
 import pytest
-from genai import chat, values
+from genai import RUN_KEYS, chat, values
 
 from ldai_otel import ai_run
 from ldai_otel.model import attributes as A
@@ -227,14 +227,7 @@ def test_a_failing_rule_loses_only_its_fact_with_one_log_line(
     assert len(runs) == 5
     for run_id in runs:
         got = values([e for e in events if e["data"]["runId"] == run_id])
-        assert sorted(got) == [
-            "$ld:ai:duration:total",
-            "$ld:ai:generation:success",
-            "$ld:ai:tokens:input",
-            "$ld:ai:tokens:output",
-            "$ld:ai:tokens:total",
-            "$ld:ai:tool_call",
-        ]
+        assert sorted(got) == RUN_KEYS
         assert (got["$ld:ai:tokens:input"], got["$ld:ai:tool_call"]) == (11, ["get_weather"])
     lines = [r for r in caplog.records if "computing time to first token of a run failed" in r.getMessage()]
     assert len(lines) == 1 and lines[0].exc_info is not None

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from genai import by_key, chat, tool
+from genai import RUN_KEYS, by_key, chat, tool
 from opentelemetry import trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
@@ -100,14 +100,7 @@ def test_every_run_is_measured_under_one_percent_head_sampling_while_one_percent
     assert set(per_run) == set(runs)
     for run_id, i in runs.items():
         grouped = by_key(per_run[run_id])
-        assert sorted(grouped) == [
-            "$ld:ai:duration:total",
-            "$ld:ai:generation:success",
-            "$ld:ai:tokens:input",
-            "$ld:ai:tokens:output",
-            "$ld:ai:tokens:total",
-            "$ld:ai:tool_call",
-        ], run_id
+        assert sorted(grouped) == RUN_KEYS, run_id
         assert all(len(group) == 1 for group in grouped.values()), run_id
         assert grouped["$ld:ai:tokens:input"][0]["metricValue"] == i + 1000
         assert grouped["$ld:ai:tokens:total"][0]["metricValue"] == i + 1001

@@ -1,13 +1,6 @@
 """``ldai-otel inspect FILE``: what the processor makes of spans written to an OTLP JSON file.
 
-Reads spans as the OpenTelemetry Collector's file exporter and
-``opentelemetry-exporter-otlp-json-file`` write them (JSON Lines, one
-``TracesData`` / ``ExportTraceServiceRequest`` per line; a single pretty-printed
-document works too; ``.gz`` is decompressed). Each line is parsed with
-``opentelemetry-proto``'s messages and protobuf's JSON support; the only
-fix-up is OTLP's JSON encoding of trace and span ids as hex, where protobuf
-expects base64 (files written with ``MessageToJson`` carry base64 and are read
-as they are).
+Which files it reads is said in :mod:`ldai_otel.inspect.reading`.
 
 Spans are decoded by ``otlp.decode.SpanDecoder`` (shared with ``serve``) through the
 same :class:`~ldai_otel.dialects.reader.Dialects` as in the processor. Runs are found
