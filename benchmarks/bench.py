@@ -154,13 +154,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 def report_targets(
     non_genai: dict | None, genai: dict | None, resumed: dict | None, openai_call: dict | None, memory: list | None
 ) -> None:
-    """Every issue-14 target, as measured in this run."""
+    """The performance targets, as measured in this run.
+
+    The app-thread ones are the current ones (the app thread no dearer than hand-written
+    tracking: GenAI added cost <= 1.2x, ``ai_run`` alone <= 0.6x, non-GenAI spans <= 1.05x a bare
+    provider); total CPU, resumed runs and memory keep their earlier targets.
+    """
     print()
     print("targets (ratios from this run; spread: bootstrap IQR and 95%, or IQR (min..max))")
     if genai is not None:
-        print("  GenAI-heavy app thread, ldai / hand          %s   target <= 1.0" % genai["thread_ratio"].format())
+        print("  GenAI-heavy app thread, ldai / hand          %s   target <= 1.2" % genai["thread_ratio"].format())
         print("  GenAI-heavy total CPU, ldai / hand           %s   target <= 1.6" % genai["cpu_ratio"].format())
-        print("  ai_run alone (no processor) / hand           %s   target <= 0.5" % genai["scope_ratio"].format())
+        print("  ai_run alone (no processor) / hand           %s   target <= 0.6" % genai["scope_ratio"].format())
         print("    its floor: one span with ai_run's 6 attributes / hand %s" % genai["runspan_ratio"].format())
     if resumed is not None:
         print(
@@ -169,6 +174,10 @@ def report_targets(
         )
         print("    fresh token every request                  %s" % resumed["uncached_added_ratio"].format())
     if non_genai is not None:
+        print(
+            "  non-GenAI thread CPU, ldai / bare            %s   target <= 1.05"
+            % non_genai["thread_us"]["ratio_ldai_vs_bare"].format()
+        )
         print(
             "  non-GenAI, ldai - floor per span (thread)    %s us   target <= 0.2"
             % non_genai["thread_us"]["ldai_minus_floor_us_per_span"].format("%.2f")

@@ -60,7 +60,13 @@ def test_a_tiny_benchmark_run_completes_with_every_event_delivered():
         "one instrumented OpenAI call (openai-v2" in out and "token events at the sink         40 for 40" in out
     ) or "one instrumented OpenAI call: skipped" in out
     targets = out[out.index("targets (ratios from this run") :]
-    for line in ("ldai / hand", "ai_run alone (no processor) / hand", "added / plain request", "ldai - floor per span"):
+    for line in (
+        "ldai / hand",
+        "ai_run alone (no processor) / hand",
+        "added / plain request",
+        "ldai - floor per span",
+        "non-GenAI thread CPU, ldai / bare",
+    ):
         assert line in targets
     assert "memory per open run (ldai-otel's own)" in targets
     assert '"final": true' in out and '"open_runs": 0' in out and '"origin": 200' in out

@@ -198,7 +198,7 @@ def report_non_genai(non_genai: dict, args: argparse.Namespace) -> None:
         r = non_genai[attr]
         print("  [%s]" % label)
         print("  bare span cost                  %s us/span" % r["bare_us_per_span"].format("%.2f"))
-        print("  ldai / bare                     %s   target <= 1.03" % r["ratio_ldai_vs_bare"].format())
+        print("  ldai / bare                     %s   target <= 1.05" % r["ratio_ldai_vs_bare"].format())
         print("  noop / bare                     %s" % r["ratio_noop_vs_bare"].format())
         print("  ldai overhead per span          %s us" % r["ldai_overhead_us_per_span"].format("%.2f"))
         print("  no-op processor per span        %s us" % r["noop_overhead_us_per_span"].format("%.2f"))
