@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,8 +54,12 @@ class Serve:
     def terminate(self, signum: int = signal.SIGTERM) -> int:
         """SIGTERM (or ``signum``), then waits for the drain; returns the exit code."""
         self.proc.send_signal(signum)
+        return self.wait_for_exit()
+
+    def wait_for_exit(self, timeout: float = 90) -> int:
+        """Waits for serve to exit (after a stop signal); returns the exit code, keeps its stdout."""
         try:
-            code = self.proc.wait(timeout=90)
+            code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             # SIGABRT makes faulthandler (PYTHONFAULTHANDLER, set at start) print every thread's
             # stack, so a hung drain says where it hangs.
@@ -64,7 +68,7 @@ class Serve:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-            raise AssertionError("serve did not stop within 90 s of signal %d:\n%s" % (signum, self.stderr)) from None
+            raise AssertionError("serve did not stop within %g s:\n%s" % (timeout, self.stderr)) from None
         self.output = self.proc.stdout.read()
         return code
 
@@ -74,13 +78,17 @@ class Serve:
 
 
 @contextmanager
-def start_serve(sink, tmp_path: Path, *flags: str, env: dict | None = None) -> Iterator[Serve]:
-    """Starts ``ldai-otel serve`` on ephemeral loopback ports, its events going to ``sink``."""
+def start_serve(
+    sink, tmp_path: Path, *flags: str, env: dict | None = None, launcher: Sequence[str] | None = None
+) -> Iterator[Serve]:
+    """Starts ``ldai-otel serve`` on ephemeral loopback ports, its events going to ``sink``.
+
+    ``launcher``: what runs the CLI with the arguments that follow it (default
+    ``python -m ldai_otel.cli``), e.g. a script that wraps the CLI's ``main``.
+    """
     stderr_path = tmp_path / ("serve-%d.stderr" % len(list(tmp_path.glob("serve-*.stderr"))))
     argv = [
-        sys.executable,
-        "-m",
-        "ldai_otel.cli",
+        *(launcher or (sys.executable, "-m", "ldai_otel.cli")),
         "serve",
         "--grpc",
         "127.0.0.1:0",
@@ -92,7 +100,7 @@ def start_serve(sink, tmp_path: Path, *flags: str, env: dict | None = None) -> I
     ]
     environment = {
         **os.environ,
-        "PYTHONFAULTHANDLER": "1",  # see Serve.terminate: a hung serve prints its threads' stacks
+        "PYTHONFAULTHANDLER": "1",  # see Serve.wait_for_exit: a hung serve prints its threads' stacks
         "LAUNCHDARKLY_SDK_KEY": SDK_KEY,
         "LAUNCHDARKLY_EVENTS_URI": sink.uri,
         **(env or {}),

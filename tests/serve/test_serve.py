@@ -13,9 +13,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import signal
-import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -36,7 +34,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 from otlp_json import FileSpanExporter
-from serve_support import LISTENING, SDK_KEY, Serve, export, metrics_of, start_serve
+from serve_support import export, metrics_of, start_serve
 
 from ldai_otel.testing import flush_events
 
@@ -474,22 +472,10 @@ def test_sigterm_taken_by_another_thread_still_stops_serve(recorder, sink, tmp_p
     provider, memory = recorder
     run_id = a_run(provider)
     trigger = tmp_path / "signal-now"
-    argv = [sys.executable, "-c", SIGNAL_ON_ANOTHER_THREAD, str(trigger), "serve", "--grpc", "127.0.0.1:0"]
-    argv += ["--http", "127.0.0.1:0", "--flush-interval", "0.2", "--decision-wait", "600"]
-    env = {**os.environ, "LAUNCHDARKLY_SDK_KEY": SDK_KEY, "LAUNCHDARKLY_EVENTS_URI": sink.uri}
-    stderr_path = tmp_path / "serve.stderr"
-    with open(stderr_path, "w") as stderr:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
-    try:
-        ports = dict(part.split(" ") for part in LISTENING.search(proc.stdout.readline()).group(1).split(", "))
-        serve = Serve(proc, int(ports["grpc"].rsplit(":", 1)[1]), int(ports["http"].rsplit(":", 1)[1]), stderr_path)
+    launcher = [sys.executable, "-c", SIGNAL_ON_ANOTHER_THREAD, str(trigger)]
+    with start_serve(sink, tmp_path, "--decision-wait", "600", launcher=launcher) as serve:
         export(serve.grpc_exporter(), memory.get_finished_spans())
         trigger.touch()
-        assert proc.wait(timeout=60) == 0, serve.stderr
-        assert "1 segment(s) emitted" in proc.stdout.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
-        proc.stdout.close()
+        assert serve.wait_for_exit(timeout=60) == 0
+    assert "1 segment(s) emitted" in serve.output
     assert [k for k, _, _ in events_of(sink, run_id)] == [k for k, _, _ in full_run_events(0)]
