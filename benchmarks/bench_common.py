@@ -279,6 +279,14 @@ USAGE = (
 )
 TOOL_START = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}
 
+# The performance targets printed next to the ratios they bound (one place, several reports).
+GENAI_THREAD_TARGET = 1.2
+"""GenAI-heavy app thread: ldai-otel's added CPU / hand-written tracking's."""
+GENAI_CPU_TARGET = 1.6
+"""GenAI-heavy total CPU until the events are at the sink: ldai-otel / hand-written."""
+NON_GENAI_TARGET = 1.05
+"""Non-GenAI spans: thread CPU with the processor / a bare provider."""
+
 
 AI_RUN_KEYS = (
     "$ld:ai:duration:total",
