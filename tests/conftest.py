@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from judge_stub import OpenAIStub
+from judge_stub import OpenAIStub, point_openai_at
 from ldai import LDAIClient
 from ldai.models import AICompletionConfigDefault
 from ldclient import Context
@@ -108,16 +108,10 @@ def instrumented(monkeypatch, stub, make_provider):
     # Imported here: the floors environment has no openai-v2 instrumentation (its tests are left out there).
     from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
-    monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
     instrumentors: list[OpenAIInstrumentor] = []
 
     def make(capture: bool = True, **options) -> tuple[TracerProvider, LDAISpanProcessor]:
-        if capture:
-            monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_only")
-        else:
-            monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
+        point_openai_at(monkeypatch, stub, capture)
         provider, processor = make_provider(**options)
         instrumentor = OpenAIInstrumentor()
         instrumentor.instrument(tracer_provider=provider)

@@ -20,6 +20,20 @@ APP_USAGE = {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
 JUDGE_USAGE = {"prompt_tokens": 57, "completion_tokens": 19, "total_tokens": 76}
 
 
+def point_openai_at(monkeypatch: Any, stub: OpenAIStub, capture: bool = True) -> None:
+    """The ``openai`` client (and ldai's judges) to ``stub``; openai-v2 on the latest GenAI conventions.
+
+    ``capture`` turns openai-v2's message content capture on (into span attributes) or off.
+    """
+    monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+    if capture:
+        monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_only")
+    else:
+        monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
+
+
 class OpenAIStub(LoopbackServer):
     """Loopback chat completions; ``base_url`` is what ``OPENAI_BASE_URL`` takes.
 

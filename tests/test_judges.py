@@ -16,7 +16,7 @@ import time
 
 import openai
 import pytest
-from judge_stub import APP_USAGE, JUDGE_USAGE
+from judge_stub import APP_USAGE, JUDGE_USAGE, point_openai_at
 from ldai import LDAIClient
 from ldai.models import AICompletionConfigDefault
 from ldclient.integrations.test_data import TestData
@@ -383,10 +383,7 @@ def test_under_load_spans_read_at_once_are_not_judged_and_the_line_says_so(
 def test_closing_the_client_first_still_delivers_the_judge_result(monkeypatch, stub, sink, test_data, user):
     # The exit contract holds for judged runs too: close() waits for the run's evaluation
     # before the client stops, with no force_flush or provider shutdown before it.
-    monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
-    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_only")
+    point_openai_at(monkeypatch, stub)
     stub.judge_delay_s = 1.0  # the judge is still answering when close() is called
     client = sink_client(sink, test_data)  # closed by the test itself, not by a fixture
     provider = TracerProvider()
