@@ -27,8 +27,9 @@ Variants and what they measure (see docs/performance.md for the targets):
   ``track_tool_call``), "ldai" (``ai_run`` + ``LDAISpanProcessor``), and the
   contract's floor: "floor" (``create_tracker()``, the run's span, the four
   ``ld.ai_config.*`` attributes stamped on every run span: what the run
-  contract requires on the app's thread, docs/design.md) and "floor+events" (the same plus
-  hand-written tracking's events). The config is evaluated in every variant,
+  contract requires on the app's thread, docs/design.md), "runfloor" (the same plus the span
+  membership the run model needs of any processor: recorded at start, removed at end, under
+  a lock) and "floor+events" (the floor plus hand-written tracking's events). The config is evaluated in every variant,
   as an app does once per request. Added cost = variant - base, on the app's
   thread (thread CPU time of the request loop; variants alternate every 20
   requests) and in total (process CPU time until the sink has the events;
@@ -167,6 +168,7 @@ def report_targets(
             "  GenAI-heavy app thread, ldai / hand          %s   target <= %g"
             % (genai["thread_ratio"].format(), GENAI_THREAD_TARGET)
         )
+        print("    the run model's floor / hand               %s" % genai["runfloor_thread_ratio"].format())
         print(
             "  GenAI-heavy total CPU, ldai / hand           %s   target <= %g"
             % (genai["cpu_ratio"].format(), GENAI_CPU_TARGET)

@@ -53,6 +53,8 @@ def test_a_tiny_benchmark_run_completes_with_every_event_delivered():
     # (1 + 1 warm-up) reps x 20 requests x 5: "hand" and "ldai" in both the
     # app-thread and the total-CPU parts, "floor+events" in the latter.
     assert "(complete: 200 per key expected)" in out
+    # The run-model floor closed every run it saw: 2 reps x 20 requests.
+    assert "run-model floor / hand" in out and "(40 runs closed)" in out
     assert "resumed segments emitted        40 tokens events for 40 resumed requests" in out
     assert "GenAI-heavy app-thread breakdown" in out
     # With the `bench` dependency group the OpenAI-call part runs and its events arrive; without, it says so.
@@ -63,6 +65,7 @@ def test_a_tiny_benchmark_run_completes_with_every_event_delivered():
     for line in (
         "ldai / hand",
         "ai_run alone (no processor) / hand",
+        "the run model's floor / hand",
         "added / plain request",
         "ldai - floor per span",
         "non-GenAI thread CPU, ldai / bare",

@@ -30,14 +30,15 @@ def test_a_tiny_web_benchmark_run_completes_with_every_event_at_the_sink():
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "web-service workload" in out
-    for variant in ("none", "otel", "hand", "ldai"):
+    for variant in ("none", "otel", "hand", "floor", "ldai"):
         assert re.search(r"^  %s +\d" % variant, out, re.M), variant
     assert "app CPU per request, ldai / hand" in out and "p99 latency, ldai / hand" in out
-    for variant in ("hand", "ldai"):
+    assert "app CPU per request, floor / hand" in out and "app CPU per request, ldai / floor" in out
+    for variant in ("hand", "floor", "ldai"):
         found = re.search(
             r"events at the sink \(%s\)  (\d+) token and (\d+) success events for (\d+) requests" % variant, out
         )
         assert found, variant
         tokens, success, served = map(int, found.groups())
         assert tokens == success == served > 0
-    assert '"ldai": 0' in out and '"hand": 0' in out
+    assert '"ldai": 0' in out and '"hand": 0' in out and '"floor": 0' in out

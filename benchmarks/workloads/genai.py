@@ -2,7 +2,8 @@
 three plain spans.
 
 "base" (no metrics), "hand" (hand-written ``ldai`` tracking), "ldai" (``ai_run`` +
-``LDAISpanProcessor``), the contract's floor ("floor", "floor+events"), ``ai_run`` with no
+``LDAISpanProcessor``), the contract's floor ("floor", "floor+events"), the run model's floor
+("runfloor": the floor plus span membership), ``ai_run`` with no
 processor ("scope") and one span with ``ai_run``'s attributes ("runspan"). Measured on the
 app's thread (variants alternating every 20 requests) and in total CPU (each variant alone,
 until the sink has its events).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 import time
 from collections.abc import Callable
 
@@ -85,6 +87,54 @@ class StampingProcessor(SpanProcessor):
             span.set_attributes(self.ATTRIBUTES)
 
 
+class RunModelFloorProcessor(StampingProcessor):
+    """:class:`StampingProcessor` plus the span membership the run model needs, and nothing else.
+
+    A run's segment closes when its own span and every span of the run have ended, so any
+    processor that follows the run model records, as each span starts, whether it belongs to a
+    run (its parent span does, or it is the run's own span), and takes it out as it ends. Here:
+    one dict lookup to join, the membership recorded and removed under one lock, GenAI spans
+    kept at end for reading off the app's thread, a run whose last span ended handed on (and
+    dropped: no LaunchDarkly events are built). The least the run model costs a processor on
+    the app's thread.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._members: dict[int, list] = {}  # span id -> its run: [open span ids, parents, kept spans]
+        self.closed_runs = 0
+
+    def on_start(self, span, parent_context=None) -> None:
+        parent = span.parent
+        run = self._members.get(parent.span_id) if parent is not None else None
+        attributes = span.attributes
+        if run is None:
+            if "ld.ai_config.run_id" not in attributes:
+                return  # outside any run
+            run = [set(), {}, []]
+        span_id = span.context.span_id
+        with self._lock:
+            run[0].add(span_id)
+            run[1][span_id] = parent.span_id if parent is not None else 0
+            self._members[span_id] = run
+        if "gen_ai.operation.name" in attributes:
+            span.set_attributes(self.ATTRIBUTES)
+
+    def on_end(self, span) -> None:
+        members = self._members
+        span_id = span.context.span_id
+        if span_id not in members:
+            return
+        genai = "gen_ai.operation.name" in span.attributes
+        with self._lock:
+            run = members.pop(span_id)
+            run[0].discard(span_id)
+            if genai:
+                run[2].append(span)
+            if not run[0]:
+                self.closed_runs += 1
+
+
 RUN_SPAN_ATTRIBUTES = {
     **StampingProcessor.ATTRIBUTES,
     "ld.ai_config.model_name": "gpt-test",
@@ -106,6 +156,10 @@ class GenAIWorkload:
         self.stamping = TracerProvider()
         self.stamping.add_span_processor(StampingProcessor())
         self.stamping_tracer = self.stamping.get_tracer("bench")
+        self.run_model_floor = RunModelFloorProcessor()
+        self.membership = TracerProvider()
+        self.membership.add_span_processor(self.run_model_floor)
+        self.membership_tracer = self.membership.get_tracer("bench")
         self.users = [Context.create("user-%d" % i) for i in range(64)]
         self.processor: LDAISpanProcessor | None = None
         # The `ldai-otel serve` deployment: ai_run and the app's spans on a
@@ -125,7 +179,7 @@ class GenAIWorkload:
         return workload
 
     def shutdown(self) -> None:
-        for provider in (self.bare, self.ldai, self.stamping, self.plain):
+        for provider in (self.bare, self.ldai, self.stamping, self.plain, self.membership):
             provider.shutdown()
 
     def base(self, i: int) -> None:
@@ -173,6 +227,15 @@ class GenAIWorkload:
         with self.bare_tracer.start_as_current_span("handle request"):
             with self.stamping_tracer.start_as_current_span("ai_run " + CONFIG_KEY, attributes=RUN_SPAN_ATTRIBUTES):
                 genai_spans(self.stamping_tracer)
+
+    def run_floor(self, i: int) -> None:
+        """:meth:`floor` with the span membership the run model needs (:class:`RunModelFloorProcessor`)."""
+        user = self.users[i % 64]
+        config = self.ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
+        config.create_tracker()
+        with self.bare_tracer.start_as_current_span("handle request"):
+            with self.membership_tracer.start_as_current_span("ai_run " + CONFIG_KEY, attributes=RUN_SPAN_ATTRIBUTES):
+                genai_spans(self.membership_tracer)
 
     def scope_alone(self, i: int) -> None:
         """``ai_run`` with no processor anywhere (the ``ldai-otel serve`` deployment).
@@ -226,6 +289,7 @@ def part_genai(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespace)
             "hand": workload.hand,
             "ldai": workload.ours,
             "floor": workload.floor,
+            "runfloor": workload.run_floor,
             "scope": workload.scope_alone,
             "runspan": workload.run_span,
         },
@@ -260,6 +324,7 @@ def part_genai(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespace)
         "hand_added_thread_us": added(app, "hand", "thread_us"),
         "ldai_added_thread_us": added(app, "ldai", "thread_us"),
         "floor_added_thread_us": added(app, "floor", "thread_us"),
+        "runfloor_added_thread_us": added(app, "runfloor", "thread_us"),
         "scope_added_thread_us": added(app, "scope", "thread_us"),
         "runspan_added_thread_us": added(app, "runspan", "thread_us"),
         "scope_ratio": AddedRatio(app, "scope", "hand", "thread_us"),
@@ -267,6 +332,9 @@ def part_genai(ld_client: LDClient, sink: SinkProcess, args: argparse.Namespace)
         "thread_ratio": AddedRatio(app, "ldai", "hand", "thread_us"),
         "floor_thread_ratio": AddedRatio(app, "floor", "hand", "thread_us"),
         "ldai_vs_floor_thread": AddedRatio(app, "ldai", "floor", "thread_us"),
+        "runfloor_thread_ratio": AddedRatio(app, "runfloor", "hand", "thread_us"),
+        "ldai_vs_runfloor_thread": AddedRatio(app, "ldai", "runfloor", "thread_us"),
+        "runfloor_closed_runs": workload.run_model_floor.closed_runs,
         "base_cpu_us": per_rep(total, lambda b: b, "base", attr="cpu_us"),
         "hand_added_cpu_us": added(total, "hand", "cpu_us"),
         "ldai_added_cpu_us": added(total, "ldai", "cpu_us"),
@@ -294,6 +362,7 @@ def report_genai(genai: dict, args: argparse.Namespace) -> None:
     print("  hand-written tracking, added     %s us" % r["hand_added_thread_us"].format("%.1f"))
     print("  ai_run + LDAISpanProcessor, added %s us" % r["ldai_added_thread_us"].format("%.1f"))
     print("  contract floor, added            %s us" % r["floor_added_thread_us"].format("%.1f"))
+    print("  run-model floor, added           %s us" % r["runfloor_added_thread_us"].format("%.1f"))
     print("  ai_run alone (no processor), added %s us" % r["scope_added_thread_us"].format("%.1f"))
     print("  one span with ai_run's attributes %s us" % r["runspan_added_thread_us"].format("%.1f"))
     print("  ldai / hand                      %s   target <= %g" % (r["thread_ratio"].format(), GENAI_THREAD_TARGET))
@@ -301,6 +370,8 @@ def report_genai(genai: dict, args: argparse.Namespace) -> None:
         "  floor / hand                     %s   (the least the run contract costs)" % r["floor_thread_ratio"].format()
     )
     print("  ldai / floor                     %s" % r["ldai_vs_floor_thread"].format())
+    print("  run-model floor / hand           %s   (the floor + span membership)" % r["runfloor_thread_ratio"].format())
+    print("  ldai / run-model floor           %s" % r["ldai_vs_runfloor_thread"].format())
     print("  [total CPU: process CPU until the events are at the sink; each variant alone]")
     print("  base request                     %s us" % r["base_cpu_us"].format("%.1f"))
     print("  hand-written tracking, added     %s us" % r["hand_added_cpu_us"].format("%.1f"))
@@ -314,7 +385,12 @@ def report_genai(genai: dict, args: argparse.Namespace) -> None:
     print("  ldai / floor+events              %s" % r["ldai_vs_floor_events_cpu"].format())
     print("  [contract floor: create_tracker() for the variation, the run's span started with its")
     print("   attributes, the four ld.ai_config.* attributes stamped on GenAI spans at start;")
-    print("   + events: the same LaunchDarkly events as hand-written tracking]")
+    print("   run-model floor: the same, plus each run span's membership recorded at start and")
+    print("   removed at end under a lock, GenAI spans kept, the run handed on when its last span")
+    print(
+        "   ended (%d runs closed); + events: the same LaunchDarkly events as hand-written tracking]"
+        % r["runfloor_closed_runs"]
+    )
     expected = 5 * r["requests"]  # one event per key per request: see part_genai
     complete = all(r["delivered"].get(key, 0) == expected for key in AI_RUN_KEYS)
     print(
