@@ -9,7 +9,7 @@ Every answer is deterministic:
 
 * ``POST /v1/chat/completions``
 
-  * Non-streaming: one ``assistant`` message with content
+  * Non-streaming: after ``first_chunk_delay_s``, one ``assistant`` message with content
     :data:`CHAT_CONTENT`, ``finish_reason`` ``"stop"``, and usage
     ``prompt_tokens`` = 11, ``completion_tokens`` = 7, ``total_tokens`` = 18.
   * Streaming (``"stream": true``): headers, then (after
@@ -233,6 +233,10 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             message = {"role": "assistant", "content": CHAT_CONTENT}
             finish_reason = "stop"
+        delay = self.server.stub.first_chunk_delay_s  # type: ignore[attr-defined]
+        if delay:
+            # A whole answer is its first token too: the same known lower bound as a stream's.
+            time.sleep(delay)
         self._send_json(
             200,
             {
@@ -386,7 +390,8 @@ class OpenAIStub(LoopbackServer):
 
         Args:
             first_chunk_delay_s: Seconds a stream waits, after its headers,
-                before its first chunk: a lower bound for time to first token.
+                before its first chunk, and a chat completion before its whole
+                answer: a lower bound for time to first token.
         """
         self.first_chunk_delay_s = first_chunk_delay_s
         self.requests: list[tuple[str, dict[str, Any]]] = []
