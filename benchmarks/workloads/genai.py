@@ -221,21 +221,19 @@ class GenAIWorkload:
         ``ld.ai_config.*`` attributes on every run span at start. Building
         LaunchDarkly events is left out: it may happen on another thread.
         """
-        user = self.users[i % 64]
-        config = self.ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
-        config.create_tracker()
-        with self.bare_tracer.start_as_current_span("handle request"):
-            with self.stamping_tracer.start_as_current_span("ai_run " + CONFIG_KEY, attributes=RUN_SPAN_ATTRIBUTES):
-                genai_spans(self.stamping_tracer)
+        self._contract_floor(i, self.stamping_tracer)
 
     def run_floor(self, i: int) -> None:
         """:meth:`floor` with the span membership the run model needs (:class:`RunModelFloorProcessor`)."""
+        self._contract_floor(i, self.membership_tracer)
+
+    def _contract_floor(self, i: int, run_tracer: trace.Tracer) -> None:
         user = self.users[i % 64]
         config = self.ai_client.completion_config(CONFIG_KEY, user, DEFAULT_CONFIG)
         config.create_tracker()
         with self.bare_tracer.start_as_current_span("handle request"):
-            with self.membership_tracer.start_as_current_span("ai_run " + CONFIG_KEY, attributes=RUN_SPAN_ATTRIBUTES):
-                genai_spans(self.membership_tracer)
+            with run_tracer.start_as_current_span("ai_run " + CONFIG_KEY, attributes=RUN_SPAN_ATTRIBUTES):
+                genai_spans(run_tracer)
 
     def scope_alone(self, i: int) -> None:
         """``ai_run`` with no processor anywhere (the ``ldai-otel serve`` deployment).
